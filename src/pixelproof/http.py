@@ -1,0 +1,249 @@
+"""The one HTTP client: timeouts, retries honouring Retry-After, errors mapped to ours."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+import httpx
+
+from .errors import (
+    AuthError,
+    BadResponse,
+    NetworkError,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+)
+
+RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+MAX_RETRY_WAIT = 60.0
+_KEY_LIKE = re.compile(r"(sk-[A-Za-z0-9_*-]{6,}|AIza[0-9A-Za-z_-]{10,}|Bearer\s+\S+)")
+_SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                "OPENROUTER_API_KEY")
+
+
+def redact(text: str) -> str:
+    """Remove API keys (from the environment, or anything shaped like one) from ``text``."""
+    for var in _SECRET_VARS:
+        value = os.environ.get(var)
+        if value and len(value) >= 8:
+            text = text.replace(value, "[redacted]")
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+class Limiter(Protocol):
+    """Rate limiter the batch runner plugs in: waits before a request, learns from replies."""
+
+    async def wait(self) -> None: ...
+
+    def observe(self, response: httpx.Response) -> None: ...
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+def backoff(attempt: int, headers: Mapping[str, str] | None = None) -> float:
+    """The wait before retry number ``attempt`` (0-based): the server's word, else exponential."""
+    told = retry_after(headers or {})
+    if told is not None:
+        return min(told, MAX_RETRY_WAIT)
+    return min(0.5 * 2**attempt, 20.0) * (0.75 + random.random() / 2)
+
+
+def api_message(response: httpx.Response) -> str:
+    """The error message an API put in its body, or the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    err = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(err, dict):
+        return str(err.get("message") or err.get("detail") or err)[:300]
+    if isinstance(body, list) and body and isinstance(body[0], dict):  # Gemini wraps in a list
+        return api_message_from(body[0])
+    return str(err)[:300]
+
+
+def api_message_from(body: dict[str, Any]) -> str:
+    err = body.get("error", body)
+    return str(err.get("message", err) if isinstance(err, dict) else err)[:300]
+
+
+class Http:
+    """An async httpx client with retries; ``transport`` is the seam tests use."""
+
+    def __init__(self, *, timeout: float = 120.0, retries: int = 3,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 limiter: Limiter | None = None, max_connections: int = 100) -> None:
+        self.retries = retries
+        self.limiter = limiter
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_connections,
+                                max_keepalive_connections=max_connections),
+            follow_redirects=True,
+        )
+
+    async def __aenter__(self) -> Http:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def request(self, method: str, url: str, *, provider: str,
+                      hints: Mapping[int, str] | None = None, **kwargs: Any) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise the mapped ProviderError."""
+        async with self._open(method, url, provider, hints, stream=False, **kwargs) as r:
+            return r
+
+    async def post_json(self, url: str, body: dict[str, Any], *, provider: str,
+                        headers: Mapping[str, str], hints: Mapping[int, str] | None = None,
+                        ) -> dict[str, Any]:
+        r = await self.request("POST", url, provider=provider, hints=hints, json=body,
+                               headers=headers)
+        return parse_json(r, provider)
+
+    async def stream_sse(self, url: str, body: dict[str, Any], *, provider: str,
+                         headers: Mapping[str, str], hints: Mapping[int, str] | None = None,
+                         ) -> AsyncIterator[dict[str, Any]]:
+        """POST and yield each server-sent event's JSON data (``[DONE]`` ends the stream)."""
+        async with self._open("POST", url, provider, hints, stream=True, json=body,
+                              headers=headers) as r:
+            try:
+                async for line in r.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        yield json.loads(data)
+                    except ValueError:
+                        raise BadResponse(f"{provider}: the stream sent invalid JSON: "
+                                          f"{redact(data[:120])!r}", provider=provider) from None
+            except httpx.HTTPError as e:
+                raise NetworkError(f"{provider}: the stream broke off ({type(e).__name__}). "
+                                   "Try again.", provider=provider) from None
+
+    def _open(self, method: str, url: str, provider: str, hints: Mapping[int, str] | None,
+              *, stream: bool, **kwargs: Any) -> _Attempts:
+        return _Attempts(self, method, url, provider, hints or {}, stream, kwargs)
+
+
+class _Attempts:
+    """Async context manager: the first good response after retries, closed on exit."""
+
+    def __init__(self, http: Http, method: str, url: str, provider: str,
+                 hints: Mapping[int, str], stream: bool, kwargs: dict[str, Any]) -> None:
+        self.http, self.method, self.url, self.provider = http, method, url, provider
+        self.hints, self.stream, self.kwargs = hints, stream, kwargs
+        self.response: httpx.Response | None = None
+
+    async def __aenter__(self) -> httpx.Response:
+        http = self.http
+        for attempt in range(http.retries + 1):
+            last = attempt == http.retries
+            if http.limiter:
+                await http.limiter.wait()
+            try:
+                req = http.client.build_request(self.method, self.url, **self.kwargs)
+                r = await http.client.send(req, stream=self.stream)
+            except httpx.TimeoutException:
+                if last:
+                    raise NetworkError(
+                        f"{self.provider}: no answer from {_host(self.url)} in time after "
+                        f"{attempt + 1} tries. Try again, raise --timeout, or check the server.",
+                        provider=self.provider) from None
+                await asyncio.sleep(backoff(attempt))
+                continue
+            except httpx.HTTPError as e:
+                if last:
+                    raise NetworkError(
+                        f"{self.provider}: cannot reach {_host(self.url)} "
+                        f"({type(e).__name__}). Check the base URL and that the server runs.",
+                        provider=self.provider) from None
+                await asyncio.sleep(backoff(attempt))
+                continue
+            if http.limiter:
+                http.limiter.observe(r)
+            if r.status_code < 400:
+                self.response = r
+                return r
+            if self.stream:
+                await r.aread()
+            await r.aclose()
+            if r.status_code in RETRY_STATUSES and not last:
+                await asyncio.sleep(backoff(attempt, r.headers))
+                continue
+            raise map_status(r, self.provider, self.hints, attempt + 1)
+        raise AssertionError("unreachable")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.response is not None:
+            await self.response.aclose()
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or url
+
+
+def map_status(r: httpx.Response, provider: str, hints: Mapping[int, str],
+               tries: int) -> ProviderError:
+    """The pixelproof error for an HTTP error status, with the API's message and a fix."""
+    status = r.status_code
+    said = redact(api_message(r))
+    hint = hints.get(status, "")
+    base = f"{provider}: HTTP {status}" + (f" ({said})" if said else "")
+    if status in (401, 403):
+        return AuthError(f"{base}. {hint or 'Check your API key and its access.'}",
+                         provider=provider, status=status)
+    if status == 429:
+        return RateLimitError(f"{base} after {tries} tries. Lower --concurrency or --rpm, "
+                              "or check your quota.", provider=provider, status=status)
+    if status >= 500:
+        return ServerError(f"{base} after {tries} tries. The server failed; try again later.",
+                           provider=provider, status=status)
+    return ProviderError(f"{base}. {hint or 'Check the request options.'}",
+                         provider=provider, status=status)
+
+
+def parse_json(r: httpx.Response, provider: str) -> dict[str, Any]:
+    try:
+        data = r.json()
+    except ValueError:
+        raise BadResponse(f"{provider}: the server answered HTTP {r.status_code} with something "
+                          f"that is not JSON: {redact(r.text[:120])!r}. Check the base URL points "
+                          "at the API.", provider=provider, status=r.status_code) from None
+    if not isinstance(data, dict):
+        raise BadResponse(f"{provider}: expected a JSON object, got {type(data).__name__}.",
+                          provider=provider, status=r.status_code)
+    return data

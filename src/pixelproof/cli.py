@@ -1,0 +1,144 @@
+"""The ``pixelproof`` command: a thin layer over the library."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from . import extract as ex
+from . import images as images_mod
+from .errors import PixelproofError
+from .http import Http, redact
+from .types import Image, Response
+
+MODEL_HELP = ("Model id as provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, "
+              "gemini:gemini-2.5-flash, ollama:llava, or local (offline OCR). Default: "
+              "$PIXELPROOF_MODEL, else the first provider whose API key is set, else local.")
+
+
+def fail(message: str) -> None:
+    click.echo(f"pixelproof: error: {redact(message)}", err=True)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One line per error and a non-zero exit; the traceback with PIXELPROOF_DEBUG=1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PixelproofError as e:
+            if os.environ.get("PIXELPROOF_DEBUG"):
+                traceback.print_exc()
+            fail(str(e))
+            sys.exit(1)
+        except KeyboardInterrupt:
+            fail("interrupted")
+            sys.exit(130)
+
+    return wrapper
+
+
+def load_inputs(inputs: tuple[str, ...]) -> tuple[list[Image], int]:
+    """Load every input; report each bad one on stderr and go on. Returns images, failures."""
+    images: list[Image] = []
+    failed = 0
+    for spec in images_mod.expand(list(inputs)):
+        try:
+            images.extend(images_mod.load(spec))
+        except PixelproofError as e:
+            fail(str(e))
+            failed += 1
+    return images, failed
+
+
+def usage_line(response: Response) -> str:
+    cached = " (cached)" if response.cached else ""
+    cost = f", ${response.cost:.6f}" if response.cost is not None else ""
+    return f"{response.model}: {response.usage.summary()} tokens{cost}, " \
+           f"{response.seconds:.1f} s{cached}"
+
+
+def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("-m", "--model", default=None, help=MODEL_HELP),
+        click.option("--base-url", default=None,
+                     help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
+                          "(default $OPENAI_BASE_URL)."),
+        click.option("--detail", type=click.Choice(["low", "high", "auto"]), default="auto",
+                     show_default=True, help="Image detail level sent to the model."),
+        click.option("--system", default=None, help="System prompt."),
+        click.option("--max-tokens", type=int, default=None, help="Cap on answer tokens."),
+        click.option("--temperature", type=float, default=None, help="Sampling temperature."),
+        click.option("--timeout", type=float, default=120.0, show_default=True,
+                     help="Seconds to wait for each answer."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pixelproof")
+def main() -> None:
+    """Get data out of images with vision models, and check every value against the pixels.
+
+    With no API key set, the offline `local` engine (RapidOCR) is used.
+    """
+
+
+@main.command()
+@click.argument("images", nargs=-1, required=True)
+@click.option("-p", "--prompt", default=ex.DEFAULT_PROMPT, show_default=True,
+              help="The question to ask.")
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
+@handle_errors
+def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: str | None,
+             detail: str, system: str | None, max_tokens: int | None,
+             temperature: float | None, timeout: float, as_json: bool) -> None:
+    """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
+
+    Several images go in one request, so you can compare them or ask about a multi-page scan.
+    """
+    loaded, failed = load_inputs(images)
+    if not loaded:
+        sys.exit(1)
+    request = ex.build_request(loaded, prompt, model=model, detail=detail, system=system,
+                               max_tokens=max_tokens, temperature=temperature)
+    response = asyncio.run(_describe(request, base_url, timeout, stream=not as_json))
+    if as_json:
+        out = asdict(response)
+        out.pop("raw")
+        click.echo(json.dumps(out, default=str, indent=2))
+    click.echo(usage_line(response), err=True)
+    if response.finish_reason == "length":
+        fail("the answer was cut off at the token limit; raise --max-tokens.")
+        sys.exit(1)
+    if failed:
+        sys.exit(1)
+
+
+async def _describe(request: Any, base_url: str | None, timeout: float,
+                    stream: bool) -> Response:
+    async with Http(timeout=timeout) as http:
+        if not stream:
+            return await ex.send(request, http, base_url=base_url)
+        response = None
+        async for piece in ex.stream(request, http, base_url=base_url):
+            if isinstance(piece, str):
+                click.echo(piece, nl=False)
+                sys.stdout.flush()
+            else:
+                response = piece
+        click.echo()
+        assert response is not None
+        return response

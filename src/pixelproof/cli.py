@@ -81,6 +81,8 @@ def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--temperature", type=float, default=None, help="Sampling temperature."),
         click.option("--timeout", type=float, default=120.0, show_default=True,
                      help="Seconds to wait for each answer."),
+        click.option("--retries", type=int, default=3, show_default=True,
+                     help="Retries on 429, 5xx and timeouts (honouring Retry-After)."),
     ]):
         fn = option(fn)
     return fn
@@ -104,7 +106,7 @@ def main() -> None:
 @handle_errors
 def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: str | None,
              detail: str, system: str | None, max_tokens: int | None,
-             temperature: float | None, timeout: float, as_json: bool) -> None:
+             temperature: float | None, timeout: float, retries: int, as_json: bool) -> None:
     """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
 
     Several images go in one request, so you can compare them or ask about a multi-page scan.
@@ -114,7 +116,8 @@ def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: 
         sys.exit(1)
     request = ex.build_request(loaded, prompt, model=model, detail=detail, system=system,
                                max_tokens=max_tokens, temperature=temperature)
-    response = asyncio.run(_describe(request, base_url, timeout, stream=not as_json))
+    http = Http(timeout=timeout, retries=retries)
+    response = asyncio.run(_describe(request, base_url, http, stream=not as_json))
     if as_json:
         out = asdict(response)
         out.pop("raw")
@@ -127,9 +130,9 @@ def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: 
         sys.exit(1)
 
 
-async def _describe(request: Any, base_url: str | None, timeout: float,
+async def _describe(request: Any, base_url: str | None, http: Http,
                     stream: bool) -> Response:
-    async with Http(timeout=timeout) as http:
+    async with http:
         if not stream:
             return await ex.send(request, http, base_url=base_url)
         response = None

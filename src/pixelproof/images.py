@@ -249,7 +249,7 @@ def _make(data: bytes, mime: str, width: int, height: int, source: str,
 def looks_like_photo(im: PILImage.Image) -> bool:
     """Photos have many colours; screenshots and documents have few (PNG keeps them sharp)."""
     small = im.convert("RGB").resize((64, 64))
-    return len(set(small.getdata())) > 1500
+    return small.getcolors(maxcolors=1500) is None
 
 
 def encode(im: PILImage.Image, source: str, *, page: int | None = None,

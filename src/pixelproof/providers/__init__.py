@@ -76,8 +76,9 @@ def resolve(model_id: str, base_url: str | None = None) -> Target:
     if provider == "openai" and key is None and not _is_official(url):
         key = os.environ.get("OPENAI_API_KEY")  # compatible servers often need none
     if not model and provider != "local":
+        example = (KNOWN_MODELS.get(provider) or ["llava"])[0]
         raise ConfigError(f"model id '{model_id}' names no model. Use '{provider}:MODEL', "
-                          f"for example '{provider}:{(KNOWN_MODELS.get(provider) or ['llava'])[0]}'.")
+                          f"for example '{provider}:{example}'.")
     return Target(provider, model, url.rstrip("/"), key)
 
 

@@ -1,7 +1,9 @@
-"""pixelproof: get data out of images with vision models, and check every value against the pixels."""
+"""pixelproof: get data out of images with vision models, and check every value against the
+pixels."""
 
 from .errors import PixelproofError
-from .extract import adescribe, describe
-from .types import Image, Request, Response, Usage
+from .extract import ExtractResult, adescribe, aextract, describe, extract
+from .types import Extraction, Image, Request, Response, Usage
 
-__all__ = ["Image", "PixelproofError", "Request", "Response", "Usage", "adescribe", "describe"]
+__all__ = ["ExtractResult", "Extraction", "Image", "PixelproofError", "Request", "Response",
+           "Usage", "adescribe", "aextract", "describe", "extract"]

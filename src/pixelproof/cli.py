@@ -8,17 +8,20 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from . import extract as ex
 from . import images as images_mod
+from . import output
 from .errors import PixelproofError
+from .extract import DEFAULT_PROMPT, aextract, build_request, send, stream
 from .http import Http, redact
 from .types import Image, Response
+
+T = TypeVar("T")
 
 MODEL_HELP = ("Model id as provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, "
               "gemini:gemini-2.5-flash, ollama:llava, or local (offline OCR). Default: "
@@ -99,7 +102,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("images", nargs=-1, required=True)
-@click.option("-p", "--prompt", default=ex.DEFAULT_PROMPT, show_default=True,
+@click.option("-p", "--prompt", default=DEFAULT_PROMPT, show_default=True,
               help="The question to ask.")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
@@ -114,10 +117,10 @@ def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: 
     loaded, failed = load_inputs(images)
     if not loaded:
         sys.exit(1)
-    request = ex.build_request(loaded, prompt, model=model, detail=detail, system=system,
+    request = build_request(loaded, prompt, model=model, detail=detail, system=system,
                                max_tokens=max_tokens, temperature=temperature)
     http = Http(timeout=timeout, retries=retries)
-    response = asyncio.run(_describe(request, base_url, http, stream=not as_json))
+    response = asyncio.run(closing(http, _describe(request, base_url, http, not as_json)))
     if as_json:
         out = asdict(response)
         out.pop("raw")
@@ -130,18 +133,72 @@ def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: 
         sys.exit(1)
 
 
-async def _describe(request: Any, base_url: str | None, http: Http,
-                    stream: bool) -> Response:
+@main.command()
+@click.argument("images", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default=None,
+              help="Output format (default: from -o's extension, else markdown).")
+@click.option("--schema", "schema_file", type=click.Path(dir_okay=False), default=None,
+              help="A JSON Schema file the output must match.")
+@click.option("--fields", default=None,
+              help='Shorthand for rows of fields: "date:date, description, amount:number". '
+                   "Types: string, number, integer, date, boolean.")
+@click.option("-p", "--prompt", default=None, help="Replace the built-in instructions.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (.json, .jsonl, .csv, .md), atomically.")
+@click.option("--attempts", type=click.IntRange(1, 10), default=3, show_default=True,
+              help="Tries per image: the answer is re-asked with the validation errors.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Images in flight at once.")
+@model_options
+@handle_errors
+def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
+            fields: str | None, prompt: str | None, out: str | None, attempts: int,
+            concurrency: int, model: str | None, base_url: str | None, detail: str,
+            system: str | None, max_tokens: int | None, temperature: float | None,
+            timeout: float, retries: int) -> None:
+    """Extract tables, key values or SCHEMA-shaped records from IMAGES.
+
+    Each image (each PDF page) is its own item; with several, each record carries its source.
+    Without --schema/--fields the model is asked for every table and labelled value.
+    """
+    if schema_file and fields:
+        raise click.UsageError("use --schema or --fields, not both.")
+    fmt = fmt or (output.format_for(out) if out else "markdown")
+    loaded, failed = load_inputs(images)
+    http = Http(timeout=timeout, retries=retries)
+    result = asyncio.run(closing(http, aextract(
+        loaded, schema_file, fields=fields, format=fmt, concurrency=concurrency, http=http,
+        model=model, prompt=prompt, attempts=attempts, base_url=base_url, detail=detail,
+        system=system, max_tokens=max_tokens, temperature=temperature)))
+    for item in result.failed:
+        fail(item.error or "")
+    if out:
+        output.write(out, result.records)
+    else:
+        click.echo(result.render(fmt), nl=False)
+    done = len(result.items) - len(result.failed)
+    click.echo(f"{done} of {len(result.items)} images, {len(result.records)} records; "
+               f"{result.usage.summary()} tokens" + (f"; wrote {out}" if out else ""), err=True)
+    if failed or result.failed:
+        sys.exit(1)
+
+
+async def closing(http: Http, work: Awaitable[T]) -> T:
+    """Await ``work``, then close the HTTP client it uses."""
     async with http:
-        if not stream:
-            return await ex.send(request, http, base_url=base_url)
-        response = None
-        async for piece in ex.stream(request, http, base_url=base_url):
-            if isinstance(piece, str):
-                click.echo(piece, nl=False)
-                sys.stdout.flush()
-            else:
-                response = piece
-        click.echo()
-        assert response is not None
-        return response
+        return await work
+
+
+async def _describe(request: Any, base_url: str | None, http: Http, live: bool) -> Response:
+    if not live:
+        return await send(request, http, base_url=base_url)
+    response = None
+    async for piece in stream(request, http, base_url=base_url):
+        if isinstance(piece, str):
+            click.echo(piece, nl=False)
+            sys.stdout.flush()
+        else:
+            response = piece
+    click.echo()
+    assert response is not None
+    return response

@@ -1,17 +1,26 @@
-"""describe(): ask a model about images and read its answer."""
+"""describe() and extract(): ask a model about images, read, validate and re-ask."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import formats, output, providers, schemas
 from . import images as images_mod
-from . import providers
-from .errors import ConfigError
+from .errors import (
+    ConfigError,
+    ExtractionError,
+    PixelproofError,
+    ProviderError,
+    RefusalError,
+    TruncatedError,
+)
 from .http import Http
-from .types import Detail, Image, Request, Response
+from .types import Detail, Extraction, Image, Request, Response, Turn, Usage
 
 DEFAULT_PROMPT = "What is in this image?"
 T = TypeVar("T")
@@ -88,3 +97,201 @@ def describe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PRO
     Returns a Response with ``text``, ``usage``, ``model`` and ``seconds``.
     """
     return run_sync(lambda: adescribe(image, prompt, **options))
+
+
+# --- structured extraction ----------------------------------------------------------------
+
+TABLES_PROMPT = (
+    "Extract every table and every labelled value (like 'Total: 42.10') you can see in the "
+    "image. Return each table as a Markdown table with a header row. Put the labelled values in "
+    "one more table with the header | key | value |. Copy every value exactly as printed: do not "
+    "compute, correct or invent anything; leave a cell empty when you cannot read it. Reply with "
+    "the tables only.")
+ROWS_PROMPT = (
+    "Extract the data in the image as a JSON array of objects, one object per table row or "
+    "record, with the column headers as keys. Copy every value exactly as printed; do not "
+    "compute, correct or invent anything; use null when you cannot read it. Reply with the JSON "
+    "only.")
+SCHEMA_PROMPT = (
+    "Extract the data in the image as JSON that matches the JSON Schema below. Copy every value "
+    "exactly as printed (numbers as numbers, dates as YYYY-MM-DD); do not compute, correct or "
+    "invent anything; use null for anything not visible. Reply with the JSON only.")
+DEFAULT_ATTEMPTS = 3
+
+
+def extraction_request(image: Image, schema: schemas.Schema | None, fmt: str, *,
+                       model: str, prompt: str | None, native: bool, **options: Any) -> Request:
+    """The first request for one image: native structured output where asked for."""
+    if schema is None:
+        text = prompt or (ROWS_PROMPT if fmt in ("json", "jsonl") else TABLES_PROMPT)
+        return build_request([image], text, model=model, task="extract", **options)
+    text = prompt or SCHEMA_PROMPT
+    if not native:
+        text += "\n\nJSON Schema:\n" + json.dumps(schema.json, indent=1)
+    return build_request([image], text, model=model, task="extract",
+                         json_schema=schema.wire if native else None, **options)
+
+
+def read_answer(text: str, schema: schemas.Schema | None) -> tuple[Any, list[str]]:
+    """(data, problems) from one answer; problems are worded for the re-ask."""
+    if schema is not None:
+        try:
+            value = schema.unwrap(formats.find_json(text))
+        except ExtractionError as e:
+            return None, [str(e)]
+        return schemas.validate(schema, value)
+    tables = formats.markdown_tables(text)
+    if tables:
+        rows = []
+        for n, table in enumerate(tables, 1):
+            for row in formats.table_to_rows(table):
+                rows.append({"table": n, **row} if len(tables) > 1 else row)
+        return rows, []
+    try:
+        value = formats.find_json(text)
+    except ExtractionError:
+        return None, ["no Markdown table or JSON array was found in the answer"]
+    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())),
+                                                                  list):
+        value = next(iter(value.values()))
+    rows = value if isinstance(value, list) else [value]
+    if not all(isinstance(r, dict) for r in rows):
+        return None, ["expected a JSON array of objects (one per row)"]
+    return rows, []
+
+
+def reask(problems: list[str]) -> str:
+    listed = "\n".join(f"- {p}" for p in problems)
+    return (f"Your answer could not be used:\n{listed}\nReply again with the complete, corrected "
+            "answer only.")
+
+
+def records_of(data: Any) -> tuple[dict[str, Any], ...]:
+    """Plain dicts for output: a list of rows, or one object as a single record."""
+    items = data if isinstance(data, list) else [data]
+    out = []
+    for item in items:
+        if hasattr(item, "model_dump"):
+            item = item.model_dump(mode="json")
+        out.append(item if isinstance(item, dict) else {"value": item})
+    return tuple(out)
+
+
+async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None = None,
+                      fmt: str = "markdown", model: str | None = None, prompt: str | None = None,
+                      attempts: int = DEFAULT_ATTEMPTS, base_url: str | None = None,
+                      **options: Any) -> Extraction:
+    """Ask, parse, validate; re-ask with the exact problems up to ``attempts`` times in all."""
+    model = model or providers.default_model()
+    target = providers.resolve(model, base_url)
+    native = schema is not None and target.provider != "local"
+    request = extraction_request(image, schema, fmt, model=model, prompt=prompt, native=native,
+                                 **options)
+    if target.provider == "local":
+        attempts = 1  # the engine answers the same every time
+    usage, turns = Usage(), ()
+    for attempt in range(1, attempts + 1):
+        try:
+            response = await send(replace(request, turns=turns), http, base_url=base_url)
+        except ProviderError as e:
+            if not (native and e.status == 400):
+                raise
+            # An OpenAI-compatible server without structured output: ask by prompt instead.
+            native = False
+            request = extraction_request(image, schema, fmt, model=model, prompt=prompt,
+                                         native=False, **options)
+            response = await send(request, http, base_url=base_url)
+        usage += response.usage
+        if response.refusal or response.finish_reason == "refusal":
+            raise RefusalError(f"{image.label}: the model refused: {response.refusal}",
+                               attempts=attempt, last_text=response.text)
+        if response.finish_reason == "length":
+            raise TruncatedError(f"{image.label}: the answer was cut off at the token limit "
+                                 "(finish_reason: length). Raise --max-tokens, or split the "
+                                 "document.", attempts=attempt, last_text=response.text)
+        data, problems = read_answer(response.text, schema)
+        if not problems:
+            return Extraction(source=image.source, page=image.page, data=data,
+                              records=records_of(data), text=response.text,
+                              model=response.model, usage=usage, attempts=attempt,
+                              cost=response.cost, cached=response.cached)
+        turns = turns + (Turn("assistant", response.text), Turn("user", reask(problems)))
+    raise ExtractionError(f"{image.label}: the answer did not fit after {attempts} attempts: "
+                          f"{'; '.join(problems[:3])}", attempts=attempts,
+                          last_text=response.text)
+
+
+@dataclass
+class ExtractResult:
+    """Extractions from one or many images, in input order; failed items carry ``error``."""
+
+    items: list[Extraction]
+
+    @property
+    def data(self) -> Any:
+        """The one image's data, or a list with each image's data."""
+        return self.items[0].data if len(self.items) == 1 else [i.data for i in self.items]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record; with several images each carries its ``source`` (and ``page``)."""
+        if len(self.items) == 1:
+            return list(self.items[0].records)
+        out = []
+        for item in self.items:
+            where = {"source": item.source} | ({"page": item.page} if item.page else {})
+            out += [where | r for r in item.records]
+        return out
+
+    @property
+    def failed(self) -> list[Extraction]:
+        return [i for i in self.items if not i.ok]
+
+    @property
+    def usage(self) -> Usage:
+        return sum((i.usage for i in self.items), Usage())
+
+    def render(self, fmt: str = "markdown") -> str:
+        return output.render(self.records, fmt)
+
+    def to_pandas(self) -> Any:
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ConfigError("to_pandas() needs pandas: pip install 'pixelproof[pandas]'.") \
+                from None
+        return pd.DataFrame(self.records)
+
+
+async def aextract(image: ImageInput | Iterable[ImageInput], schema: Any = None, *,
+                   format: str = "markdown", fields: str | None = None,
+                   concurrency: int = 8, http: Http | None = None,
+                   **options: Any) -> ExtractResult:
+    """Extract from every image (every PDF page) as its own item, concurrently."""
+    spec = schemas.from_fields(fields) if fields else (
+        schemas.from_any(schema) if schema is not None else None)
+    loaded = load_images(image)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(im: Image, client: Http) -> Extraction:
+        async with gate:
+            try:
+                return await extract_one(im, client, schema=spec, fmt=format, **options)
+            except PixelproofError as e:
+                return Extraction(source=im.source, page=im.page, error=str(e))
+
+    async def run(client: Http) -> ExtractResult:
+        return ExtractResult(list(await asyncio.gather(*(one(im, client) for im in loaded))))
+
+    if http is not None:
+        return await run(http)
+    async with Http() as own:
+        return await run(own)
+
+
+def extract(image: ImageInput | Iterable[ImageInput], schema: Any = None, *,
+            format: str = "markdown", **options: Any) -> ExtractResult:
+    """Extract data from images: tables and key values, or objects matching ``schema``
+    (a Pydantic model, a JSON Schema dict or file). ``fields="date:date, amount:number"`` is a
+    shorthand for rows of those fields. Each image (each PDF page) is its own item."""
+    return run_sync(lambda: aextract(image, schema, format=format, **options))

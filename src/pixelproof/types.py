@@ -131,3 +131,33 @@ class OcrResult:
     @property
     def text(self) -> str:
         return "\n".join(" ".join(w.text for w in line) for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The data read from one image (one PDF page), or why it failed.
+
+    ``data`` is the validated value: an object, or a list of row objects (Pydantic instances
+    when a Pydantic model was given). ``records`` are plain dicts ready for CSV/JSON output.
+    """
+
+    source: str
+    page: int | None = None
+    data: Any = None
+    records: tuple[dict[str, Any], ...] = ()
+    text: str = ""
+    model: str = ""
+    usage: Usage = Usage()
+    attempts: int = 0
+    cost: Decimal | None = None
+    cached: bool = False
+    error: str | None = None
+    verification: Any = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}#page={self.page}" if self.page else self.source
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -1,0 +1,357 @@
+"""Pure parsing and rendering of model answers: JSON in fences or prose, Markdown tables, CSV,
+printed numbers and dates. No I/O; nothing here changes a digit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import json_repair
+
+from .errors import ExtractionError
+
+# --- JSON ------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+
+
+def find_json(text: str) -> Any:
+    """The JSON value in a model's answer: bare, in code fences (an array split over several
+    fences is joined), or inside prose. Light damage (trailing commas, single quotes, comments)
+    is repaired; a value cut off before its end raises ExtractionError, never half the data."""
+    blocks = [body for lang, body in _FENCE.findall(text)
+              if lang.lower() in ("", "json", "json5", "jsonc") and _json_start(body) is not None]
+    if len(blocks) > 1:
+        values = [_parse(b) for b in blocks]
+        if all(isinstance(v, list) for v in values):
+            return [item for v in values for item in v]
+        return values[0]
+    return _parse(blocks[0] if blocks else text)
+
+
+def _json_start(text: str) -> int | None:
+    match = re.search(r"[\[{]", text)
+    return match.start() if match else None
+
+
+def _looks_like_json(text: str) -> bool:
+    return bool(re.match(r"[\[{]\s*([\[{\"']|[\d-]|true|false|null|[\]}])", text))
+
+
+def _parse(text: str) -> Any:
+    """The first JSON value in ``text``, skipping bracketed prose such as "[see below]"."""
+    pos = 0
+    while (start := _json_start(text[pos:])) is not None:
+        start += pos
+        try:
+            return json.JSONDecoder().raw_decode(text, start)[0]
+        except ValueError:
+            pass
+        body = _balanced(text, start)
+        if body is None:
+            if _looks_like_json(text[start:]):
+                raise ExtractionError("the JSON in the answer is cut off before its end")
+            pos = start + 1
+        elif _looks_like_json(body):
+            try:
+                return json_repair.loads(body, skip_json_loads=True)
+            except Exception as e:  # json_repair raises assorted errors on hopeless input
+                raise ExtractionError(f"the JSON in the answer cannot be read: {e}") from None
+        else:
+            pos = start + len(body)
+    raise ExtractionError("no JSON object or array was found in the answer")
+
+
+def _balanced(text: str, start: int) -> str | None:
+    """The text from ``start`` to its matching bracket, or None when it never closes."""
+    depth, quote, escaped = 0, "", False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'" and (ch == '"' or not text[i - 1].isalnum()):
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return text[start:i + 1]
+    return None
+
+
+# --- Markdown tables -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+_DELIMITER = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
+
+
+def _cells(line: str) -> list[str]:
+    line = line.strip()
+    if line.startswith("|"):
+        line = line[1:]
+    if line.endswith("|") and not line.endswith("\\|"):
+        line = line[:-1]
+    parts = re.split(r"(?<!\\)\|", line)
+    return [_clean_cell(p) for p in parts]
+
+
+def _clean_cell(cell: str) -> str:
+    cell = cell.replace("\\|", "|").strip()
+    cell = re.sub(r"<br\s*/?>", " ", cell, flags=re.I)
+    match = re.fullmatch(r"(\*\*|__|\*|_|`)(.+)\1", cell)
+    return match.group(2).strip() if match else cell
+
+
+def markdown_tables(text: str) -> list[Table]:
+    """Every Markdown table in ``text``: the row before an alignment row is the header; short
+    rows are padded, and cells past the header keep their place under added column names."""
+    lines = text.splitlines()
+    tables = []
+    i = 0
+    while i < len(lines) - 1:
+        if "|" in lines[i] and _DELIMITER.match(lines[i + 1].strip()):
+            header = _cells(lines[i])
+            body: list[list[str]] = []
+            i += 2
+            while i < len(lines) and "|" in lines[i] and lines[i].strip():
+                if not _DELIMITER.match(lines[i].strip()):
+                    body.append(_cells(lines[i]))
+                i += 1
+            tables.append(_square(header, body))
+        else:
+            i += 1
+    return tables
+
+
+def _square(header: list[str], body: list[list[str]]) -> Table:
+    width = max([len(header)] + [len(_trim(r)) for r in body])
+    header = header + [""] * (width - len(header))
+    rows = tuple(tuple(_trim(r)[:width] + [""] * (width - len(_trim(r)))) for r in body)
+    return Table(tuple(header), rows)
+
+
+def _trim(row: list[str]) -> list[str]:
+    while row and not row[-1]:
+        row = row[:-1]
+    return row
+
+
+def table_to_rows(table: Table) -> list[dict[str, str | None]]:
+    """Rows as dicts keyed by header (blank headers become ``column_N``, repeats ``name_2``);
+    empty cells become None."""
+    keys: list[str] = []
+    for n, name in enumerate(table.header, 1):
+        key = base = name or f"column_{n}"
+        suffix = 2
+        while key in keys:
+            key, suffix = f"{base}_{suffix}", suffix + 1
+        keys.append(key)
+    return [{k: (v or None) for k, v in zip(keys, row, strict=True)} for row in table.rows]
+
+
+def csv_rows(text: str) -> list[dict[str, str | None]]:
+    """Rows of a CSV answer (in a fence or bare), keyed by its header row."""
+    fenced = _FENCE.findall(text)
+    body = fenced[0][1] if fenced else text
+    reader = csv.reader(io.StringIO(body.strip()))
+    lines = [r for r in reader if any(c.strip() for c in r)]
+    if not lines:
+        return []
+    table = _square([c.strip() for c in lines[0]], [[c.strip() for c in r] for r in lines[1:]])
+    return table_to_rows(table)
+
+
+# --- numbers and dates ---------------------------------------------------------------------
+
+_CURRENCY = re.compile(r"^(?:[$€£¥₹]|USD|EUR|GBP|CHF|JPY|CAD|AUD|US\$|R\$)\s*|"
+                       r"\s*(?:[$€£¥₹]|USD|EUR|GBP|CHF|JPY|CAD|AUD)$", re.I)
+
+
+def parse_number(text: Any) -> Decimal | None:
+    """A printed number as a Decimal: "1,234.50", "1.234,50 €", "$ 3.20", "(12.00)" (negative),
+    "12.00-", "−5", "12%". None when ``text`` is not a number. Digits are never changed."""
+    if isinstance(text, bool) or text is None:
+        return None
+    if isinstance(text, int | float | Decimal):
+        return Decimal(str(text))
+    s = str(text).strip().replace("\u2212", "-").replace("\u00a0", " ").replace("\u202f", " ")
+    negative = False
+    if s.startswith("(") and s.endswith(")"):
+        negative, s = True, s[1:-1].strip()
+    for _ in range(2):
+        s = _CURRENCY.sub("", s).strip()
+        if s.startswith(("-", "+")):
+            negative ^= s[0] == "-"
+            s = s[1:].strip()
+        elif s.endswith(("-", "+")):
+            negative ^= s[-1] == "-"
+            s = s[:-1].strip()
+    s = s.removesuffix("%").strip()
+    s = re.sub(r"(?<=\d)[ '](?=\d{3}\b)", "", s)  # "1 234,50", "1'234.50"
+    if not re.fullmatch(r"\d[\d.,]*", s) or not s[-1].isdigit():
+        return None
+    s = _plain_digits(s)
+    if s is None:
+        return None
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        return None
+    return -value if negative else value
+
+
+def _plain_digits(s: str) -> str | None:
+    """"1.234,50" -> "1234.50": the last separator is decimal unless it groups thousands."""
+    commas, dots = s.count(","), s.count(".")
+    if commas and dots:
+        decimal_sep = "," if s.rfind(",") > s.rfind(".") else "."
+    elif commas == 1 and not re.search(r",\d{3}$", s):
+        decimal_sep = ","
+    elif dots == 1:
+        decimal_sep = "."
+    else:
+        decimal_sep = ""
+    group_sep = {",": ".", ".": ",", "": "," if commas else "."}[decimal_sep]
+    whole, _, frac = s.rpartition(decimal_sep) if decimal_sep else (s, "", "")
+    if decimal_sep and (not whole or decimal_sep in whole):
+        return None
+    groups = whole.split(group_sep)
+    if len(groups) > 1 and not (all(len(g) == 3 for g in groups[1:]) and 0 < len(groups[0]) <= 3
+                                or all(len(g) == 2 for g in groups[1:-1]) and len(groups[-1]) == 3):
+        return None  # "12,34,5" is not a grouped number (Indian "1,23,456" is)
+    return "".join(groups) + (f".{frac}" if decimal_sep else "")
+
+
+_MONTHS = {m: i for i, names in enumerate(
+    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+     ("oct", "october"), ("nov", "november"), ("dec", "december")], 1) for m in names}
+
+
+def parse_date(text: Any, dayfirst: bool | None = None) -> date | None:
+    """A printed date: ISO, "12/03/2024" (day first when the first number is over 12, or when
+    ``dayfirst``; "12.03.2024" is day first), "12 Mar 2024", "Mar 12, 2024", two-digit years."""
+    if isinstance(text, date):
+        return text
+    s = str(text or "").strip().lower().rstrip(".")
+    try:
+        if m := re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[t ].*)?", s):
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        if m := re.fullmatch(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{2}|\d{4})", s):
+            a, b, year = int(m[1]), int(m[3]), _year(m[4])
+            first_is_day = a > 12 or (b <= 12 and (dayfirst if dayfirst is not None
+                                                   else m[2] == "."))
+            return date(year, b, a) if first_is_day else date(year, a, b)
+        if m := re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)?[ -]([a-z]+)\.?,?[ -](\d{2}|\d{4})", s):
+            return date(_year(m[3]), _MONTHS[m[2]], int(m[1]))
+        if m := re.fullmatch(r"([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})", s):
+            return date(int(m[3]), _MONTHS[m[1]], int(m[2]))
+    except (KeyError, ValueError):
+        return None
+    return None
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    return year + (2000 if year < 70 else 1900) if len(text) == 2 else year
+
+
+_TRUE = {"true", "yes", "y", "x", "✓", "✔", "1", "checked"}
+_FALSE = {"false", "no", "n", "", "0", "unchecked"}
+
+
+def coerce(value: Any, json_type: str, fmt: str | None = None) -> Any:
+    """``value`` as ``json_type`` when it reads as one ("1,234.50" -> 1234.5, "12 Mar 2024" ->
+    "2024-03-12" for format date); otherwise unchanged, so the validator can name the problem."""
+    if json_type in ("number", "integer") and isinstance(value, str | int | float) \
+            and not isinstance(value, bool):
+        number = parse_number(value)
+        if number is None:
+            return value
+        if json_type == "integer" or (number == number.to_integral_value()
+                                      and "." not in str(value) and "," not in str(value)):
+            return int(number) if number == number.to_integral_value() else value
+        return float(number)
+    if json_type == "boolean" and isinstance(value, str):
+        word = value.strip().lower()
+        return True if word in _TRUE else False if word in _FALSE else value
+    if json_type == "string":
+        if fmt == "date" and value is not None:
+            parsed = parse_date(value)
+            return parsed.isoformat() if parsed else value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+    return value
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(k for row in rows for k in row))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=_json_default)
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    cols = _columns(rows)
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+    out = [line(cols), "|" + "|".join("---" for _ in cols) + "|"]
+    out += [line([_text(row.get(c)) for c in cols]) for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    cols = _columns(rows)
+    writer.writerow(cols)
+    writer.writerows([_text(row.get(c)) for c in cols] for row in rows)
+    return buf.getvalue()
+
+
+def to_json(rows: Any) -> str:
+    return json.dumps(rows, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+
+
+def to_jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in rows)

@@ -1,0 +1,150 @@
+"""Structured extraction end to end against a local Chat Completions server."""
+
+import csv
+import io
+import json
+
+import pytest
+from fakeapi import FakeAPI, Reply, completion
+from PIL import Image as PILImage
+from pydantic import BaseModel
+from test_cli_describe import cli
+from test_providers import assert_valid_openai
+
+import pixelproof
+from pixelproof import schemas
+from pixelproof.errors import ConfigError
+
+STATEMENT = """Here is the statement:
+
+| Date | Description | Amount | Balance |
+|------|-------------|-------:|--------:|
+| 01/03/2024 | Coffee | (3.20) | 1,234.50 |
+| 02/03/2024 | Salary | 2,000.00 | 3,234.50 |
+
+| key | value |
+|---|---|
+| Account | 12345678 |
+"""
+
+
+@pytest.fixture
+def png(tmp_path):
+    p = tmp_path / "statement.png"
+    PILImage.new("RGB", (64, 48), "white").save(p)
+    return str(p)
+
+
+class Receipt(BaseModel):
+    merchant: str
+    total: float
+    date: str | None = None
+
+
+def test_tables_without_schema(png):
+    with FakeAPI(answer=lambda body: STATEMENT) as api:
+        result = pixelproof.extract(png, model="openai:m", base_url=api.url)
+    assert result.records[0] == {"table": 1, "Date": "01/03/2024", "Description": "Coffee",
+                                 "Amount": "(3.20)", "Balance": "1,234.50"}
+    assert result.records[-1] == {"table": 2, "key": "Account", "value": "12345678"}
+    assert "Markdown table" in api.requests[0]["messages"][0]["content"][0]["text"]
+    assert "response_format" not in api.requests[0]
+
+
+def test_reask_carries_the_validation_error(png):
+    bad = '```json\n{"merchant": "ACME", "total": "lots"}\n```'
+    good = 'Sure! {"merchant": "ACME", "total": "1,234.50", "date": "12/03/2024"}'
+    with FakeAPI() as api:
+        api.script = [Reply(body=completion(bad)), Reply(body=completion(good))]
+        result = pixelproof.extract(png, Receipt, model="openai:m", base_url=api.url)
+    item = result.items[0]
+    assert item.ok and item.attempts == 2
+    assert item.data == Receipt(merchant="ACME", total=1234.5, date="12/03/2024")
+    assert item.usage.input_tokens == 200 and item.usage.output_tokens == 40
+    first, second = api.requests
+    assert_valid_openai(first)
+    assert_valid_openai(second)
+    assert first["response_format"]["type"] == "json_schema"
+    assert second["messages"][1] == {"role": "assistant", "content": bad}
+    reask = second["messages"][2]["content"]
+    assert second["messages"][2]["role"] == "user"
+    assert "total" in reask and "valid number" in reask
+
+
+def test_gives_up_after_attempts(png):
+    with FakeAPI(answer=lambda body: "I cannot see any data, sorry.") as api:
+        result = pixelproof.extract(png, Receipt, model="openai:m", base_url=api.url,
+                                    attempts=2)
+    assert len(api.requests) == 2
+    [item] = result.failed
+    assert "did not fit after 2 attempts" in item.error and "statement.png" in item.error
+
+
+def test_truncated_and_refused_are_reported_as_such(png):
+    with FakeAPI(answer=lambda body: Reply(body=completion('[{"a": 1}, {"a"',
+                                                           finish="length"))) as api:
+        result = pixelproof.extract(png, fields="a:number", model="openai:m", base_url=api.url)
+    assert "cut off" in result.failed[0].error and len(api.requests) == 1
+    refusal = completion("")
+    refusal["choices"][0]["message"]["refusal"] = "I can't help with that."
+    with FakeAPI(answer=lambda body: Reply(body=refusal)) as api:
+        result = pixelproof.extract(png, fields="a", model="openai:m", base_url=api.url)
+    assert "refused: I can't help with that." in result.failed[0].error
+
+
+def test_server_without_structured_output_falls_back_to_prompt(png):
+    def answer(body):
+        if "response_format" in body:
+            return Reply(400, {"error": {"message": "response_format is not supported"}})
+        return '[{"amount": "12.50"}]'
+    with FakeAPI(answer=answer) as api:
+        result = pixelproof.extract(png, fields="amount:number", model="openai:m",
+                                    base_url=api.url)
+    assert result.data == [{"amount": 12.5}]
+    assert "JSON Schema:" in api.requests[1]["messages"][0]["content"][0]["text"]
+
+
+def test_fields_shorthand_schema():
+    s = schemas.from_fields("date:date, description, amount:number")
+    item = s.json["items"]
+    assert item["properties"]["date"] == {"type": ["string", "null"], "format": "date"}
+    assert item["required"] == ["date", "description", "amount"]
+    assert s.wire["type"] == "object" and s.wire["properties"]["items"] == s.json
+    value, problems = schemas.validate(s, [{"date": "March 12, 2024", "description": "x",
+                                            "amount": "$ 1,000.00"}])
+    assert value == [{"date": "2024-03-12", "description": "x", "amount": 1000.0}]
+    assert problems == []
+    with pytest.raises(ConfigError, match="--fields: cannot read 'a:money'"):
+        schemas.from_fields("a:money")
+
+
+def test_cli_extract_several_images_to_csv(png, tmp_path):
+    other = tmp_path / "two.png"
+    PILImage.new("RGB", (64, 48), "gray").save(other)
+    out = tmp_path / "out.csv"
+    rows = '[{"date": "2024-03-01", "amount": "3.20"}]'
+    with FakeAPI(answer=lambda body: rows) as api:
+        r = cli("extract", png, str(other), "missing.png", "--fields", "date:date, amount:number",
+                "-m", "openai:m", "--base-url", api.url, "-o", str(out))
+    assert r.returncode == 1  # the missing file
+    assert "missing.png: no such file" in r.stderr and "2 of 2 images, 2 records" in r.stderr
+    got = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [g["source"] for g in got] == [png, str(other)]
+    assert got[0]["amount"] == "3.2" and got[0]["date"] == "2024-03-01"
+
+
+def test_cli_extract_json_stdout_with_schema_file(png, tmp_path):
+    schema = tmp_path / "receipt.json"
+    schema.write_text(json.dumps(Receipt.model_json_schema()))
+    with FakeAPI(answer=lambda body: '{"merchant": "A", "total": 3}') as api:
+        r = cli("extract", png, "--schema", str(schema), "--format", "json", "-m", "openai:m",
+                "--base-url", api.url)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"merchant": "A", "total": 3}]
+
+
+def test_cli_bad_schema_file(png, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = cli("extract", png, "--schema", str(bad))
+    assert r.returncode == 1 and "bad.json: not valid JSON" in r.stderr

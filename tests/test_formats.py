@@ -174,3 +174,10 @@ def test_render_round_trip():
     assert formats.find_json(formats.to_json(rows)) == [{"a": "x|y", "b": 1.5},
                                                         {"a": None, "c": {"k": 1}}]
     assert formats.to_jsonl(rows).count("\n") == 2
+
+
+def test_day_first_from_the_other_dates():
+    assert formats.day_first([{"d": "04/03/2024"}, {"d": "19/03/2024"}]) is True
+    assert formats.day_first(["04/03/2024", "03/19/2024"]) is False
+    assert formats.day_first(["04/03/2024", "2024-03-19", 12]) is None
+    assert formats.day_first(["13/03/2024", "03/19/2024"]) is None  # contradictory

@@ -183,6 +183,41 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
         sys.exit(1)
 
 
+@main.command()
+@click.argument("images", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print words with their boxes (x0, y0, x1, y1 in image pixels) as JSON.")
+@click.option("--tables", "show_tables", is_flag=True,
+              help="Print the tables and labelled values found, as Markdown.")
+@handle_errors
+def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool) -> None:
+    """Read the text in IMAGES with the offline engine (no API key, nothing sent)."""
+    from . import ocr as engine
+    from .providers.local import answer_tables
+
+    loaded, failed = load_inputs(images)
+    if not loaded:
+        sys.exit(1)
+    results = []
+    for image in loaded:
+        page = engine.read(image)
+        if as_json:
+            results.append({"source": image.source, "page": image.page, "width": page.width,
+                            "height": page.height, "words": [
+                                {"text": w.text, "box": [round(v, 1) for v in w.box],
+                                 "confidence": round(w.confidence, 3), "line": w.line}
+                                for w in page.words]})
+            continue
+        if len(loaded) > 1:
+            click.echo(f"== {image.label} ==")
+        click.echo(answer_tables(page) if show_tables else page.text)
+    if as_json:
+        click.echo(json.dumps(results if len(images) > 1 or len(loaded) > 1 else results[0],
+                              indent=1))
+    if failed:
+        sys.exit(1)
+
+
 async def closing(http: Http, work: Awaitable[T]) -> T:
     """Await ``work``, then close the HTTP client it uses."""
     async with http:

@@ -184,7 +184,7 @@ async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None
     """Ask, parse, validate; re-ask with the exact problems up to ``attempts`` times in all."""
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
-    native = schema is not None and target.provider != "local"
+    native = schema is not None
     request = extraction_request(image, schema, fmt, model=model, prompt=prompt, native=native,
                                  **options)
     if target.provider == "local":
@@ -210,7 +210,7 @@ async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None
                                  "(finish_reason: length). Raise --max-tokens, or split the "
                                  "document.", attempts=attempt, last_text=response.text)
         data, problems = read_answer(response.text, schema)
-        if not problems:
+        if not problems or target.provider == "local":  # the engine leaves unread fields null
             return Extraction(source=image.source, page=image.page, data=data,
                               records=records_of(data), text=response.text,
                               model=response.model, usage=usage, attempts=attempt,

@@ -277,7 +277,27 @@ _TRUE = {"true", "yes", "y", "x", "✓", "✔", "1", "checked"}
 _FALSE = {"false", "no", "n", "", "0", "unchecked"}
 
 
-def coerce(value: Any, json_type: str, fmt: str | None = None) -> Any:
+_SLASH_DATE = re.compile(r"(\d{1,2})[/-](\d{1,2})[/-]\d{2,4}")
+
+
+def day_first(values: Any) -> bool | None:
+    """Whether the slash dates among ``values`` (nested) are written day first: True when one
+    reads "25/03", False when one reads "03/25", None when none tells."""
+    stack, seen = [values], set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and (m := _SLASH_DATE.fullmatch(item.strip())):
+            seen.add(int(m[1]) > 12 if int(m[1]) > 12 or int(m[2]) > 12 else None)
+    seen.discard(None)
+    return seen.pop() if len(seen) == 1 else None
+
+
+def coerce(value: Any, json_type: str, fmt: str | None = None,
+           dayfirst: bool | None = None) -> Any:
     """``value`` as ``json_type`` when it reads as one ("1,234.50" -> 1234.5, "12 Mar 2024" ->
     "2024-03-12" for format date); otherwise unchanged, so the validator can name the problem."""
     if json_type in ("number", "integer") and isinstance(value, str | int | float) \
@@ -294,7 +314,7 @@ def coerce(value: Any, json_type: str, fmt: str | None = None) -> Any:
         return True if word in _TRUE else False if word in _FALSE else value
     if json_type == "string":
         if fmt == "date" and value is not None:
-            parsed = parse_date(value)
+            parsed = parse_date(value, dayfirst)
             return parsed.isoformat() if parsed else value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)

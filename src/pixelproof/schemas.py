@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 
 from .errors import ConfigError
-from .formats import coerce
+from .formats import coerce, day_first
 
 _FIELD_TYPES = {"string": {"type": "string"}, "str": {"type": "string"},
                 "text": {"type": "string"}, "number": {"type": "number"},
@@ -98,25 +98,29 @@ def from_any(schema: Any) -> Schema:
                       f"not {type(schema).__name__}.")
 
 
-def coerce_to(value: Any, schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
-    """Turn printed values into their schema types ("1,234.50" -> 1234.5, dates -> ISO)."""
-    defs = defs if defs is not None else schema.get("$defs", {})
+def coerce_to(value: Any, schema: dict[str, Any], defs: dict[str, Any] | None = None,
+              dayfirst: bool | None = None) -> Any:
+    """Turn printed values into their schema types ("1,234.50" -> 1234.5, dates -> ISO; slash
+    dates are read day first when another date in the answer can only be day first)."""
+    if defs is None:
+        defs, dayfirst = schema.get("$defs", {}), day_first(value)
     if "$ref" in schema:
         schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
     for option in schema.get("anyOf", []):
         if option.get("type") != "null" and value is not None:
-            return coerce_to(value, option, defs)
+            return coerce_to(value, option, defs, dayfirst)
     kinds = schema.get("type")
     kinds = [kinds] if isinstance(kinds, str) else (kinds or [])
     if isinstance(value, dict):
         props = schema.get("properties", {})
-        return {k: coerce_to(v, props[k], defs) if k in props else v for k, v in value.items()}
+        return {k: coerce_to(v, props[k], defs, dayfirst) if k in props else v
+                for k, v in value.items()}
     if isinstance(value, list):
         items = schema.get("items", {})
-        return [coerce_to(v, items, defs) for v in value]
+        return [coerce_to(v, items, defs, dayfirst) for v in value]
     for kind in kinds:
         if kind != "null" and value is not None:
-            return coerce(value, kind, schema.get("format"))
+            return coerce(value, kind, schema.get("format"), dayfirst)
     return value
 
 

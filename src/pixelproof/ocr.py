@@ -1,0 +1,100 @@
+"""The offline OCR engine: RapidOCR (PP-OCR models bundled in its wheel) on onnxruntime.
+
+``read(image)`` returns words with boxes in the original image's pixels, confidences, and the
+visual line each belongs to, in reading order. The engine is created once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from .images import to_pil
+from .types import Image, OcrResult, Word
+
+# Speed settings, measured in bench/ocr.py: no angle classifier (documents are upright; the
+# detector handles small skew) and onnxruntime threads matched to the machine's cores.
+SETTINGS = {
+    "Global.log_level": "warning",
+    "Global.use_cls": False,
+    "EngineConfig.onnxruntime.intra_op_num_threads": os.cpu_count() or 1,
+    "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+}
+
+
+class Engine(Protocol):
+    def read(self, image: PILImage.Image) -> OcrResult: ...
+
+
+class RapidEngine:
+    """RapidOCR with its default bundled models; never selects a model that must be downloaded."""
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        from rapidocr import RapidOCR
+
+        self._ocr = RapidOCR(params=settings if settings is not None else SETTINGS)
+        self._lock = threading.Lock()
+
+    def read(self, image: PILImage.Image) -> OcrResult:
+        rgb = image.convert("RGB")
+        if _is_dark(rgb):
+            rgb = ImageOps.invert(rgb)  # light text on a dark background
+        pixels = np.asarray(rgb)[:, :, ::-1]  # RapidOCR works in BGR, like OpenCV
+        with self._lock:
+            out = self._ocr(pixels, return_word_box=True)
+        return OcrResult(tuple(_words(out)), rgb.width, rgb.height)
+
+
+def _is_dark(image: PILImage.Image) -> bool:
+    small = np.asarray(image.convert("L").resize((64, 64)))
+    return float(np.median(small)) < 100
+
+
+def _words(out: Any) -> list[Word]:
+    """Words in reading order, each tagged with its visual line."""
+    pieces: list[tuple[str, tuple[float, float, float, float], float]] = []
+    for segment in out.word_results or ():
+        for text, score, quad in segment:
+            if text.strip():
+                xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+                pieces.append((text.strip(), (min(xs), min(ys), max(xs), max(ys)), float(score)))
+    lines: list[list[tuple[str, tuple[float, float, float, float], float]]] = []
+    for piece in sorted(pieces, key=lambda p: (p[1][1] + p[1][3]) / 2):
+        box = piece[1]
+        middle, height = (box[1] + box[3]) / 2, box[3] - box[1]
+        if lines:
+            last = lines[-1]
+            top = sum(p[1][1] for p in last) / len(last)
+            bottom = sum(p[1][3] for p in last) / len(last)
+            if top - 0.1 * height < middle < bottom + 0.1 * height:
+                last.append(piece)
+                continue
+        lines.append([piece])
+    return [Word(text, box, score, n)
+            for n, line in enumerate(lines)
+            for text, box, score in sorted(line, key=lambda p: p[1][0])]
+
+
+@cache
+def engine() -> RapidEngine:
+    """The process's engine (loading the models takes about a second)."""
+    return RapidEngine()
+
+
+def read(image: Image | PILImage.Image | str | Path) -> OcrResult:
+    """Read the text of an image: a pixelproof Image, a PIL image or a file path."""
+    if isinstance(image, Image):
+        image = to_pil(image)
+    elif isinstance(image, str | Path):
+        with PILImage.open(image) as opened:
+            image = opened.convert("RGB")
+    return engine().read(image)

@@ -59,29 +59,38 @@ def _is_dark(image: PILImage.Image) -> bool:
     return float(np.median(small)) < 100
 
 
+def _skew(out: Any) -> float:
+    """The page's text slope (dy/dx), from the top edges of the wider detected text boxes."""
+    slopes = sorted((q[1][1] - q[0][1]) / (q[1][0] - q[0][0])
+                    for q in (out.boxes if out.boxes is not None else ())
+                    if q[1][0] - q[0][0] > 3 * abs(q[3][1] - q[0][1]))
+    return float(slopes[len(slopes) // 2]) if slopes else 0.0
+
+
 def _words(out: Any) -> list[Word]:
-    """Words in reading order, each tagged with its visual line."""
-    pieces: list[tuple[str, tuple[float, float, float, float], float]] = []
+    """Words in reading order, each tagged with its visual line (skew-corrected)."""
+    slope = _skew(out)
+    pieces: list[tuple[str, tuple[float, float, float, float], float, float]] = []
     for segment in out.word_results or ():
         for text, score, quad in segment:
             if text.strip():
                 xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-                pieces.append((text.strip(), (min(xs), min(ys), max(xs), max(ys)), float(score)))
-    lines: list[list[tuple[str, tuple[float, float, float, float], float]]] = []
-    for piece in sorted(pieces, key=lambda p: (p[1][1] + p[1][3]) / 2):
-        box = piece[1]
-        middle, height = (box[1] + box[3]) / 2, box[3] - box[1]
+                box = (min(xs), min(ys), max(xs), max(ys))
+                level = (box[1] + box[3]) / 2 - slope * (box[0] + box[2]) / 2
+                pieces.append((text.strip(), box, float(score), level))
+    lines: list[list[tuple[str, tuple[float, float, float, float], float, float]]] = []
+    for piece in sorted(pieces, key=lambda p: p[3]):
         if lines:
             last = lines[-1]
-            top = sum(p[1][1] for p in last) / len(last)
-            bottom = sum(p[1][3] for p in last) / len(last)
-            if top - 0.1 * height < middle < bottom + 0.1 * height:
+            height = sum(p[1][3] - p[1][1] for p in last) / len(last)
+            centre = sum(p[3] for p in last) / len(last)
+            if abs(piece[3] - centre) < 0.45 * max(height, piece[1][3] - piece[1][1]):
                 last.append(piece)
                 continue
         lines.append([piece])
     return [Word(text, box, score, n)
             for n, line in enumerate(lines)
-            for text, box, score in sorted(line, key=lambda p: p[1][0])]
+            for text, box, score, _ in sorted(line, key=lambda p: p[1][0])]
 
 
 @cache

@@ -10,14 +10,24 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import click
 
+from . import cost, output, providers
 from . import images as images_mod
-from . import output
 from .errors import PixelproofError
-from .extract import DEFAULT_PROMPT, aextract, build_request, send, stream
+from .extract import (
+    BUDGET_MAX_TOKENS,
+    DEFAULT_PROMPT,
+    TABLES_PROMPT,
+    aextract,
+    build_request,
+    prepare,
+    send,
+    stream,
+)
 from .http import Http, redact
 from .types import Image, Response
 
@@ -91,6 +101,42 @@ def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def cost_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--dry-run", is_flag=True,
+                     help="Show the images, tokens and estimated cost; send nothing."),
+        click.option("--max-cost", type=float, default=None, metavar="USD",
+                     help="Refuse to start above this estimate, and never spend more: each "
+                          "request's worst case is reserved before it is sent."),
+        click.option("--price-file", type=click.Path(dir_okay=False, exists=True), default=None,
+                     help="JSON prices merged over the bundled table (see `pixelproof cost`)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def budget_for(images: list[Image], model: str | None, prompt: str, detail: str,
+               max_tokens: int | None, requests: int, dry_run: bool, max_cost: float | None,
+               price_file: str | None) -> cost.Budget | None:
+    """--price-file, --dry-run (print the estimate and exit) and --max-cost (a Budget)."""
+    cost.use_price_file(price_file)
+    if not (dry_run or max_cost is not None):
+        return None
+    model = model or providers.default_model()
+    est = cost.estimate(images, model, prompt, detail,
+                        max_tokens or (BUDGET_MAX_TOKENS if max_cost is not None else None),
+                        requests=requests)
+    if dry_run:
+        click.echo(cost.render_estimate(est))
+        sys.exit(0)
+    assert max_cost is not None
+    if est.cost is not None and est.cost > Decimal(str(max_cost)):
+        fail(f"the estimate {cost.money(est.cost)} is over --max-cost ${max_cost}; nothing was "
+             "sent. Raise --max-cost, use fewer images, or try --detail low.")
+        sys.exit(1)
+    return cost.Budget(Decimal(str(max_cost)))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pixelproof")
 def main() -> None:
@@ -105,11 +151,13 @@ def main() -> None:
 @click.option("-p", "--prompt", default=DEFAULT_PROMPT, show_default=True,
               help="The question to ask.")
 @model_options
+@cost_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
 @handle_errors
 def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: str | None,
              detail: str, system: str | None, max_tokens: int | None,
-             temperature: float | None, timeout: float, retries: int, as_json: bool) -> None:
+             temperature: float | None, timeout: float, retries: int, dry_run: bool,
+             max_cost: float | None, price_file: str | None, as_json: bool) -> None:
     """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
 
     Several images go in one request, so you can compare them or ask about a multi-page scan.
@@ -117,10 +165,13 @@ def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: 
     loaded, failed = load_inputs(images)
     if not loaded:
         sys.exit(1)
-    request = build_request(loaded, prompt, model=model, detail=detail, system=system,
-                               max_tokens=max_tokens, temperature=temperature)
+    budget = budget_for(loaded, model, prompt, detail, max_tokens, 1, dry_run, max_cost,
+                        price_file)
+    request = prepare(build_request(loaded, prompt, model=model, detail=detail, system=system,
+                                    max_tokens=max_tokens, temperature=temperature))
     http = Http(timeout=timeout, retries=retries)
-    response = asyncio.run(closing(http, _describe(request, base_url, http, not as_json)))
+    response = asyncio.run(closing(http, _describe(request, base_url, http, budget,
+                                                   live=not as_json and budget is None)))
     if as_json:
         out = asdict(response)
         out.pop("raw")
@@ -150,12 +201,14 @@ def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: 
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
               help="Images in flight at once.")
 @model_options
+@cost_options
 @handle_errors
 def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             fields: str | None, prompt: str | None, out: str | None, attempts: int,
             concurrency: int, model: str | None, base_url: str | None, detail: str,
             system: str | None, max_tokens: int | None, temperature: float | None,
-            timeout: float, retries: int) -> None:
+            timeout: float, retries: int, dry_run: bool, max_cost: float | None,
+            price_file: str | None) -> None:
     """Extract tables, key values or SCHEMA-shaped records from IMAGES.
 
     Each image (each PDF page) is its own item; with several, each record carries its source.
@@ -165,11 +218,13 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
         raise click.UsageError("use --schema or --fields, not both.")
     fmt = fmt or (output.format_for(out) if out else "markdown")
     loaded, failed = load_inputs(images)
+    budget = budget_for(loaded, model, prompt or TABLES_PROMPT, detail, max_tokens, len(loaded),
+                        dry_run, max_cost, price_file)
     http = Http(timeout=timeout, retries=retries)
     result = asyncio.run(closing(http, aextract(
         loaded, schema_file, fields=fields, format=fmt, concurrency=concurrency, http=http,
         model=model, prompt=prompt, attempts=attempts, base_url=base_url, detail=detail,
-        system=system, max_tokens=max_tokens, temperature=temperature)))
+        system=system, max_tokens=max_tokens, temperature=temperature, budget=budget)))
     for item in result.failed:
         fail(item.error or "")
     if out:
@@ -218,15 +273,45 @@ def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool) -> None:
         sys.exit(1)
 
 
+@main.command("cost")
+@click.argument("images", nargs=-1, required=True)
+@click.option("-m", "--model", default=None, help=MODEL_HELP)
+@click.option("--detail", type=click.Choice(["low", "high", "auto"]), default="auto",
+              show_default=True, help="Detail level (auto is counted as high).")
+@click.option("-p", "--prompt", default="", help="The prompt, counted at about 4 characters "
+              "per token.")
+@click.option("--max-tokens", type=int, default=None,
+              help=f"Answer tokens to allow for (default {cost.DEFAULT_OUTPUT}).")
+@click.option("--price-file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="JSON prices merged over the bundled table.")
+@handle_errors
+def cost_command(images: tuple[str, ...], model: str | None, detail: str, prompt: str,
+                 max_tokens: int | None, price_file: str | None) -> None:
+    """What sending IMAGES to a model costs: sizes after its resize, tokens and dollars.
+
+    Token counts follow each provider's published image formula; prices come from a dated
+    table bundled with pixelproof (override with --price-file). Nothing is sent.
+    """
+    loaded, failed = load_inputs(images)
+    prices = cost.load_prices(price_file)
+    est = cost.estimate(loaded, model or providers.default_model(), prompt, detail, max_tokens,
+                        prices=prices, requests=max(1, len(loaded)))
+    click.echo(cost.render_estimate(est))
+    click.echo(f"prices as of {prices['date']}", err=True)
+    if failed:
+        sys.exit(1)
+
+
 async def closing(http: Http, work: Awaitable[T]) -> T:
     """Await ``work``, then close the HTTP client it uses."""
     async with http:
         return await work
 
 
-async def _describe(request: Any, base_url: str | None, http: Http, live: bool) -> Response:
+async def _describe(request: Any, base_url: str | None, http: Http,
+                    budget: cost.Budget | None, live: bool) -> Response:
     if not live:
-        return await send(request, http, base_url=base_url)
+        return await send(request, http, base_url=base_url, budget=budget)
     response = None
     async for piece in stream(request, http, base_url=base_url):
         if isinstance(piece, str):

@@ -6,10 +6,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import formats, output, providers, schemas
+from . import cost, formats, output, providers, schemas
 from . import images as images_mod
 from .errors import (
     ConfigError,
@@ -63,10 +64,34 @@ def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: s
                    max_tokens=max_tokens, temperature=temperature, **extra)
 
 
-async def send(request: Request, http: Http, *, base_url: str | None = None) -> Response:
-    """One request to its provider."""
+BUDGET_MAX_TOKENS = 4096  # answer cap under --max-cost when none is given, to bound the cost
+
+
+async def send(request: Request, http: Http, *, base_url: str | None = None,
+               budget: cost.Budget | None = None) -> Response:
+    """One request to its provider, priced; under a budget, its worst case is reserved first."""
     target = providers.resolve(request.model, base_url)
-    return await providers.get(target).complete(request, target, http)
+    held = None
+    if budget is not None:
+        if request.max_tokens is None:
+            request = replace(request, max_tokens=BUDGET_MAX_TOKENS)
+        held = budget.reserve(cost.request_ceiling(request, request.max_tokens or 0))
+    try:
+        response = await providers.get(target).complete(request, target, http)
+    except BaseException as e:
+        if held is not None:  # an HTTP error is not billed; a timeout may have been
+            budget.settle(held, Decimal(0) if getattr(e, "status", None) else None)
+        raise
+    if response.cost is None:
+        response = replace(response, cost=cost.cost_of(request.model, response.usage))
+    if held is not None:
+        budget.settle(held, response.cost)
+    return response
+
+
+def prepare(request: Request) -> Request:
+    """``detail="auto"``: send each image at the cheapest size that stays legible (cost.plan)."""
+    return cost.optimize(request)[0]
 
 
 async def stream(request: Request, http: Http, *,
@@ -80,14 +105,15 @@ async def stream(request: Request, http: Http, *,
 async def adescribe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT, *,
                     model: str | None = None, detail: Detail = "auto",
                     system: str | None = None, base_url: str | None = None,
-                    http: Http | None = None, **options: Any) -> Response:
+                    http: Http | None = None, budget: cost.Budget | None = None,
+                    **options: Any) -> Response:
     """Ask one question about one or several images, sent together in one request."""
-    request = build_request(load_images(image), prompt, model=model, detail=detail,
-                            system=system, **options)
+    request = await asyncio.to_thread(prepare, build_request(
+        load_images(image), prompt, model=model, detail=detail, system=system, **options))
     if http is not None:
-        return await send(request, http, base_url=base_url)
+        return await send(request, http, base_url=base_url, budget=budget)
     async with Http() as own:
-        return await send(request, own, base_url=base_url)
+        return await send(request, own, base_url=base_url, budget=budget)
 
 
 def describe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT,
@@ -180,27 +206,28 @@ def records_of(data: Any) -> tuple[dict[str, Any], ...]:
 async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None = None,
                       fmt: str = "markdown", model: str | None = None, prompt: str | None = None,
                       attempts: int = DEFAULT_ATTEMPTS, base_url: str | None = None,
-                      **options: Any) -> Extraction:
+                      budget: cost.Budget | None = None, **options: Any) -> Extraction:
     """Ask, parse, validate; re-ask with the exact problems up to ``attempts`` times in all."""
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
     native = schema is not None
-    request = extraction_request(image, schema, fmt, model=model, prompt=prompt, native=native,
-                                 **options)
+    request = await asyncio.to_thread(prepare, extraction_request(
+        image, schema, fmt, model=model, prompt=prompt, native=native, **options))
     if target.provider == "local":
         attempts = 1  # the engine answers the same every time
     usage, turns = Usage(), ()
     for attempt in range(1, attempts + 1):
         try:
-            response = await send(replace(request, turns=turns), http, base_url=base_url)
+            response = await send(replace(request, turns=turns), http, base_url=base_url,
+                                  budget=budget)
         except ProviderError as e:
             if not (native and e.status == 400):
                 raise
             # An OpenAI-compatible server without structured output: ask by prompt instead.
             native = False
-            request = extraction_request(image, schema, fmt, model=model, prompt=prompt,
-                                         native=False, **options)
-            response = await send(request, http, base_url=base_url)
+            request = replace(request, json_schema=None, prompt=extraction_request(
+                image, schema, fmt, model=model, prompt=prompt, native=False).prompt)
+            response = await send(request, http, base_url=base_url, budget=budget)
         usage += response.usage
         if response.refusal or response.finish_reason == "refusal":
             raise RefusalError(f"{image.label}: the model refused: {response.refusal}",

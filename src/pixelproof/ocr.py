@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,6 +93,11 @@ def _words(out: Any) -> list[Word]:
             for text, box, score, _ in sorted(line, key=lambda p: p[1][0])]
 
 
+@lru_cache(maxsize=16)
+def _read_image(image: Image) -> OcrResult:
+    return engine().read(to_pil(image))
+
+
 @cache
 def engine() -> RapidEngine:
     """The process's engine (loading the models takes about a second)."""
@@ -100,10 +105,11 @@ def engine() -> RapidEngine:
 
 
 def read(image: Image | PILImage.Image | str | Path) -> OcrResult:
-    """Read the text of an image: a pixelproof Image, a PIL image or a file path."""
+    """Read the text of an image: a pixelproof Image (remembered by its sha256, so the cost
+    planner and the verifier read each image once), a PIL image or a file path."""
     if isinstance(image, Image):
-        image = to_pil(image)
-    elif isinstance(image, str | Path):
+        return _read_image(image)
+    if isinstance(image, str | Path):
         with PILImage.open(image) as opened:
             image = opened.convert("RGB")
     return engine().read(image)

@@ -29,6 +29,7 @@ from .extract import (
     stream,
 )
 from .http import Http, redact
+from .store import Store
 from .types import Image, Response
 
 T = TypeVar("T")
@@ -110,9 +111,18 @@ def cost_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "request's worst case is reserved before it is sent."),
         click.option("--price-file", type=click.Path(dir_okay=False, exists=True), default=None,
                      help="JSON prices merged over the bundled table (see `pixelproof cost`)."),
+        click.option("--no-cache", is_flag=True,
+                     help="Always ask the model; do not answer repeats from the cache."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="Where the cache and usage log live (default $PIXELPROOF_HOME, else "
+                          "the user data folder)."),
     ]):
         fn = option(fn)
     return fn
+
+
+def open_store(no_cache: bool, cache_dir: str | None) -> Store:
+    return Store(Store.default_path(cache_dir), cache=not no_cache)
 
 
 def budget_for(images: list[Image], model: str | None, prompt: str, detail: str,
@@ -157,7 +167,8 @@ def main() -> None:
 def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: str | None,
              detail: str, system: str | None, max_tokens: int | None,
              temperature: float | None, timeout: float, retries: int, dry_run: bool,
-             max_cost: float | None, price_file: str | None, as_json: bool) -> None:
+             max_cost: float | None, price_file: str | None, no_cache: bool,
+             cache_dir: str | None, as_json: bool) -> None:
     """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
 
     Several images go in one request, so you can compare them or ask about a multi-page scan.
@@ -170,7 +181,8 @@ def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: 
     request = prepare(build_request(loaded, prompt, model=model, detail=detail, system=system,
                                     max_tokens=max_tokens, temperature=temperature))
     http = Http(timeout=timeout, retries=retries)
-    response = asyncio.run(closing(http, _describe(request, base_url, http, budget,
+    store = open_store(no_cache, cache_dir)
+    response = asyncio.run(closing(http, _describe(request, base_url, http, budget, store,
                                                    live=not as_json and budget is None)))
     if as_json:
         out = asdict(response)
@@ -208,7 +220,7 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             concurrency: int, model: str | None, base_url: str | None, detail: str,
             system: str | None, max_tokens: int | None, temperature: float | None,
             timeout: float, retries: int, dry_run: bool, max_cost: float | None,
-            price_file: str | None) -> None:
+            price_file: str | None, no_cache: bool, cache_dir: str | None) -> None:
     """Extract tables, key values or SCHEMA-shaped records from IMAGES.
 
     Each image (each PDF page) is its own item; with several, each record carries its source.
@@ -224,7 +236,8 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
     result = asyncio.run(closing(http, aextract(
         loaded, schema_file, fields=fields, format=fmt, concurrency=concurrency, http=http,
         model=model, prompt=prompt, attempts=attempts, base_url=base_url, detail=detail,
-        system=system, max_tokens=max_tokens, temperature=temperature, budget=budget)))
+        system=system, max_tokens=max_tokens, temperature=temperature, budget=budget,
+        store=open_store(no_cache, cache_dir))))
     for item in result.failed:
         fail(item.error or "")
     if out:
@@ -302,6 +315,30 @@ def cost_command(images: tuple[str, ...], model: str | None, detail: str, prompt
         sys.exit(1)
 
 
+@main.command("usage")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First day to include (YYYY-MM-DD).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="The store to read (default $PIXELPROOF_HOME, else the user data folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@handle_errors
+def usage_command(since: Any, cache_dir: str | None, as_json: bool) -> None:
+    """Spend by day and model: requests, cache hits, tokens and dollars (from real usage)."""
+    with Store(Store.default_path(cache_dir)) as store:
+        rows = store.usage_report(since.date() if since else None)
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], default=str, indent=1))
+        return
+    click.echo(f"{'day':10}  {'model':32} {'requests':>8} {'cached':>6} {'in':>10} {'out':>9}"
+               f" {'cost':>11}")
+    for r in rows:
+        click.echo(f"{r.day:10}  {r.model[:32]:32} {r.requests:>8} {r.cached:>6} "
+                   f"{r.input_tokens:>10} {r.output_tokens:>9} {cost.money(r.cost):>11}")
+    known = [r.cost for r in rows]
+    total = None if None in known else sum(known, Decimal(0))  # type: ignore[arg-type]
+    click.echo(f"total: {sum(r.requests for r in rows)} requests, {cost.money(total)}")
+
+
 async def closing(http: Http, work: Awaitable[T]) -> T:
     """Await ``work``, then close the HTTP client it uses."""
     async with http:
@@ -309,11 +346,11 @@ async def closing(http: Http, work: Awaitable[T]) -> T:
 
 
 async def _describe(request: Any, base_url: str | None, http: Http,
-                    budget: cost.Budget | None, live: bool) -> Response:
+                    budget: cost.Budget | None, store: Store, live: bool) -> Response:
     if not live:
-        return await send(request, http, base_url=base_url, budget=budget)
+        return await send(request, http, base_url=base_url, budget=budget, store=store)
     response = None
-    async for piece in stream(request, http, base_url=base_url):
+    async for piece in stream(request, http, base_url=base_url, store=store):
         if isinstance(piece, str):
             click.echo(piece, nl=False)
             sys.stdout.flush()

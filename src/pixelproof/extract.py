@@ -21,6 +21,7 @@ from .errors import (
     TruncatedError,
 )
 from .http import Http
+from .store import Store, cache_key
 from .types import Detail, Extraction, Image, Request, Response, Turn, Usage
 
 DEFAULT_PROMPT = "What is in this image?"
@@ -68,9 +69,34 @@ BUDGET_MAX_TOKENS = 4096  # answer cap under --max-cost when none is given, to b
 
 
 async def send(request: Request, http: Http, *, base_url: str | None = None,
-               budget: cost.Budget | None = None) -> Response:
-    """One request to its provider, priced; under a budget, its worst case is reserved first."""
+               budget: cost.Budget | None = None, store: Store | None = None) -> Response:
+    """One request to its provider, priced; under a budget, its worst case is reserved first.
+    With a store, a repeat comes from the cache (free, ``cached=True``) and usage is logged."""
     target = providers.resolve(request.model, base_url)
+    if store is None or target.provider == "local":
+        return await _send(request, target, http, budget)
+    key = cache_key(request, target.base_url)
+    return _from_cache(store, key, target) or _keep(
+        store, key, target, await _send(request, target, http, budget))
+
+
+def _from_cache(store: Store, key: str, target: providers.Target) -> Response | None:
+    hit = store.cached(key)
+    if hit is not None:
+        store.record_usage(target.id, hit.usage, Decimal(0), cached=True)
+    return hit
+
+
+def _keep(store: Store, key: str, target: providers.Target, response: Response) -> Response:
+    """Log a fresh response's usage, and cache it unless it is cut off or refused."""
+    store.record_usage(target.id, response.usage, response.cost)
+    if response.finish_reason not in ("length", "refusal") and not response.refusal:
+        store.remember(key, response)
+    return response
+
+
+async def _send(request: Request, target: providers.Target, http: Http,
+                budget: cost.Budget | None) -> Response:
     held = None
     if budget is not None:
         if request.max_tokens is None:
@@ -94,11 +120,22 @@ def prepare(request: Request) -> Request:
     return cost.optimize(request)[0]
 
 
-async def stream(request: Request, http: Http, *,
-                 base_url: str | None = None) -> AsyncIterator[str | Response]:
-    """Text pieces as they arrive, then the whole Response."""
+async def stream(request: Request, http: Http, *, base_url: str | None = None,
+                 store: Store | None = None) -> AsyncIterator[str | Response]:
+    """Text pieces as they arrive, then the whole Response (from the cache when it is there)."""
     target = providers.resolve(request.model, base_url)
+    key = cache_key(request, target.base_url) if store and target.provider != "local" else ""
+    hit = _from_cache(store, key, target) if store and key else None
+    if hit is not None:
+        yield hit.text
+        yield hit
+        return
     async for piece in providers.get(target).stream(request, target, http):
+        if isinstance(piece, Response):
+            piece = replace(piece, cost=cost.cost_of(request.model, piece.usage)) \
+                if piece.cost is None else piece
+            if store and key:
+                piece = _keep(store, key, target, piece)
         yield piece
 
 
@@ -106,14 +143,14 @@ async def adescribe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFA
                     model: str | None = None, detail: Detail = "auto",
                     system: str | None = None, base_url: str | None = None,
                     http: Http | None = None, budget: cost.Budget | None = None,
-                    **options: Any) -> Response:
+                    store: Store | None = None, **options: Any) -> Response:
     """Ask one question about one or several images, sent together in one request."""
     request = await asyncio.to_thread(prepare, build_request(
         load_images(image), prompt, model=model, detail=detail, system=system, **options))
     if http is not None:
-        return await send(request, http, base_url=base_url, budget=budget)
+        return await send(request, http, base_url=base_url, budget=budget, store=store)
     async with Http() as own:
-        return await send(request, own, base_url=base_url, budget=budget)
+        return await send(request, own, base_url=base_url, budget=budget, store=store)
 
 
 def describe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT,
@@ -206,7 +243,8 @@ def records_of(data: Any) -> tuple[dict[str, Any], ...]:
 async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None = None,
                       fmt: str = "markdown", model: str | None = None, prompt: str | None = None,
                       attempts: int = DEFAULT_ATTEMPTS, base_url: str | None = None,
-                      budget: cost.Budget | None = None, **options: Any) -> Extraction:
+                      budget: cost.Budget | None = None, store: Store | None = None,
+                      **options: Any) -> Extraction:
     """Ask, parse, validate; re-ask with the exact problems up to ``attempts`` times in all."""
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
@@ -219,7 +257,7 @@ async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None
     for attempt in range(1, attempts + 1):
         try:
             response = await send(replace(request, turns=turns), http, base_url=base_url,
-                                  budget=budget)
+                                  budget=budget, store=store)
         except ProviderError as e:
             if not (native and e.status == 400):
                 raise
@@ -227,7 +265,8 @@ async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None
             native = False
             request = replace(request, json_schema=None, prompt=extraction_request(
                 image, schema, fmt, model=model, prompt=prompt, native=False).prompt)
-            response = await send(request, http, base_url=base_url, budget=budget)
+            response = await send(request, http, base_url=base_url, budget=budget,
+                                  store=store)
         usage += response.usage
         if response.refusal or response.finish_reason == "refusal":
             raise RefusalError(f"{image.label}: the model refused: {response.refusal}",

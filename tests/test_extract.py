@@ -127,7 +127,7 @@ def test_cli_extract_several_images_to_csv(png, tmp_path):
         r = cli("extract", png, str(other), "missing.png", "--fields", "date:date, amount:number",
                 "-m", "openai:m", "--base-url", api.url, "-o", str(out))
     assert r.returncode == 1  # the missing file
-    assert "missing.png: no such file" in r.stderr and "2 of 2 images, 2 records" in r.stderr
+    assert "missing.png: no such file" in r.stderr and "2 of 3 images done, 1 failed, 2 records" in r.stderr
     got = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [g["source"] for g in got] == [png, str(other)]
     assert got[0]["amount"] == "3.2" and got[0]["date"] == "2024-03-01"

@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from . import batch as batch_mod
 from . import cost, output, providers
 from . import images as images_mod
 from .errors import PixelproofError
@@ -22,15 +24,16 @@ from .extract import (
     BUDGET_MAX_TOKENS,
     DEFAULT_PROMPT,
     TABLES_PROMPT,
-    aextract,
+    ExtractResult,
     build_request,
     prepare,
     send,
     stream,
+    tagged,
 )
 from .http import Http, redact
 from .store import Store
-from .types import Image, Response
+from .types import Extraction, Image, Response
 
 T = TypeVar("T")
 
@@ -102,6 +105,25 @@ def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+                     help="Requests in flight at once (one connection pool)."),
+        click.option("--rpm", type=click.IntRange(1), default=None,
+                     help="Requests per minute at most (also follows the provider's "
+                          "rate-limit headers and 429s)."),
+        click.option("--tpm", type=click.IntRange(1), default=None,
+                     help="Tokens per minute at most (about 1000 per request)."),
+        click.option("--run", default=None, metavar="NAME",
+                     help="Record the run in the store; run again with the same NAME to "
+                          "resume: done inputs are skipped, failed ones retried."),
+        click.option("--from", "from_file", type=click.Path(dir_okay=False, allow_dash=True),
+                     default=None, help="Read more inputs from FILE, one per line (- = stdin)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 def cost_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--dry-run", is_flag=True,
@@ -123,6 +145,18 @@ def cost_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def open_store(no_cache: bool, cache_dir: str | None) -> Store:
     return Store(Store.default_path(cache_dir), cache=not no_cache)
+
+
+def batch_budget(specs: list[str], model: str | None, prompt: str, detail: str,
+                 max_tokens: int | None, dry_run: bool, max_cost: float | None,
+                 price_file: str | None) -> cost.Budget | None:
+    """``budget_for`` over a batch's inputs, one request each (loaded only when needed)."""
+    cost.use_price_file(price_file)
+    if not (dry_run or max_cost is not None):
+        return None
+    loaded, _ = load_inputs(tuple(specs))
+    return budget_for(loaded, model, prompt, detail, max_tokens, len(loaded), dry_run,
+                      max_cost, price_file)
 
 
 def budget_for(images: list[Image], model: str | None, prompt: str, detail: str,
@@ -160,19 +194,37 @@ def main() -> None:
 @click.argument("images", nargs=-1, required=True)
 @click.option("-p", "--prompt", default=DEFAULT_PROMPT, show_default=True,
               help="The question to ask.")
+@click.option("--each", is_flag=True,
+              help="Ask the question of every image on its own, as a batch.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+              help="With --each: write source and answer per image to FILE (.jsonl, .csv, ...).")
+@batch_options
 @model_options
 @cost_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
 @handle_errors
-def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: str | None,
+def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
+             concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
+             from_file: str | None, model: str | None, base_url: str | None,
              detail: str, system: str | None, max_tokens: int | None,
              temperature: float | None, timeout: float, retries: int, dry_run: bool,
              max_cost: float | None, price_file: str | None, no_cache: bool,
              cache_dir: str | None, as_json: bool) -> None:
     """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
 
-    Several images go in one request, so you can compare them or ask about a multi-page scan.
+    Several images go in one request, so you can compare them or ask about a multi-page scan;
+    with --each, every image is asked on its own (concurrently, resumable with --run).
     """
+    if each or from_file or run:
+        specs = inputs_of(images, from_file)
+        budget = batch_budget(specs, model, prompt, detail, max_tokens, dry_run, max_cost,
+                              price_file)
+        run_batch(specs, out, None if out else "jsonl", run=run, concurrency=concurrency,
+                  rpm=rpm, tpm=tpm, timeout=timeout, retries=retries, budget=budget,
+                  store=open_store(no_cache, cache_dir), task="describe", prompt=prompt,
+                  model=model, base_url=base_url, detail=detail, system=system,
+                  max_tokens=max_tokens, temperature=temperature)
+        return
     loaded, failed = load_inputs(images)
     if not loaded:
         sys.exit(1)
@@ -210,14 +262,14 @@ def describe(images: tuple[str, ...], prompt: str, model: str | None, base_url: 
               help="Write to FILE (.json, .jsonl, .csv, .md), atomically.")
 @click.option("--attempts", type=click.IntRange(1, 10), default=3, show_default=True,
               help="Tries per image: the answer is re-asked with the validation errors.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="Images in flight at once.")
+@batch_options
 @model_options
 @cost_options
 @handle_errors
 def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             fields: str | None, prompt: str | None, out: str | None, attempts: int,
-            concurrency: int, model: str | None, base_url: str | None, detail: str,
+            concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
+            from_file: str | None, model: str | None, base_url: str | None, detail: str,
             system: str | None, max_tokens: int | None, temperature: float | None,
             timeout: float, retries: int, dry_run: bool, max_cost: float | None,
             price_file: str | None, no_cache: bool, cache_dir: str | None) -> None:
@@ -228,26 +280,108 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
     """
     if schema_file and fields:
         raise click.UsageError("use --schema or --fields, not both.")
+    specs = inputs_of(images, from_file)
+    budget = batch_budget(specs, model, prompt or TABLES_PROMPT, detail, max_tokens, dry_run,
+                          max_cost, price_file)
+    run_batch(specs, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
+              timeout=timeout, retries=retries, budget=budget,
+              store=open_store(no_cache, cache_dir), task="extract", schema=schema_file,
+              fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
+              detail=detail, system=system, max_tokens=max_tokens, temperature=temperature)
+
+
+def inputs_of(images: tuple[str, ...], from_file: str | None) -> list[str]:
+    """The command-line inputs, then one input per line of --from (``-`` for stdin)."""
+    specs = list(images)
+    if from_file:
+        stream = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")  # noqa: SIM115
+        with stream:
+            specs += [line.strip() for line in stream if line.strip()]
+    if not specs:
+        raise click.UsageError("no inputs: give IMAGES or --from FILE.")
+    return specs
+
+
+class Reporter:
+    """A rich progress bar on a terminal; one plain line per finished input otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = None
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                                TimeRemainingColumn(), transient=True)
+            self.task = self.bar.add_task("extracting", total=total, info="")
+            self.bar.start()
+
+    def item(self, key: str, item: list[Extraction], p: batch_mod.Progress) -> None:
+        rate = (p.done + p.failed - p.skipped) / max(1e-9, time.monotonic() - p.started)
+        info = f"{p.failed} failed, {p.spend}, {rate:.1f}/s"
+        for e in item:
+            if not e.ok:
+                fail(e.error or "")
+        if self.bar is not None:
+            self.bar.update(self.task, completed=p.done + p.failed, info=info)
+        else:
+            state = "failed" if any(not e.ok for e in item) else "done"
+            click.echo(f"[{p.done + p.failed}/{p.total}] {key}: {state}; {info}", err=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_batch(specs: list[str], out: str | None, fmt: str | None, *, run: str | None,
+              concurrency: int, rpm: int | None, tpm: int | None, timeout: float,
+              retries: int, **options: Any) -> None:
+    """Run every input as an item; JSONL grows as items finish, other formats are written
+    (atomically, in input order) at the end. Exits 1 when any item failed."""
     fmt = fmt or (output.format_for(out) if out else "markdown")
-    loaded, failed = load_inputs(images)
-    budget = budget_for(loaded, model, prompt or TABLES_PROMPT, detail, max_tokens, len(loaded),
-                        dry_run, max_cost, price_file)
-    http = Http(timeout=timeout, retries=retries)
-    result = asyncio.run(closing(http, aextract(
-        loaded, schema_file, fields=fields, format=fmt, concurrency=concurrency, http=http,
-        model=model, prompt=prompt, attempts=attempts, base_url=base_url, detail=detail,
-        system=system, max_tokens=max_tokens, temperature=temperature, budget=budget,
-        store=open_store(no_cache, cache_dir))))
-    for item in result.failed:
-        fail(item.error or "")
+    order = batch_mod.expand(specs)
+    results: dict[str, list[Extraction]] = {}
+    reporter = Reporter(len(order))
+    jsonl = open(out, "w", encoding="utf-8") if out and fmt == "jsonl" else None  # noqa: SIM115
+
+    async def work() -> None:
+        limiter = batch_mod.RateLimiter(rpm, tpm) if rpm or tpm else None
+        async with Http(timeout=timeout, retries=retries, limiter=limiter,
+                        max_connections=max(10, concurrency)) as http:
+            async for key, item in batch_mod.abatch(
+                    order, run=run, concurrency=concurrency, http=http,
+                    on_item=reporter.item, **options):
+                results[key] = item
+                if jsonl is not None:
+                    jsonl.write(output.render(tagged(item) if len(order) > 1
+                                              else ExtractResult(item).records, "jsonl"))
+                    jsonl.flush()
+                    os.fsync(jsonl.fileno())
+
+    try:
+        asyncio.run(work())
+    finally:
+        reporter.close()
+        if jsonl is not None:
+            jsonl.close()
+    items = [e for key in order if key in results for e in results[key]]
+    result = ExtractResult(items)
     if out:
         output.write(out, result.records)
-    else:
+    elif items:
         click.echo(result.render(fmt), nl=False)
-    done = len(result.items) - len(result.failed)
-    click.echo(f"{done} of {len(result.items)} images, {len(result.records)} records; "
-               f"{result.usage.summary()} tokens" + (f"; wrote {out}" if out else ""), err=True)
-    if failed or result.failed:
+    failed = len(result.failed)
+    costs = [e.cost for e in items if e.ok]
+    spend = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
+    click.echo(f"{len(items) - failed} of {len(items)} images done, {failed} failed, "
+               f"{len(result.records)} records; {result.usage.summary()} tokens, "
+               f"cost {cost.money(spend)}" + (f"; wrote {out}" if out else ""), err=True)
+    if failed:
         sys.exit(1)
 
 
@@ -313,6 +447,48 @@ def cost_command(images: tuple[str, ...], model: str | None, detail: str, prompt
     click.echo(f"prices as of {prices['date']}", err=True)
     if failed:
         sys.exit(1)
+
+
+@main.group()
+def runs() -> None:
+    """Batch runs recorded with --run NAME."""
+
+
+@runs.command("list")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="The store to read (default $PIXELPROOF_HOME, else the user data folder).")
+@handle_errors
+def runs_list(cache_dir: str | None) -> None:
+    """Every run with its items by status."""
+    with Store(Store.default_path(cache_dir)) as store:
+        for name, created, counts in store.runs():
+            states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            click.echo(f"{name}\t{created}\t{states or 'no items'}")
+
+
+@runs.command("export")
+@click.argument("name")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (.json, .jsonl, .csv, .md), atomically.")
+@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default=None,
+              help="Output format (default: from -o's extension, else markdown).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="The store to read (default $PIXELPROOF_HOME, else the user data folder).")
+@handle_errors
+def runs_export(name: str, out: str | None, fmt: str | None, cache_dir: str | None) -> None:
+    """Rebuild run NAME's output from the store (done items, in input order)."""
+    with Store(Store.default_path(cache_dir)) as store:
+        items = store.items(name)
+    if not items:
+        fail(f"no run named '{name}'. See `pixelproof runs list`.")
+        sys.exit(1)
+    done = [batch_mod.from_json(d) for i in items if i.status == "done" for d in i.result]
+    result = ExtractResult(done)
+    if out:
+        output.write(out, result.records)
+    else:
+        click.echo(result.render(fmt or "markdown"), nl=False)
+    click.echo(f"{sum(i.status == 'done' for i in items)} of {len(items)} inputs done", err=True)
 
 
 @main.command("usage")

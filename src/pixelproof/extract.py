@@ -287,6 +287,15 @@ async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None
                           last_text=response.text)
 
 
+def tagged(items: Iterable[Extraction]) -> list[dict[str, Any]]:
+    """Every record, each with its ``source`` (and ``page``) first."""
+    out = []
+    for item in items:
+        where = {"source": item.source} | ({"page": item.page} if item.page else {})
+        out += [where | r for r in item.records]
+    return out
+
+
 @dataclass
 class ExtractResult:
     """Extractions from one or many images, in input order; failed items carry ``error``."""
@@ -301,13 +310,7 @@ class ExtractResult:
     @property
     def records(self) -> list[dict[str, Any]]:
         """Every record; with several images each carries its ``source`` (and ``page``)."""
-        if len(self.items) == 1:
-            return list(self.items[0].records)
-        out = []
-        for item in self.items:
-            where = {"source": item.source} | ({"page": item.page} if item.page else {})
-            out += [where | r for r in item.records]
-        return out
+        return list(self.items[0].records) if len(self.items) == 1 else tagged(self.items)
 
     @property
     def failed(self) -> list[Extraction]:

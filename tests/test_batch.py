@@ -1,0 +1,182 @@
+"""Batches against a local server that is slow, rate-limited and flaky; kill and resume."""
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+from fakeapi import FakeAPI, Reply, completion
+from PIL import Image as PILImage
+
+from pixelproof import batch
+from pixelproof.http import Http
+
+
+def image_id(body):
+    """Which test image a request is about (the answer depends only on it)."""
+    url = body["messages"][-1]["content"][1]["image_url"]["url"] \
+        if body["messages"][-1]["role"] == "user" else body["messages"][1]["content"][1][
+            "image_url"]["url"]
+    return hashlib.sha256(url.encode()).hexdigest()[:10]
+
+
+def answer_for(key):
+    return json.dumps([{"image": key, "amount": "1.50"}])
+
+
+@pytest.fixture
+def pngs(tmp_path):
+    paths = []
+    for n in range(24):
+        path = tmp_path / f"img{n:02d}.png"
+        PILImage.new("RGB", (40, 30), (n * 10, 200 - n * 5, 90)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+class Flaky:
+    """Fails the first request for every image in one of five ways, then answers it."""
+
+    KINDS = ["429", "500", "timeout", "garbage", "ok"]
+
+    def __init__(self):
+        self.seen, self.paid, self.lock = Counter(), Counter(), threading.Lock()
+
+    def __call__(self, body):
+        key = image_id(body)
+        with self.lock:
+            self.seen[key] += 1
+            kind = self.KINDS[int(key, 16) % 5] if self.seen[key] == 1 else "ok"
+            if kind == "ok":
+                self.paid[key] += 1
+        if kind == "429":
+            return Reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "0.2"})
+        if kind == "500":
+            return Reply(500, {"error": {"message": "oops"}})
+        if kind == "timeout":
+            return Reply(body=completion("late"), delay=1.5)
+        if kind == "garbage":
+            return Reply(body=b"<html>bad gateway</html>")
+        return Reply(body=completion(answer_for(key)))
+
+
+def test_every_item_done_and_none_paid_twice(pngs):
+    flaky = Flaky()
+
+    async def go():
+        async with Http(timeout=0.8, retries=2) as http:
+            return [pair async for pair in batch.abatch(
+                pngs, model="openai:m", base_url=ctx.url, concurrency=8, http=http,
+                fields="image, amount:number")]
+
+    with FakeAPI(answer=flaky, latency=0.01) as ctx:
+        results = asyncio.run(go())
+    assert len(results) == len(pngs)
+    assert all(e.ok for _, item in results for e in item), [
+        e.error for _, item in results for e in item if not e.ok]
+    assert set(flaky.paid.values()) == {1}
+    assert len(flaky.paid) == len(pngs)
+    for _, (item,) in results:
+        assert item.data == [{"image": item.data[0]["image"], "amount": 1.5}]
+
+
+def test_rate_limit_is_kept(pngs):
+    limiter = batch.RateLimiter(rpm=5, window=1.0)
+    times = []
+
+    def answer(body):
+        times.append(time.monotonic())
+        return answer_for(image_id(body))
+
+    async def go():
+        async with Http(limiter=limiter) as http:
+            return [p async for p in batch.abatch(pngs[:12], model="openai:m", base_url=api.url,
+                                                  concurrency=12, http=http)]
+
+    with FakeAPI(answer=answer) as api:
+        asyncio.run(go())
+    assert len(times) == 12
+    for t in times:  # no one-second window holds more than 5 requests (small clock slack)
+        assert sum(t <= u < t + 0.95 for u in times) <= 5
+
+
+def test_sync_batch_yields_and_bad_input_goes_on(pngs, tmp_path):
+    (tmp_path / "bad.png").write_text("not an image")
+    with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
+        got = dict(batch.batch(pngs[:3] + [str(tmp_path / "bad.png")], model="openai:m",
+                               base_url=api.url))
+    assert len(got) == 4
+    (bad,) = got[str(tmp_path / "bad.png")]
+    assert "bad.png" in bad.error and not bad.ok
+
+
+def run_cli(*args, **kw):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    return subprocess.Popen([sys.executable, "-m", "pixelproof", "extract", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            **kw)
+
+
+def test_killed_run_resumes_without_paying_twice(pngs, tmp_path):
+    seen = Counter()
+    lock = threading.Lock()
+
+    def answer(body):
+        key = image_id(body)
+        with lock:
+            seen[key] += 1
+        return answer_for(key)
+
+    out, whole = tmp_path / "out.jsonl", tmp_path / "whole.jsonl"
+    common = ["-m", "openai:m", "--fields", "image, amount:number", "--no-cache"]
+    with FakeAPI(answer=answer, latency=0.15) as api:
+        first = run_cli(*pngs, *common, "--base-url", api.url, "--run", "R", "-o", str(out),
+                        "--concurrency", "3")
+        deadline = time.time() + 30
+        while time.time() < deadline and (not out.exists() or
+                                          out.read_text().count("\n") < 6):
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        finished = {json.loads(line)["image"] for line in out.read_text().splitlines()}
+        assert 6 <= len(finished) < len(pngs)
+        resumed = run_cli(*pngs, *common, "--base-url", api.url, "--run", "R", "-o", str(out),
+                          "--concurrency", "3")
+        assert resumed.wait(60) == 0, resumed.stderr.read()
+        for key in finished:
+            assert seen[key] == 1  # finished before the kill: never asked again
+        clean = run_cli(*pngs, *common, "--base-url", api.url, "-o", str(whole))
+        assert clean.wait(60) == 0
+    assert out.read_text() == whole.read_text()
+    assert len(whole.read_text().splitlines()) == len(pngs)
+
+
+def test_runs_export_rebuilds_the_output(pngs, tmp_path):
+    from test_cli_describe import cli
+    with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
+        first = cli("extract", *pngs[:4], "-m", "openai:m", "--base-url", api.url, "--run", "E",
+                    "-o", str(tmp_path / "a.csv"))
+    assert first.returncode == 0, first.stderr
+    again = cli("runs", "export", "E", "-o", str(tmp_path / "b.csv"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    assert "E\t" in cli("runs", "list").stdout
+    assert cli("runs", "export", "nope").returncode == 1
+
+
+def test_describe_each_asks_every_image_alone(pngs):
+    from test_cli_describe import cli
+    with FakeAPI() as api:
+        r = cli("describe", *pngs[:3], "--each", "-m", "openai:m", "--base-url", api.url)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [line["text"] for line in lines] == ["I see 1 image(s)."] * 3
+    assert [line["source"] for line in lines] == pngs[:3]
+    assert len(api.requests) == 3

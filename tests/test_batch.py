@@ -15,7 +15,7 @@ import pytest
 from fakeapi import FakeAPI, Reply, completion
 from PIL import Image as PILImage
 
-from pixelproof import batch
+from pixelproof.batch import RateLimiter, abatch, batch
 from pixelproof.http import Http
 
 
@@ -72,7 +72,7 @@ def test_every_item_done_and_none_paid_twice(pngs):
 
     async def go():
         async with Http(timeout=0.8, retries=2) as http:
-            return [pair async for pair in batch.abatch(
+            return [pair async for pair in abatch(
                 pngs, model="openai:m", base_url=ctx.url, concurrency=8, http=http,
                 fields="image, amount:number")]
 
@@ -88,7 +88,7 @@ def test_every_item_done_and_none_paid_twice(pngs):
 
 
 def test_rate_limit_is_kept(pngs):
-    limiter = batch.RateLimiter(rpm=5, window=1.0)
+    limiter = RateLimiter(rpm=5, window=1.0)
     times = []
 
     def answer(body):
@@ -97,7 +97,7 @@ def test_rate_limit_is_kept(pngs):
 
     async def go():
         async with Http(limiter=limiter) as http:
-            return [p async for p in batch.abatch(pngs[:12], model="openai:m", base_url=api.url,
+            return [p async for p in abatch(pngs[:12], model="openai:m", base_url=api.url,
                                                   concurrency=12, http=http)]
 
     with FakeAPI(answer=answer) as api:
@@ -110,7 +110,7 @@ def test_rate_limit_is_kept(pngs):
 def test_sync_batch_yields_and_bad_input_goes_on(pngs, tmp_path):
     (tmp_path / "bad.png").write_text("not an image")
     with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
-        got = dict(batch.batch(pngs[:3] + [str(tmp_path / "bad.png")], model="openai:m",
+        got = dict(batch(pngs[:3] + [str(tmp_path / "bad.png")], model="openai:m",
                                base_url=api.url))
     assert len(got) == 4
     (bad,) = got[str(tmp_path / "bad.png")]

@@ -12,7 +12,7 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -102,9 +102,10 @@ class Progress:
 
 
 def to_json(item: Extraction) -> dict[str, Any]:
-    out = asdict(item)
+    report = item.verification
+    out = asdict(replace(item, verification=None))
     out["data"] = _plain(item.data)
-    out["verification"] = None
+    out["verification"] = report.to_dict() if hasattr(report, "to_dict") else report
     return out
 
 

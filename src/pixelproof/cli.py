@@ -10,15 +10,16 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import click
 
-from . import batch as batch_mod
-from . import cost, output, providers
+from . import cost, formats, output, providers
 from . import images as images_mod
+from .batch import Progress, RateLimiter, abatch, from_json
+from .batch import expand as expand_inputs
 from .errors import PixelproofError
 from .extract import (
     BUDGET_MAX_TOKENS,
@@ -262,12 +263,24 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
               help="Write to FILE (.json, .jsonl, .csv, .md), atomically.")
 @click.option("--attempts", type=click.IntRange(1, 10), default=3, show_default=True,
               help="Tries per image: the answer is re-asked with the validation errors.")
+@click.option("--no-verify", is_flag=True,
+              help="Skip checking each value against the pixels (OCR) and the arithmetic.")
+@click.option("--show", is_flag=True, help="List every flagged value and failed sum.")
+@click.option("--strict", is_flag=True,
+              help="Exit non-zero when any value is unverified or contradicted, a sum fails, "
+                   "or votes disagree.")
+@click.option("--overlay", type=click.Path(dir_okay=False), default=None,
+              help="Draw each value's box on the image (green verified, red flagged) to this "
+                   "PNG; with several images, NAME-1.png, NAME-2.png, ...")
+@click.option("--votes", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Ask N times and report per-field agreement.")
 @batch_options
 @model_options
 @cost_options
 @handle_errors
 def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             fields: str | None, prompt: str | None, out: str | None, attempts: int,
+            no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
             concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
             from_file: str | None, model: str | None, base_url: str | None, detail: str,
             system: str | None, max_tokens: int | None, temperature: float | None,
@@ -285,6 +298,7 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
                           max_cost, price_file)
     run_batch(specs, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
               timeout=timeout, retries=retries, budget=budget,
+              checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
               store=open_store(no_cache, cache_dir), task="extract", schema=schema_file,
               fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
               detail=detail, system=system, max_tokens=max_tokens, temperature=temperature)
@@ -321,7 +335,7 @@ class Reporter:
             self.task = self.bar.add_task("extracting", total=total, info="")
             self.bar.start()
 
-    def item(self, key: str, item: list[Extraction], p: batch_mod.Progress) -> None:
+    def item(self, key: str, item: list[Extraction], p: Progress) -> None:
         rate = (p.done + p.failed - p.skipped) / max(1e-9, time.monotonic() - p.started)
         info = f"{p.failed} failed, {p.spend}, {rate:.1f}/s"
         for e in item:
@@ -338,22 +352,61 @@ class Reporter:
             self.bar.stop()
 
 
+@dataclass(frozen=True)
+class Checks:
+    """What to do with verification reports: list flags, fail on them, draw them."""
+
+    show: bool = False
+    strict: bool = False
+    overlay: str | None = None
+
+    def report(self, items: list[Extraction]) -> bool:
+        """Print each report's summary (and flags with --show); True when --strict fails."""
+        checked = [(e, v if isinstance(v, dict) else v.to_dict())
+                   for e in items if (v := e.verification) is not None]
+        for n, (item, rep) in enumerate(checked, 1):
+            click.echo(f"{item.label}: {rep['summary']}", err=True)
+            if self.show:
+                for c in rep["checks"]:
+                    if c["status"] != "verified":
+                        seen = f"; the page reads {c['ocr_text']!r}" if c["ocr_text"] else ""
+                        click.echo(f"  {c['status']}: {c['path']} = {c['value']!r} "
+                                   f"({c['note']}{seen})", err=True)
+                for a in rep["arithmetic"]:
+                    if not a["ok"]:
+                        click.echo(f"  sum failed: {a['name']}: expected {a['expected']}, "
+                                   f"found {a['found']} ({', '.join(a['paths'])})", err=True)
+                for v in rep["votes"]:
+                    if v["agreement"] < 1:
+                        click.echo(f"  votes disagree on {v['path']}: {v['answers']}",
+                                   err=True)
+            if self.overlay:
+                from .verify import draw_overlay
+                stem, dot, ext = self.overlay.rpartition(".")
+                path = self.overlay if len(checked) == 1 else \
+                    f"{stem or ext}-{n}.{ext if dot else 'png'}"
+                (image,) = images_mod.load(item.label)
+                draw_overlay(image, rep, path)
+        from .verify import is_clean
+        return self.strict and any(not is_clean(rep) for _, rep in checked)
+
+
 def run_batch(specs: list[str], out: str | None, fmt: str | None, *, run: str | None,
               concurrency: int, rpm: int | None, tpm: int | None, timeout: float,
-              retries: int, **options: Any) -> None:
+              retries: int, checks: Checks = Checks(), **options: Any) -> None:
     """Run every input as an item; JSONL grows as items finish, other formats are written
     (atomically, in input order) at the end. Exits 1 when any item failed."""
     fmt = fmt or (output.format_for(out) if out else "markdown")
-    order = batch_mod.expand(specs)
+    order = expand_inputs(specs)
     results: dict[str, list[Extraction]] = {}
     reporter = Reporter(len(order))
     jsonl = open(out, "w", encoding="utf-8") if out and fmt == "jsonl" else None  # noqa: SIM115
 
     async def work() -> None:
-        limiter = batch_mod.RateLimiter(rpm, tpm) if rpm or tpm else None
+        limiter = RateLimiter(rpm, tpm) if rpm or tpm else None
         async with Http(timeout=timeout, retries=retries, limiter=limiter,
                         max_connections=max(10, concurrency)) as http:
-            async for key, item in batch_mod.abatch(
+            async for key, item in abatch(
                     order, run=run, concurrency=concurrency, http=http,
                     on_item=reporter.item, **options):
                 results[key] = item
@@ -371,17 +424,27 @@ def run_batch(specs: list[str], out: str | None, fmt: str | None, *, run: str | 
             jsonl.close()
     items = [e for key in order if key in results for e in results[key]]
     result = ExtractResult(items)
+    reports = [{"source": e.source, "page": e.page, **(
+        e.verification if isinstance(e.verification, dict) else e.verification.to_dict())}
+               for e in items if e.verification is not None]
+    text = formats.to_json({"records": result.records, "verification": reports}) \
+        if fmt == "json" and reports else result.render(fmt)
     if out:
-        output.write(out, result.records)
+        output.write_atomic(out, text if reports and fmt == "json" else output.render(
+            result.records, output.format_for(out)))
     elif items:
-        click.echo(result.render(fmt), nl=False)
+        click.echo(text, nl=False)
+    strict_failed = checks.report(items)
     failed = len(result.failed)
     costs = [e.cost for e in items if e.ok]
     spend = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
     click.echo(f"{len(items) - failed} of {len(items)} images done, {failed} failed, "
                f"{len(result.records)} records; {result.usage.summary()} tokens, "
                f"cost {cost.money(spend)}" + (f"; wrote {out}" if out else ""), err=True)
-    if failed:
+    if strict_failed:
+        fail("--strict: some values are not supported by the image (see above; --show lists "
+             "them).")
+    if failed or strict_failed:
         sys.exit(1)
 
 
@@ -482,7 +545,7 @@ def runs_export(name: str, out: str | None, fmt: str | None, cache_dir: str | No
     if not items:
         fail(f"no run named '{name}'. See `pixelproof runs list`.")
         sys.exit(1)
-    done = [batch_mod.from_json(d) for i in items if i.status == "done" for d in i.result]
+    done = [from_json(d) for i in items if i.status == "done" for d in i.result]
     result = ExtractResult(done)
     if out:
         output.write(out, result.records)

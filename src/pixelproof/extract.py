@@ -240,11 +240,38 @@ def records_of(data: Any) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None = None,
-                      fmt: str = "markdown", model: str | None = None, prompt: str | None = None,
-                      attempts: int = DEFAULT_ATTEMPTS, base_url: str | None = None,
-                      budget: cost.Budget | None = None, store: Store | None = None,
+async def extract_one(image: Image, http: Http, *, verify: bool = True, votes: int = 1,
                       **options: Any) -> Extraction:
+    """Extract from one image; then (for LLM answers) check every value against the pixels and
+    the arithmetic, and with ``votes`` > 1 ask again and report per-field agreement."""
+    first = await _extract(image, http, **options)
+    local = providers.resolve(options.get("model") or providers.default_model(),
+                              options.get("base_url")).provider == "local"
+    if local or not (verify or votes > 1):
+        return first
+    from .verify import Report, check, vote
+
+    report = await asyncio.to_thread(check, image, first.data) if verify else Report(())
+    if votes > 1:
+        again = {**options, "store": None,
+                 "temperature": options.get("temperature") or VOTE_TEMPERATURE}
+        others = await asyncio.gather(*(_extract(image, http, **again)
+                                        for _ in range(votes - 1)), return_exceptions=True)
+        answers = [first.data] + [o.data for o in others if isinstance(o, Extraction)]
+        report = replace(report, votes=tuple(vote(answers)))
+        first = replace(first, usage=sum((o.usage for o in others if isinstance(
+            o, Extraction)), first.usage))
+    return replace(first, verification=report)
+
+
+VOTE_TEMPERATURE = 0.7  # extra samples for --votes need some variety
+
+
+async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = None,
+                   fmt: str = "markdown", model: str | None = None, prompt: str | None = None,
+                   attempts: int = DEFAULT_ATTEMPTS, base_url: str | None = None,
+                   budget: cost.Budget | None = None, store: Store | None = None,
+                   **options: Any) -> Extraction:
     """Ask, parse, validate; re-ask with the exact problems up to ``attempts`` times in all."""
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
@@ -254,6 +281,7 @@ async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None
     if target.provider == "local":
         attempts = 1  # the engine answers the same every time
     usage, turns = Usage(), ()
+    spent: Decimal | None = Decimal(0)
     for attempt in range(1, attempts + 1):
         try:
             response = await send(replace(request, turns=turns), http, base_url=base_url,
@@ -268,6 +296,7 @@ async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None
             response = await send(request, http, base_url=base_url, budget=budget,
                                   store=store)
         usage += response.usage
+        spent = None if spent is None or response.cost is None else spent + response.cost
         if response.refusal or response.finish_reason == "refusal":
             raise RefusalError(f"{image.label}: the model refused: {response.refusal}",
                                attempts=attempt, last_text=response.text)
@@ -280,7 +309,7 @@ async def extract_one(image: Image, http: Http, *, schema: schemas.Schema | None
             return Extraction(source=image.source, page=image.page, data=data,
                               records=records_of(data), text=response.text,
                               model=response.model, usage=usage, attempts=attempt,
-                              cost=response.cost, cached=response.cached)
+                              cost=spent, cached=response.cached)
         turns = turns + (Turn("assistant", response.text), Turn("user", reask(problems)))
     raise ExtractionError(f"{image.label}: the answer did not fit after {attempts} attempts: "
                           f"{'; '.join(problems[:3])}", attempts=attempts,

@@ -71,6 +71,8 @@ def _words(out: Any) -> list[Word]:
     """Words in reading order, each tagged with its visual line (skew-corrected)."""
     slope = _skew(out)
     pieces: list[tuple[str, tuple[float, float, float, float], float, float]] = []
+    if out.boxes is None:
+        return []  # nothing on the page
     for segment in out.word_results or ():
         for text, score, quad in segment:
             if text.strip():

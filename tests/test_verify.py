@@ -1,0 +1,144 @@
+"""Every true value verified; every injected error flagged; sums and votes; the CLI report."""
+
+import json
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+import render
+from fakeapi import FakeAPI
+from test_cli_describe import cli
+
+import pixelproof
+from pixelproof import ocr
+from pixelproof.verify import verify, vote
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+from verify import data_of  # noqa: E402  (the bench's document -> data mapping)
+
+
+@cache
+def page(kind, seed):
+    doc = getattr(render, kind)(seed)
+    return doc, ocr.read(doc.image)
+
+
+@pytest.mark.parametrize("kind", ["statement", "receipt", "invoice", "grid"])
+def test_true_values_all_verified_and_sums_pass(kind):
+    doc, read = page(kind, 11)
+    report = verify(None, data_of(kind, doc), ocr=read)
+    assert report.flagged == [], report.flagged
+    assert report.arithmetic and all(a.ok for a in report.arithmetic)
+    assert report.summary().startswith(f"{len(report.checks)} values: {len(report.checks)} "
+                                       "verified, 0 unverified, 0 contradicted; totals check: "
+                                       "passed")
+
+
+def _statement():
+    doc, read = page("statement", 11)
+    return data_of("statement", doc), read
+
+
+def _first_number(rows, key):
+    return next(n for n, r in enumerate(rows) if r[key])
+
+
+@pytest.mark.parametrize("change", [
+    "changed digit", "swapped digits", "dropped minus", "shifted decimal", "wrong date"])
+def test_injected_cell_errors_are_flagged(change):
+    data, read = _statement()
+    rows = data["rows"]
+    n = _first_number(rows, "debit")
+    value = rows[n]["debit"]
+    path = f"rows[{n}].debit"
+    if change == "changed digit":
+        rows[n]["debit"] = value[:-1] + str((int(value[-1]) + 3) % 10)
+    elif change == "swapped digits":
+        rows[n]["debit"] = value[:-2] + value[-1] + value[-2] if value[-1] != value[-2] \
+            else "9" + value
+    elif change == "shifted decimal":
+        plain = value.replace(",", "")
+        rows[n]["debit"] = plain.replace(".", "")[:-1] + "." + plain[-3]
+    elif change == "wrong date":
+        path = f"rows[{n}].date"
+        rows[n]["date"] = f"{int(rows[n]['date'][:2]) % 27 + 1:02d}" + rows[n]["date"][2:]
+    else:  # a negative balance printed with its minus, extracted without it
+        n = next((i for i, r in enumerate(rows) if r["balance"].startswith("-")), None)
+        if n is None:
+            pytest.skip("no negative balance in this document")
+        path = f"rows[{n}].balance"
+        rows[n]["balance"] = rows[n]["balance"][1:]
+    report = verify(None, data, ocr=read)
+    check = next(c for c in report.checks if c.path == path)
+    assert check.status != "verified", check
+    assert any(c.path == path for c in report.flagged)
+
+
+def test_invented_row_and_wrong_total_are_flagged():
+    doc, read = page("receipt", 12)
+    data = data_of("receipt", doc)
+    data["rows"].append({"item": "Gold bar", "qty": "1", "price": "99.00", "amount": "99.00"})
+    report = verify(None, data, ocr=read)
+    invented = [c for c in report.checks if c.path.startswith(f"rows[{len(data['rows']) - 1}]")]
+    assert invented and all(c.status == "unverified" for c in invented)
+    failed = [a for a in report.arithmetic if not a.ok]
+    assert failed and "rows[4].amount" in failed[0].paths  # the lines no longer add up
+
+    data = data_of("receipt", doc)
+    data["total"] = "1" + data["total"]
+    report = verify(None, data, ocr=read)
+    (total,) = [c for c in report.checks if c.path == "total"]
+    assert total.status == "contradicted" and total.ocr_text == doc.values["Total"]
+    assert any(not a.ok and "total" in a.paths for a in report.arithmetic)
+
+
+def test_running_balance_failure_names_the_values():
+    data, read = _statement()
+    data["rows"][3]["balance"] = "1.00"
+    (bad, *_) = [a for a in verify(None, data, ocr=read).arithmetic if not a.ok]
+    assert "rows[3].balance" in bad.paths and "rows[2].balance" in bad.paths
+
+
+def test_votes_flag_disagreement():
+    votes = {v.path: v for v in vote([{"total": 9.5, "date": "2024-01-02"},
+                                      {"total": 9.5, "date": "2024-01-02"},
+                                      {"total": 95.0, "date": "2024-01-02"}])}
+    assert votes["date"].agreement == 1
+    assert votes["total"].agreement == pytest.approx(2 / 3)
+    assert votes["total"].answers == (9.5, 9.5, 95.0)
+
+
+def test_cli_report_show_strict_overlay_and_json_block(tmp_path):
+    doc, _ = page("receipt", 13)
+    path = tmp_path / "receipt.png"
+    doc.image.save(path)
+    good = {"date": doc.values["Date"], "total": doc.values["Total"]}
+    bad = {"date": doc.values["Date"], "total": "1" + doc.values["Total"]}
+    args = ["extract", str(path), "--schema", str(tmp_path / "s.json"), "-m", "openai:m", "-f",
+            "json"]
+    (tmp_path / "s.json").write_text(json.dumps({"type": "object", "properties": {
+        "date": {"type": "string"}, "total": {"type": "string"}}}))
+    with FakeAPI(answer=lambda body: json.dumps(good)) as api:
+        ok = cli(*args, "--base-url", api.url, "--strict")
+    assert ok.returncode == 0, ok.stderr
+    block = json.loads(ok.stdout)
+    assert block["records"] == [good]
+    assert block["verification"][0]["verified"] == 2
+    assert "2 values: 2 verified, 0 unverified, 0 contradicted" in ok.stderr
+    with FakeAPI(answer=lambda body: json.dumps(bad)) as api:
+        flagged = cli(*args, "--base-url", api.url, "--strict", "--show", "--overlay",
+                      str(tmp_path / "o.png"))
+    assert flagged.returncode == 1
+    assert "contradicted: total" in flagged.stderr and "--strict" in flagged.stderr
+    assert (tmp_path / "o.png").stat().st_size > 1000
+
+
+def test_library_verify_on_any_data(tmp_path):
+    doc, _ = page("invoice", 14)
+    path = tmp_path / "inv.png"
+    doc.image.save(path)
+    report = pixelproof.verify(str(path), {"invoice no": doc.values["Invoice No"],
+                                           "customer": "Somebody Else"})
+    statuses = {c.path: c.status for c in report.checks}
+    assert statuses == {"invoice no": "verified", "customer": "contradicted"}

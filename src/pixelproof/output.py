@@ -24,10 +24,13 @@ def format_for(path: str | Path) -> str:
     return _BY_SUFFIX[suffix]
 
 
+_GROUP_KEYS = ("source", "page", "table")
+
+
 def render(records: Iterable[dict[str, Any]], fmt: str) -> str:
     rows = list(records)
     if fmt == "markdown":
-        return formats.to_markdown(rows)
+        return _markdown(rows)
     if fmt == "csv":
         return formats.to_csv(rows)
     if fmt == "jsonl":
@@ -53,3 +56,19 @@ def write_atomic(path: str | Path, text: str) -> None:
 
 def write(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
     write_atomic(path, render(records, format_for(path)))
+
+
+def _markdown(rows: list[dict[str, Any]]) -> str:
+    """One Markdown table per source (and PDF page, and table), each under a heading."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        key = tuple(row.get(k) for k in _GROUP_KEYS)
+        groups.setdefault(key, []).append({k: v for k, v in row.items() if k not in _GROUP_KEYS})
+    if len(groups) <= 1:
+        return formats.to_markdown(rows)
+    parts = []
+    for (source, page, table), members in groups.items():
+        title = ", ".join(filter(None, [source, page and f"page {page}",
+                                        table and f"table {table}"]))
+        parts.append(f"### {title}\n\n{formats.to_markdown(members)}")
+    return "\n".join(parts)

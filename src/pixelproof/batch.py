@@ -19,13 +19,32 @@ from typing import Any
 import httpx
 
 from . import images as images_mod
-from . import schemas
+from . import providers, schemas
+from .batchapi import META, run_batch
 from .cost import Budget
-from .errors import BadResponse, NetworkError, PixelproofError, RateLimitError, ServerError
-from .extract import build_request, extract_one, prepare, run_sync, send
+from .errors import (
+    BadResponse,
+    ConfigError,
+    NetworkError,
+    PixelproofError,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+)
+from .extract import (
+    build_request,
+    extract_one,
+    extraction_request,
+    prepare,
+    read_answer,
+    records_of,
+    run_sync,
+    send,
+)
 from .http import Http, retry_after
 from .store import Store
-from .types import Extraction, Usage
+from .types import Extraction, Image, Usage
+from .verify import check
 
 TRANSIENT = (BadResponse, NetworkError, RateLimitError, ServerError)
 
@@ -133,7 +152,8 @@ async def abatch(inputs: Iterable[str], *, task: str = "extract", prompt: str | 
                  model: str | None = None, concurrency: int = 8, rpm: int | None = None,
                  tpm: int | None = None, run: str | None = None, store: Store | None = None,
                  http: Http | None = None, budget: Budget | None = None, retries: int = 3,
-                 base_url: str | None = None,
+                 base_url: str | None = None, batch_api: bool = False,
+                 poll_seconds: float = 30.0,
                  on_item: Callable[[str, list[Extraction], Progress], None] | None = None,
                  **options: Any) -> AsyncIterator[tuple[str, list[Extraction]]]:
     """(input, its extractions) as each input finishes. Done items of a resumed run come first,
@@ -157,6 +177,14 @@ async def abatch(inputs: Iterable[str], *, task: str = "extract", prompt: str | 
                 progress.add(item)
                 yield key, item
         todo = [s for s in specs if s not in done]
+    if batch_api and todo:
+        for key, item in await _batch_api(todo, spec, format, model, prompt, base_url, store,
+                                          run, poll_seconds, http, options):
+            progress.add(item)
+            if on_item:
+                on_item(key, item, progress)
+            yield key, item
+        return
     limiter = RateLimiter(rpm, tpm) if rpm or tpm else None
     own = http is None
     client = http or Http(limiter=limiter, max_connections=max(concurrency, 10))
@@ -171,13 +199,7 @@ async def abatch(inputs: Iterable[str], *, task: str = "extract", prompt: str | 
             item = await _item(key, task, client, spec, format, model, prompt, budget, store,
                                retries, base_url, options)
             if run is not None and store is not None:
-                if all(e.ok for e in item):
-                    store.finish(run, key, [to_json(e) for e in item],
-                                 sum((e.usage for e in item), Usage()),
-                                 None if any(e.cost is None for e in item)
-                                 else sum((e.cost or Decimal(0) for e in item), Decimal(0)))
-                else:
-                    store.fail(run, key, "; ".join(e.error or "" for e in item if not e.ok))
+                _keep_item(store, run, key, item)
             return key, item
 
     tasks = [asyncio.ensure_future(one(key)) for key in todo]
@@ -231,6 +253,83 @@ async def _item(key: str, task: str, http: Http, spec: schemas.Schema | None, fm
                 out.append(Extraction(source=image.source, page=image.page, error=str(e)))
                 break
     return out
+
+
+async def _batch_api(keys: list[str], spec: schemas.Schema | None, fmt: str, model: str | None,
+                     prompt: str | None, base_url: str | None, store: Store | None,
+                     run: str | None, poll_seconds: float, http: Http | None,
+                     options: dict[str, Any]) -> list[tuple[str, list[Extraction]]]:
+    """Every input's first request through the OpenAI Batch API (half price); answers that do
+    not parse or fit the schema are re-asked live, like any other extraction."""
+    model = model or providers.default_model()
+    target = providers.resolve(model, base_url)
+    if target.provider != "openai":
+        raise ConfigError(f"--batch-api needs an OpenAI model, not {target.id}.")
+    verify, votes = options.pop("verify", True), options.pop("votes", 1)
+    loaded: dict[str, list[Image] | PixelproofError] = {}
+    requests: list[tuple[str, Any]] = []
+    for key in keys:
+        try:
+            loaded[key] = await asyncio.to_thread(images_mod.load, key)
+        except PixelproofError as e:
+            loaded[key] = e
+            continue
+        for n, image in enumerate(loaded[key]):  # type: ignore[arg-type]
+            request = extraction_request(image, spec, fmt, model=model, prompt=prompt,
+                                         native=spec is not None, **{
+                                             k: v for k, v in options.items() if k in (
+                                                 "detail", "system", "max_tokens",
+                                                 "temperature")})
+            requests.append((f"{n}:{key}", await asyncio.to_thread(prepare, request)))
+    own = http is None
+    client = http or Http()
+    try:
+        answers = await run_batch(requests, target, client, store=store, run=run,
+                                  poll_seconds=poll_seconds)
+        out = []
+        for key in keys:
+            got = loaded[key]
+            if isinstance(got, PixelproofError):
+                out.append((key, [Extraction(source=key, error=str(got))]))
+                continue
+            item = []
+            for n, image in enumerate(got):
+                answer = answers[f"{n}:{key}"]
+                data, problems = (None, ["no answer"]) if isinstance(answer, ProviderError) \
+                    else read_answer(answer.text, spec)
+                if problems:  # a failed line or an unfit answer: asked live, with re-asks
+                    try:
+                        item.append(await extract_one(
+                            image, client, schema=spec, fmt=fmt, model=model, prompt=prompt,
+                            base_url=base_url, store=store, verify=verify, votes=votes,
+                            **options))
+                    except PixelproofError as e:
+                        item.append(Extraction(source=image.source, page=image.page,
+                                               error=str(e)))
+                    continue
+                report = await asyncio.to_thread(check, image, data) if verify else None
+                item.append(Extraction(
+                    source=image.source, page=image.page, data=data, records=records_of(data),
+                    text=answer.text, model=answer.model, usage=answer.usage, attempts=1,
+                    cost=answer.cost, verification=report))
+            if run is not None and store is not None:
+                _keep_item(store, run, key, item)
+            out.append((key, item))
+        if store is not None and run is not None:
+            store.set_meta(run, META, [])  # kept: a later resume starts new batches
+        return out
+    finally:
+        if own:
+            await client.aclose()
+
+
+def _keep_item(store: Store, run: str, key: str, item: list[Extraction]) -> None:
+    if all(e.ok for e in item):
+        store.finish(run, key, [to_json(e) for e in item], sum((e.usage for e in item), Usage()),
+                     None if any(e.cost is None for e in item)
+                     else sum((e.cost or Decimal(0) for e in item), Decimal(0)))
+    else:
+        store.fail(run, key, "; ".join(e.error or "" for e in item if not e.ok))
 
 
 def batch(inputs: Iterable[str], **options: Any) -> Iterator[tuple[str, list[Extraction]]]:

@@ -274,6 +274,11 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
                    "PNG; with several images, NAME-1.png, NAME-2.png, ...")
 @click.option("--votes", type=click.IntRange(1, 10), default=1, show_default=True,
               help="Ask N times and report per-field agreement.")
+@click.option("--batch-api", is_flag=True,
+              help="OpenAI only: send through the Batch API at half price (answers within "
+                   "24 h; resumable with --run).")
+@click.option("--poll", type=float, default=30.0, show_default=True,
+              help="Seconds between Batch API status checks.")
 @batch_options
 @model_options
 @cost_options
@@ -281,6 +286,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             fields: str | None, prompt: str | None, out: str | None, attempts: int,
             no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
+            batch_api: bool, poll: float,
             concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
             from_file: str | None, model: str | None, base_url: str | None, detail: str,
             system: str | None, max_tokens: int | None, temperature: float | None,
@@ -299,6 +305,7 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
     run_batch(specs, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
               timeout=timeout, retries=retries, budget=budget,
               checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
+              batch_api=batch_api, poll_seconds=poll,
               store=open_store(no_cache, cache_dir), task="extract", schema=schema_file,
               fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
               detail=detail, system=system, max_tokens=max_tokens, temperature=temperature)

@@ -93,7 +93,10 @@ def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
                           "(default $OPENAI_BASE_URL)."),
         click.option("--detail", type=click.Choice(["low", "high", "auto"]), default="auto",
-                     show_default=True, help="Image detail level sent to the model."),
+                     show_default=True,
+                     help="Image detail. auto: low where enough, else the smallest size the "
+                          "local engine still reads as well as the full one (for models with "
+                          "a published token formula)."),
         click.option("--system", default=None, help="System prompt."),
         click.option("--max-tokens", type=int, default=None, help="Cap on answer tokens."),
         click.option("--temperature", type=float, default=None, help="Sampling temperature."),
@@ -118,7 +121,8 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--run", default=None, metavar="NAME",
                      help="Record the run in the store; run again with the same NAME to "
                           "resume: done inputs are skipped, failed ones retried."),
-        click.option("--from", "from_file", type=click.Path(dir_okay=False, allow_dash=True),
+        click.option("--from", "from_file",
+                     type=click.Path(exists=True, dir_okay=False, allow_dash=True),
                      default=None, help="Read more inputs from FILE, one per line (- = stdin)."),
     ]):
         fn = option(fn)
@@ -192,7 +196,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1)
 @click.option("-p", "--prompt", default=DEFAULT_PROMPT, show_default=True,
               help="The question to ask.")
 @click.option("--each", is_flag=True,
@@ -226,7 +230,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
                   model=model, base_url=base_url, detail=detail, system=system,
                   max_tokens=max_tokens, temperature=temperature)
         return
-    loaded, failed = load_inputs(images)
+    loaded, failed = load_inputs(tuple(inputs_of(images, None)))
     if not loaded:
         sys.exit(1)
     budget = budget_for(loaded, model, prompt, detail, max_tokens, 1, dry_run, max_cost,
@@ -250,7 +254,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 
 
 @main.command()
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1)
 @click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default=None,
               help="Output format (default: from -o's extension, else markdown).")
 @click.option("--schema", "schema_file", type=click.Path(dir_okay=False), default=None,
@@ -315,9 +319,9 @@ def inputs_of(images: tuple[str, ...], from_file: str | None) -> list[str]:
     """The command-line inputs, then one input per line of --from (``-`` for stdin)."""
     specs = list(images)
     if from_file:
-        stream = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")  # noqa: SIM115
-        with stream:
-            specs += [line.strip() for line in stream if line.strip()]
+        lines = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")
+        with lines:
+            specs += [line.strip() for line in lines if line.strip()]
     if not specs:
         raise click.UsageError("no inputs: give IMAGES or --from FILE.")
     return specs
@@ -407,7 +411,7 @@ def run_batch(specs: list[str], out: str | None, fmt: str | None, *, run: str | 
     order = expand_inputs(specs)
     results: dict[str, list[Extraction]] = {}
     reporter = Reporter(len(order))
-    jsonl = open(out, "w", encoding="utf-8") if out and fmt == "jsonl" else None  # noqa: SIM115
+    jsonl = open(out, "w", encoding="utf-8") if out and fmt == "jsonl" else None
 
     async def work() -> None:
         limiter = RateLimiter(rpm, tpm) if rpm or tpm else None

@@ -142,3 +142,23 @@ def test_library_verify_on_any_data(tmp_path):
                                            "customer": "Somebody Else"})
     statuses = {c.path: c.status for c in report.checks}
     assert statuses == {"invoice no": "verified", "customer": "contradicted"}
+
+
+def test_several_models_vote(tmp_path):
+    doc, _ = page("receipt", 13)
+    path = tmp_path / "receipt.png"
+    doc.image.save(path)
+    total = doc.values["Total"]
+
+    def answer(body):
+        value = total if body["model"] == "a" else "1" + total
+        return json.dumps([{"total": value}])
+
+    with FakeAPI(answer=answer) as api:
+        r = cli("extract", str(path), "--fields", "total", "-m", "openai:a", "-m", "openai:b",
+                "--base-url", api.url, "--show", "--strict", "-f", "json")
+    assert {b["model"] for b in api.requests} == {"a", "b"}
+    assert r.returncode == 1
+    line = next(x for x in r.stderr.splitlines() if "votes disagree on [0].total" in x)
+    assert total in line and "1" + total in line
+    assert json.loads(r.stdout)["records"] == [{"total": total}]  # the first model answers

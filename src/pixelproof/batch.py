@@ -265,7 +265,7 @@ async def _batch_api(keys: list[str], spec: schemas.Schema | None, fmt: str, mod
     target = providers.resolve(model, base_url)
     if target.provider != "openai":
         raise ConfigError(f"--batch-api needs an OpenAI model, not {target.id}.")
-    verify, votes = options.pop("verify", True), options.pop("votes", 1)
+    checks = {k: options.pop(k) for k in ("verify", "votes", "vote_models") if k in options}
     loaded: dict[str, list[Image] | PixelproofError] = {}
     requests: list[tuple[str, Any]] = []
     for key in keys:
@@ -301,13 +301,13 @@ async def _batch_api(keys: list[str], spec: schemas.Schema | None, fmt: str, mod
                     try:
                         item.append(await extract_one(
                             image, client, schema=spec, fmt=fmt, model=model, prompt=prompt,
-                            base_url=base_url, store=store, verify=verify, votes=votes,
-                            **options))
+                            base_url=base_url, store=store, **checks, **options))
                     except PixelproofError as e:
                         item.append(Extraction(source=image.source, page=image.page,
                                                error=str(e)))
                     continue
-                report = await asyncio.to_thread(check, image, data) if verify else None
+                report = await asyncio.to_thread(check, image, data) \
+                    if checks.get("verify", True) else None
                 item.append(Extraction(
                     source=image.source, page=image.page, data=data, records=records_of(data),
                     text=answer.text, model=answer.model, usage=answer.usage, attempts=1,

@@ -89,6 +89,24 @@ def usage_line(response: Response) -> str:
 def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("-m", "--model", default=None, help=MODEL_HELP),
+        *_transport_options,
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def models_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``-m`` given several times: the first model answers, the others vote with it."""
+    for option in reversed([
+        click.option("-m", "--model", "models", multiple=True,
+                     help=MODEL_HELP + " Give -m again to have more models vote."),
+        *_transport_options,
+    ]):
+        fn = option(fn)
+    return fn
+
+
+_transport_options = [
         click.option("--base-url", default=None,
                      help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
                           "(default $OPENAI_BASE_URL)."),
@@ -104,9 +122,7 @@ def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seconds to wait for each answer."),
         click.option("--retries", type=int, default=3, show_default=True,
                      help="Retries on 429, 5xx and timeouts (honouring Retry-After)."),
-    ]):
-        fn = option(fn)
-    return fn
+]
 
 
 def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -284,7 +300,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 @click.option("--poll", type=float, default=30.0, show_default=True,
               help="Seconds between Batch API status checks.")
 @batch_options
-@model_options
+@models_option
 @cost_options
 @handle_errors
 def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
@@ -292,10 +308,11 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
             batch_api: bool, poll: float,
             concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
-            from_file: str | None, model: str | None, base_url: str | None, detail: str,
-            system: str | None, max_tokens: int | None, temperature: float | None,
-            timeout: float, retries: int, dry_run: bool, max_cost: float | None,
-            price_file: str | None, no_cache: bool, cache_dir: str | None) -> None:
+            from_file: str | None, models: tuple[str, ...], base_url: str | None,
+            detail: str, system: str | None, max_tokens: int | None,
+            temperature: float | None, timeout: float, retries: int, dry_run: bool,
+            max_cost: float | None, price_file: str | None, no_cache: bool,
+            cache_dir: str | None) -> None:
     """Extract tables, key values or SCHEMA-shaped records from IMAGES.
 
     Each image (each PDF page) is its own item; with several, each record carries its source.
@@ -303,12 +320,14 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
     """
     if schema_file and fields:
         raise click.UsageError("use --schema or --fields, not both.")
+    model = models[0] if models else None
     specs = inputs_of(images, from_file)
     budget = batch_budget(specs, model, prompt or TABLES_PROMPT, detail, max_tokens, dry_run,
                           max_cost, price_file)
     run_batch(specs, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
               timeout=timeout, retries=retries, budget=budget,
               checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
+              vote_models=models[1:],
               batch_api=batch_api, poll_seconds=poll,
               store=open_store(no_cache, cache_dir), task="extract", schema=schema_file,
               fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,

@@ -241,22 +241,24 @@ def records_of(data: Any) -> tuple[dict[str, Any], ...]:
 
 
 async def extract_one(image: Image, http: Http, *, verify: bool = True, votes: int = 1,
-                      **options: Any) -> Extraction:
+                      vote_models: tuple[str, ...] = (), **options: Any) -> Extraction:
     """Extract from one image; then (for LLM answers) check every value against the pixels and
-    the arithmetic, and with ``votes`` > 1 ask again and report per-field agreement."""
+    the arithmetic. With ``votes`` > 1 ask again, and with ``vote_models`` ask those models
+    too, and report per-field agreement."""
     first = await _extract(image, http, **options)
     local = providers.resolve(options.get("model") or providers.default_model(),
                               options.get("base_url")).provider == "local"
-    if local or not (verify or votes > 1):
+    if local or not (verify or votes > 1 or vote_models):
         return first
     from .verify import Report, check, vote
 
     report = await asyncio.to_thread(check, image, first.data) if verify else Report(())
-    if votes > 1:
+    if votes > 1 or vote_models:
         again = {**options, "store": None,
                  "temperature": options.get("temperature") or VOTE_TEMPERATURE}
-        others = await asyncio.gather(*(_extract(image, http, **again)
-                                        for _ in range(votes - 1)), return_exceptions=True)
+        asks = [again] * (votes - 1) + [{**options, "model": m} for m in vote_models]
+        others = await asyncio.gather(*(_extract(image, http, **ask) for ask in asks),
+                                      return_exceptions=True)
         answers = [first.data] + [o.data for o in others if isinstance(o, Extraction)]
         report = replace(report, votes=tuple(vote(answers)))
         first = replace(first, usage=sum((o.usage for o in others if isinstance(

@@ -162,3 +162,17 @@ def test_several_models_vote(tmp_path):
     line = next(x for x in r.stderr.splitlines() if "votes disagree on [0].total" in x)
     assert total in line and "1" + total in line
     assert json.loads(r.stdout)["records"] == [{"total": total}]  # the first model answers
+
+
+def test_tables_and_key_values_in_one_list_are_checked_together():
+    """The shape of an extraction without a schema: rows of every table, tagged by table."""
+    doc, read = page("receipt", 12)
+    rows = [{"table": 1, **dict(zip(["Item", "Qty", "Price", "Amount"], r, strict=True))}
+            for r in doc.rows] + [{"table": 2, "key": k, "value": v}
+                                  for k, v in doc.values.items()]
+    assert all(a.ok for a in verify(None, rows, ocr=read).arithmetic)
+    rows[-1]["value"] = "1" + rows[-1]["value"]  # the total
+    report = verify(None, rows, ocr=read)
+    (bad,) = [a for a in report.arithmetic if not a.ok]
+    assert bad.name == "subtotal + tax = total" and f"[{len(rows) - 1}].value" in bad.paths
+    assert any(c.path == f"[{len(rows) - 1}].value" for c in report.flagged)

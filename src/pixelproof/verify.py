@@ -312,24 +312,29 @@ def _num(value: Any) -> Decimal | None:
 
 def arithmetic(data: Any) -> list[Arithmetic]:
     """The document's own sums: quantity x price = amount per line, the lines against the
-    subtotal or total, subtotal + tax = total, and running balances."""
-    checks: list[Arithmetic] = []
-    scalars = {p: v for p, _, v in _leaves(data) if not re.search(r"\[\d+\]", p)}
+    subtotal or total, subtotal + tax = total, running balances and total rows. Rows of
+    several tables in one list (a ``table`` column) are taken table by table; a key/value
+    table supplies labelled totals like top-level fields do."""
+    scalars = {p: (name, v) for p, name, v in _leaves(data) if not re.search(r"\[\d+\]", p)}
+    tables: list[tuple[str, list[tuple[int, dict[str, Any]]]]] = []
     for path, rows in _rows(data):
-        if {"key", "value"} <= set(rows[0]):
-            scalars.update({f"{path}[{n}].value": r["value"] for n, r in enumerate(rows)
-                            if r.get("key")})
-            names = {f"{path}[{n}].value": str(r["key"]) for n, r in enumerate(rows)}
-            scalars = {names.get(p, p): v for p, v in scalars.items()} | {
-                p: v for p, v in scalars.items() if p not in names}
-            continue
-        checks += _row_checks(path, rows, scalars)
-    return checks
+        groups: dict[Any, list[tuple[int, dict[str, Any]]]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(row.get("table"), []).append((i, row))
+        for members in groups.values():
+            if {"key", "value"} <= set(members[0][1]):
+                scalars.update({f"{path}[{i}].value": (str(r["key"]), r["value"])
+                                for i, r in members})
+            else:
+                tables.append((path, members))
+    return [check for path, members in tables for check in _row_checks(path, members, scalars)]
 
 
-def _row_checks(path: str, rows: list[dict[str, Any]],
-                scalars: dict[str, Any]) -> list[Arithmetic]:
+def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
+                scalars: dict[str, tuple[str, Any]]) -> list[Arithmetic]:
     out: list[Arithmetic] = []
+    rows = [r for _, r in indexed]
+    at = [f"{path}[{i}]" for i, _ in indexed]
     first = rows[0]
     qty = _field(first, r"^q(ty|uantity)|units?$")
     price = _field(first, r"price|rate|unit")
@@ -340,21 +345,21 @@ def _row_checks(path: str, rows: list[dict[str, Any]],
     debit = _field(first, r"debit|withdraw|paid out")
     credit = _field(first, r"credit|deposit|paid in")
     body = rows
-    label_col = next(iter(first), None)
+    label_col = next((k for k in first if k != "table"), None)
     if label_col and str(rows[-1].get(label_col, "")).strip().lower().startswith("total"):
         body = rows[:-1]
         for col in first:
             values = [_num(r.get(col)) for r in body]
             total = _num(rows[-1].get(col))
-            if col != label_col and total is not None and None not in values:
+            if col not in (label_col, "table") and total is not None and None not in values:
                 out.append(_sum_check(f"{col} column total", sum(values, Decimal(0)), total,
-                                      [f"{path}[{n}].{col}" for n in range(len(rows))]))
+                                      [f"{a}.{col}" for a in at]))
     if qty and price and amount:
         for n, r in enumerate(body):
             q, p, a = _num(r.get(qty)), _num(r.get(price)), _num(r.get(amount))
             if None not in (q, p, a):
                 out.append(_sum_check(f"line {n + 1}: {qty} x {price} = {amount}", q * p, a,
-                                      [f"{path}[{n}].{k}" for k in (qty, price, amount)]))
+                                      [f"{at[n]}.{k}" for k in (qty, price, amount)]))
     if balance:
         for n in range(1, len(body)):
             prev, cur = _num(body[n - 1].get(balance)), _num(body[n].get(balance))
@@ -370,8 +375,8 @@ def _row_checks(path: str, rows: list[dict[str, Any]],
             else:
                 continue
             out.append(_sum_check(f"running balance, row {n + 1}", expected, cur,
-                                  [f"{path}[{n - 1}].{balance}"] +
-                                  [f"{path}[{n}].{k}" for k in used + [balance]]))
+                                  [f"{at[n - 1]}.{balance}"] +
+                                  [f"{at[n]}.{k}" for k in used + [balance]]))
     if amount and not balance:
         lines = [_num(r.get(amount)) for r in body]
         subtotal = _scalar(scalars, r"sub ?total")
@@ -380,18 +385,19 @@ def _row_checks(path: str, rows: list[dict[str, Any]],
         if None not in lines and lines:
             target = subtotal or (total if not tax else None)
             if target:
-                out.append(_sum_check(f"{amount} lines = {target[0]}", sum(lines, Decimal(0)),
-                                      target[1], [target[0]] + [f"{path}[{n}].{amount}"
-                                                                for n in range(len(body))]))
+                label = scalars[target[0]][0]
+                out.append(_sum_check(f"{amount} lines = {label}", sum(lines, Decimal(0)),
+                                      target[1], [target[0]] + [f"{a}.{amount}"
+                                                                for a in at[:len(body)]]))
         if subtotal and tax and total:
             out.append(_sum_check("subtotal + tax = total", subtotal[1] + tax[1], total[1],
                                   [subtotal[0], tax[0], total[0]]))
     return out
 
 
-def _scalar(scalars: dict[str, Any], pattern: str) -> tuple[str, Decimal] | None:
-    for path, value in scalars.items():
-        name = path.rsplit(".", 1)[-1]
+def _scalar(scalars: dict[str, tuple[str, Any]], pattern: str) -> tuple[str, Decimal] | None:
+    """The first labelled number whose label matches ``pattern``: (its path, its value)."""
+    for path, (name, value) in scalars.items():
         number = _num(value)
         if number is not None and re.search(pattern, _text_key(name)):
             return path, number

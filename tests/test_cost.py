@@ -173,3 +173,20 @@ def test_over_estimate_refuses_to_start_and_dry_run_sends_nothing(tmp_path):
     assert over.returncode == 1 and "over --max-cost" in over.stderr
     assert dry.returncode == 0 and "total:" in dry.stdout and "$" in dry.stdout
     assert api.requests == []
+
+
+def test_auto_detail_sends_the_smaller_image_and_reports_the_saving(tmp_path):
+    import base64
+    import io
+    path = tmp_path / "statement.png"
+    render.statement(6).image.save(path)
+    with FakeAPI(answer=lambda body: "| a |\n|---|\n| 1 |") as api:
+        r = cli("extract", str(path), "-m", "openai:gpt-4o", "--base-url", api.url,
+                "--no-verify")
+    assert r.returncode == 0, r.stderr
+    assert "--detail auto saved" in r.stderr
+    part = api.requests[0]["messages"][0]["content"][1]["image_url"]
+    sent = PILImage.open(io.BytesIO(base64.b64decode(part["url"].split(",", 1)[1])))
+    assert part["detail"] == "high" and sent.width < 1240
+    assert cost.image_tokens("openai:gpt-4o", *sent.size, "high") <= \
+        cost.image_tokens("openai:gpt-4o", 1240, PILImage.open(path).height, "high") / 2

@@ -230,7 +230,7 @@ async def _item(key: str, task: str, http: Http, spec: schemas.Schema | None, fm
         for attempt in range(retries + 1):
             try:
                 if task == "describe":
-                    request = await asyncio.to_thread(prepare, build_request(
+                    request, saved = await asyncio.to_thread(prepare, build_request(
                         [image], prompt or "What is in this image?", model=model, **options))
                     response = await send(request, http, budget=budget, store=store,
                                           base_url=base_url)
@@ -238,7 +238,7 @@ async def _item(key: str, task: str, http: Http, spec: schemas.Schema | None, fm
                         source=image.source, page=image.page, data=response.text,
                         records=({"text": response.text},), text=response.text,
                         model=response.model, usage=response.usage, attempts=1,
-                        cost=response.cost, cached=response.cached))
+                        cost=response.cost, cached=response.cached, saved_tokens=saved))
                 else:
                     out.append(await extract_one(image, http, schema=spec, fmt=fmt, model=model,
                                                  prompt=prompt, budget=budget, store=store,
@@ -280,7 +280,7 @@ async def _batch_api(keys: list[str], spec: schemas.Schema | None, fmt: str, mod
                                              k: v for k, v in options.items() if k in (
                                                  "detail", "system", "max_tokens",
                                                  "temperature")})
-            requests.append((f"{n}:{key}", await asyncio.to_thread(prepare, request)))
+            requests.append((f"{n}:{key}", (await asyncio.to_thread(prepare, request))[0]))
     own = http is None
     client = http or Http()
     try:

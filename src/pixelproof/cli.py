@@ -251,8 +251,9 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
         sys.exit(1)
     budget = budget_for(loaded, model, prompt, detail, max_tokens, 1, dry_run, max_cost,
                         price_file)
-    request = prepare(build_request(loaded, prompt, model=model, detail=detail, system=system,
-                                    max_tokens=max_tokens, temperature=temperature))
+    request, saved = prepare(build_request(loaded, prompt, model=model, detail=detail,
+                                           system=system, max_tokens=max_tokens,
+                                           temperature=temperature))
     http = Http(timeout=timeout, retries=retries)
     store = open_store(no_cache, cache_dir)
     response = asyncio.run(closing(http, _describe(request, base_url, http, budget, store,
@@ -261,7 +262,8 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
         out = asdict(response)
         out.pop("raw")
         click.echo(json.dumps(out, default=str, indent=2))
-    click.echo(usage_line(response), err=True)
+    click.echo(usage_line(response) + (f"; --detail auto saved {saved} image tokens"
+                                       if saved else ""), err=True)
     if response.finish_reason == "length":
         fail("the answer was cut off at the token limit; raise --max-tokens.")
         sys.exit(1)
@@ -470,7 +472,9 @@ def run_batch(specs: list[str], out: str | None, fmt: str | None, *, run: str | 
     spend = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
     click.echo(f"{len(items) - failed} of {len(items)} images done, {failed} failed, "
                f"{len(result.records)} records; {result.usage.summary()} tokens, "
-               f"cost {cost.money(spend)}" + (f"; wrote {out}" if out else ""), err=True)
+               f"cost {cost.money(spend)}" + (f"; wrote {out}" if out else "") + (
+                   f"; --detail auto saved {saved} image tokens" if (
+                       saved := sum(e.saved_tokens for e in items)) else ""), err=True)
     if strict_failed:
         fail("--strict: some values are not supported by the image (see above; --show lists "
              "them).")

@@ -115,9 +115,10 @@ async def _send(request: Request, target: providers.Target, http: Http,
     return response
 
 
-def prepare(request: Request) -> Request:
-    """``detail="auto"``: send each image at the cheapest size that stays legible (cost.plan)."""
-    return cost.optimize(request)[0]
+def prepare(request: Request) -> tuple[Request, int]:
+    """``detail="auto"``: each image at the cheapest size that stays legible (cost.plan);
+    returns the request to send and the image tokens saved against full size."""
+    return cost.optimize(request)
 
 
 async def stream(request: Request, http: Http, *, base_url: str | None = None,
@@ -145,7 +146,7 @@ async def adescribe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFA
                     http: Http | None = None, budget: cost.Budget | None = None,
                     store: Store | None = None, **options: Any) -> Response:
     """Ask one question about one or several images, sent together in one request."""
-    request = await asyncio.to_thread(prepare, build_request(
+    request, _ = await asyncio.to_thread(prepare, build_request(
         load_images(image), prompt, model=model, detail=detail, system=system, **options))
     if http is not None:
         return await send(request, http, base_url=base_url, budget=budget, store=store)
@@ -278,7 +279,7 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
     native = schema is not None
-    request = await asyncio.to_thread(prepare, extraction_request(
+    request, saved = await asyncio.to_thread(prepare, extraction_request(
         image, schema, fmt, model=model, prompt=prompt, native=native, **options))
     if target.provider == "local":
         attempts = 1  # the engine answers the same every time
@@ -311,7 +312,7 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
             return Extraction(source=image.source, page=image.page, data=data,
                               records=records_of(data), text=response.text,
                               model=response.model, usage=usage, attempts=attempt,
-                              cost=spent, cached=response.cached)
+                              cost=spent, cached=response.cached, saved_tokens=saved)
         turns = turns + (Turn("assistant", response.text), Turn("user", reask(problems)))
     raise ExtractionError(f"{image.label}: the answer did not fit after {attempts} attempts: "
                           f"{'; '.join(problems[:3])}", attempts=attempts,

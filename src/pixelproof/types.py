@@ -153,6 +153,7 @@ class Extraction:
     cached: bool = False
     error: str | None = None
     verification: Any = None
+    saved_tokens: int = 0  # image tokens --detail auto saved against sending full size
 
     @property
     def label(self) -> str:

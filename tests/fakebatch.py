@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from fakeapi import completion
+from fakeapi import LocalServer, completion
 
 
-class FakeBatchAPI:
+class FakeBatchAPI(LocalServer):
     def __init__(self, answer: Callable[[dict[str, Any]], str],
                  fail_ids: tuple[str, ...] = (), fail_batch: str | None = None) -> None:
         self.answer, self.fail_ids, self.fail_batch = answer, fail_ids, fail_batch
@@ -25,22 +24,7 @@ class FakeBatchAPI:
         self.batches: dict[str, dict[str, Any]] = {}
         self.uploads: list[bytes] = []
         self.created: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/v1"
-
-    def __enter__(self) -> FakeBatchAPI:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     def _complete(self, batch: dict[str, Any]) -> None:
         out, errors = [], []

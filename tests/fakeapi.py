@@ -40,6 +40,13 @@ def default_answer(body: dict[str, Any]) -> str:
     return f"I see {n} image(s)."
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 class LocalServer:
     """A threaded HTTP server on 127.0.0.1 for ``with``; subclasses give ``_handler()``."""
 
@@ -89,12 +96,7 @@ class FakeAPI(LocalServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:

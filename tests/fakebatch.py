@@ -13,7 +13,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from fakeapi import LocalServer, completion
+from fakeapi import LocalServer, QuietHandler, completion
 
 
 class FakeBatchAPI(LocalServer):
@@ -48,12 +48,7 @@ class FakeBatchAPI(LocalServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def reply(self, status: int, body: Any, raw: bool = False) -> None:
                 payload = body if raw else json.dumps(body).encode()
                 self.send_response(status)

@@ -64,6 +64,12 @@ class _Page:
             self.draw.text((x, y), text, font=f, fill="black")
         self.lines.append(" ".join(t for _, t in cells if t))
 
+    def totals(self, y: int, x: int, values: dict[str, str], labels: tuple[str, ...]) -> None:
+        """"Label: value" lines under a table, the last one bold."""
+        for label in labels:
+            y += 60
+            self.line(y, [(x, f"{label}: {values[label]}")], bold=label == labels[-1])
+
 
 def statement(seed: int = 0, rows: int = 8) -> Doc:
     rnd = random.Random(seed)
@@ -120,9 +126,7 @@ def receipt(seed: int = 0, items: int = 4) -> Doc:
     tax = round(subtotal * 0.1)
     values = {"Date": when, "Receipt No": number, "Subtotal": money(subtotal),
               "Tax": money(tax), "Total": money(subtotal + tax)}
-    for label in ("Subtotal", "Tax", "Total"):
-        y += 60
-        page.line(y, [(400, f"{label}: {values[label]}")], bold=label == "Total")
+    page.totals(y, 400, values, ("Subtotal", "Tax", "Total"))
     return Doc(page.image, page.lines, header, table, values)
 
 
@@ -150,9 +154,7 @@ def invoice(seed: int = 0, items: int = 5) -> Doc:
     tax = round(subtotal * 0.2)
     values = {"Invoice No": number, "Customer": customer, "Due date": due,
               "Subtotal": money(subtotal), "VAT": money(tax), "Total": money(subtotal + tax)}
-    for label in ("Subtotal", "VAT", "Total"):
-        y += 60
-        page.line(y, [(760, f"{label}: {values[label]}")], bold=label == "Total")
+    page.totals(y, 760, values, ("Subtotal", "VAT", "Total"))
     return Doc(page.image, page.lines, header, table, values)
 
 

@@ -72,18 +72,17 @@ def test_every_item_done_and_none_paid_twice(pngs):
 
     async def go():
         async with Http(timeout=0.8, retries=2) as http:
-            return [pair async for pair in abatch(
+            return [e async for e in abatch(
                 pngs, model="openai:m", base_url=ctx.url, concurrency=8, http=http,
                 fields="image, amount:number")]
 
     with FakeAPI(answer=flaky, latency=0.01) as ctx:
         results = asyncio.run(go())
     assert len(results) == len(pngs)
-    assert all(e.ok for _, item in results for e in item), [
-        e.error for _, item in results for e in item if not e.ok]
+    assert all(e.ok for e in results), [e.error for e in results if not e.ok]
     assert set(flaky.paid.values()) == {1}
     assert len(flaky.paid) == len(pngs)
-    for _, (item,) in results:
+    for item in results:
         assert item.data == [{"image": item.data[0]["image"], "amount": 1.5}]
 
 
@@ -110,10 +109,10 @@ def test_rate_limit_is_kept(pngs):
 def test_sync_batch_yields_and_bad_input_goes_on(pngs, tmp_path):
     (tmp_path / "bad.png").write_text("not an image")
     with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
-        got = dict(batch(pngs[:3] + [str(tmp_path / "bad.png")], model="openai:m",
-                               base_url=api.url))
+        got = {e.label: e for e in batch(pngs[:3] + [str(tmp_path / "bad.png")],
+                                         model="openai:m", base_url=api.url)}
     assert len(got) == 4
-    (bad,) = got[str(tmp_path / "bad.png")]
+    bad = got[str(tmp_path / "bad.png")]
     assert "bad.png" in bad.error and not bad.ok
 
 

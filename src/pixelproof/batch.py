@@ -1,19 +1,22 @@
 """Many inputs, concurrently up to the rate limit, resumable from the run store.
 
-Each input (a path or URL; a PDF's pages together) is one item of a run. With ``run=NAME`` the
-store records each item as it finishes, so a killed run resumes: done items are not asked
-again (no request, no cost), failed and interrupted ones are.
+Every image (every PDF page) is one item of a run, keyed by its label and the sha256 of its
+file, so a file changed under the same name is a new item. With ``run=NAME`` the store records
+each item as it finishes, so a killed run resumes: done items are not asked again (no request,
+no cost), failed and interrupted ones are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,49 +53,154 @@ TRANSIENT = (BadResponse, NetworkError, RateLimitError, ServerError)
 
 
 class RateLimiter:
-    """Requests and tokens per minute over a sliding window; pauses everyone when the provider
-    says so (a 429's Retry-After, or ``x-ratelimit-remaining-*`` at zero until its reset)."""
+    """Requests and tokens per minute over a sliding window, and pauses for everyone when the
+    provider says so: a 429's Retry-After, or ``x-ratelimit-remaining-*`` too low until its
+    ``x-ratelimit-reset-*``. Tokens per request start at ``tokens_per_request`` and follow the
+    ``usage`` the answers report."""
 
     def __init__(self, rpm: int | None = None, tpm: int | None = None,
                  tokens_per_request: int = 1000, window: float = 60.0) -> None:
-        self.rpm, self.tpm, self.tokens = rpm, tpm, tokens_per_request
+        self.rpm, self.tpm, self.tokens = rpm, tpm, float(tokens_per_request)
         self.window = window
-        self.sent: deque[float] = deque()
+        self.sent: deque[tuple[float, float]] = deque()  # (when, tokens counted)
         self.paused_until = 0.0
         self._lock = asyncio.Lock()
 
+    def _delay(self, now: float) -> float:
+        while self.sent and self.sent[0][0] <= now - self.window:
+            self.sent.popleft()
+        delay = self.paused_until - now
+        if not self.sent:
+            return delay
+        full = self.rpm is not None and len(self.sent) >= self.rpm
+        if self.tpm is not None:
+            used = sum(tokens for _, tokens in self.sent)
+            full = full or used + min(self.tokens, self.tpm) > self.tpm
+        return max(delay, self.sent[0][0] + self.window - now) if full else delay
+
     async def wait(self) -> None:
         async with self._lock:
-            while True:
-                now = time.monotonic()
-                while self.sent and self.sent[0] <= now - self.window:
-                    self.sent.popleft()
-                limits = [self.rpm] if self.rpm else []
-                if self.tpm:
-                    limits.append(max(1, self.tpm // self.tokens))
-                delay = self.paused_until - now
-                if limits and len(self.sent) >= min(limits):
-                    delay = max(delay, self.sent[0] + self.window - now)
-                if delay <= 0:
-                    self.sent.append(now)
-                    return
+            while (delay := self._delay(time.monotonic())) > 0:
                 await asyncio.sleep(delay)
+            self.sent.append((time.monotonic(), self.tokens))
 
     def observe(self, response: httpx.Response) -> None:
-        pause = 0.0
-        if response.status_code == 429:
-            pause = retry_after(response.headers) or 1.0
-        for kind in ("requests", "tokens"):
-            if response.headers.get(f"x-ratelimit-remaining-{kind}") == "0":
-                pause = max(pause, _duration(response.headers.get(f"x-ratelimit-reset-{kind}")))
+        used = _total_tokens(response)
+        if used:  # a running mean, so the tpm window counts what requests really take
+            self.tokens = 0.8 * self.tokens + 0.2 * used
+        headers = response.headers
+        pause = (retry_after(headers) or 1.0) if response.status_code == 429 else 0.0
+        for kind, need in (("requests", 1.0), ("tokens", self.tokens)):
+            left = headers.get(f"x-ratelimit-remaining-{kind}")
+            try:
+                low = left is not None and float(left) < need
+            except ValueError:
+                low = False
+            if low:
+                pause = max(pause, _duration(headers.get(f"x-ratelimit-reset-{kind}")) or 1.0)
         if pause:
             self.paused_until = max(self.paused_until, time.monotonic() + pause)
 
 
+def _total_tokens(response: httpx.Response) -> int:
+    """``usage.total_tokens`` of a read JSON answer (0 when streamed, absent or not JSON)."""
+    if response.status_code >= 400 or not response.is_stream_consumed:
+        return 0
+    try:
+        usage = response.json().get("usage") or {}
+    except (ValueError, AttributeError, httpx.ResponseNotRead):
+        return 0
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
+    return total if isinstance(total, int) else 0
+
+
 def _duration(text: str | None) -> float:
-    """OpenAI's reset durations: "1s", "6m0s", "20ms"."""
+    """OpenAI's reset durations: "1s", "6m0s", "20ms", or plain seconds."""
+    text = (text or "").strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
     units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
-    return sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(ms|h|m|s)", text or ""))
+    return sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(ms|h|m|s)", text))
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image of a batch: what to load, and the key the run store knows it by."""
+
+    key: str
+    source: str
+    page: int | None = None
+    image: Image | None = field(default=None, repr=False)  # inputs that can be read only once
+    error: str | None = None  # the input could not be read: the item fails, unrecorded
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}#page={self.page}" if self.page else self.source
+
+    def load(self) -> Image:
+        if self.image is not None:
+            return self.image
+        if self.page and not _PDF_PAGE.fullmatch(self.label):  # a PDF without .pdf in its name
+            return images_mod.load(self.source)[self.page - 1]
+        (image,) = images_mod.load(self.label)
+        return replace(image, source=self.source)  # load() keeps "#page=N" in the source
+
+
+_PDF_PAGE = re.compile(r"(.*\.pdf)#page=(\d+)", flags=re.IGNORECASE)
+
+
+def _key(label: str, sha256: str) -> str:
+    return f"{label}@{sha256[:16]}"
+
+
+def plan(inputs: Iterable[str]) -> list[Item]:
+    """Every image of ``inputs`` (globs and folders expanded, each PDF page its own item), in
+    input order, each once. Files are only hashed here (and PDFs' pages counted); they are
+    loaded when their turn comes. Stdin, data URLs and URLs are read now, once."""
+    out: dict[str, Item] = {}
+    for spec in images_mod.expand(list(inputs)):
+        for item in _items_of(spec):
+            out.setdefault(item.key, item)
+    return list(out.values())
+
+
+def _items_of(spec: str) -> list[Item]:
+    m = _PDF_PAGE.fullmatch(spec)
+    path, page = (m.group(1), int(m.group(2))) if m else (spec, None)
+    try:
+        if spec == "-" or spec.startswith(("http://", "https://", "data:")):
+            return [Item(_key(im.label, im.sha256), im.source, im.page, im)
+                    for im in images_mod.load(spec)]
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            images_mod.load(spec)  # raises the error that names the problem
+            raise
+    except (PixelproofError, OSError) as e:
+        return [Item(spec, spec, error=str(e))]
+    sha = hashlib.sha256(data).hexdigest()
+    pages = 0 if page else _page_count(data)
+    if not pages:
+        return [Item(_key(spec, sha), path, page) if page else Item(_key(spec, sha), spec)]
+    return [Item(_key(f"{path}#page={p}", sha), path, p) for p in range(1, pages + 1)]
+
+
+def _page_count(data: bytes) -> int:
+    """Pages of a PDF; 0 for anything else (or a PDF too damaged to open: loading says so)."""
+    if images_mod.sniff(data) != "application/pdf":
+        return 0
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:
+        return 0
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
 
 
 @dataclass
@@ -100,24 +208,28 @@ class Progress:
     total: int
     done: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # done in an earlier attempt of the run: not asked again
     cost: Decimal = Decimal(0)
     cost_known: bool = True
     started: float = field(default_factory=time.monotonic)
 
-    def add(self, item: list[Extraction]) -> None:
-        if any(not e.ok for e in item):
-            self.failed += 1
-        else:
+    def add(self, item: Extraction) -> None:
+        if item.ok:
             self.done += 1
-        for e in item:
-            if e.cost is None and e.ok:
-                self.cost_known = False
-            self.cost += e.cost or 0
+            self.cost_known = self.cost_known and item.cost is not None
+            self.cost += item.cost or 0
+        else:
+            self.failed += 1
 
     @property
     def spend(self) -> str:
         return f"${self.cost:.4f}" + ("" if self.cost_known else " + unknown")
+
+    @property
+    def rate(self) -> float:
+        """Items per second asked in this process (skipped ones left out)."""
+        return (self.done + self.failed - self.skipped) / max(
+            1e-9, time.monotonic() - self.started)
 
 
 def to_json(item: Extraction) -> dict[str, Any]:
@@ -142,48 +254,64 @@ def from_json(data: dict[str, Any]) -> Extraction:
         **data["usage"]), "cost": None if cost is None else Decimal(str(cost))})
 
 
-def expand(inputs: Iterable[str]) -> list[str]:
-    """Globs and folders to files; URLs, stdin and data URLs as they are; in input order."""
-    return list(dict.fromkeys(images_mod.expand(list(inputs))))
+def done_items(store: Store, run: str) -> dict[str, Extraction]:
+    """The finished items of ``run`` by key, from the store."""
+    return {i.key: from_json(i.result) for i in store.items(run, "done")
+            if isinstance(i.result, dict)}
 
 
-async def abatch(inputs: Iterable[str], *, task: str = "extract", prompt: str | None = None,
-                 schema: Any = None, fields: str | None = None, format: str = "markdown",
-                 model: str | None = None, concurrency: int = 8, rpm: int | None = None,
-                 tpm: int | None = None, run: str | None = None, store: Store | None = None,
-                 http: Http | None = None, budget: Budget | None = None, retries: int = 3,
-                 base_url: str | None = None, batch_api: bool = False,
-                 poll_seconds: float = 30.0,
-                 on_item: Callable[[str, list[Extraction], Progress], None] | None = None,
-                 **options: Any) -> AsyncIterator[tuple[str, list[Extraction]]]:
-    """(input, its extractions) as each input finishes. Done items of a resumed run come first,
-    from the store. ``task="describe"`` asks ``prompt`` of each input on its own."""
-    specs = expand(inputs)
-    spec = schemas.from_fields(fields) if fields else (
+def run_options(task: str, prompt: str | None, model: str | None, fmt: str,
+                spec: schemas.Schema | None) -> dict[str, Any]:
+    """What a run is recorded with; resuming with other options is refused."""
+    return {"task": task, "prompt": prompt, "model": model, "format": fmt,
+            "schema": spec.json if spec else None}
+
+
+def _schema(schema: Any, fields: str | None) -> schemas.Schema | None:
+    return schemas.from_fields(fields) if fields else (
         schemas.from_any(schema) if schema is not None else None)
-    progress = Progress(len(specs))
-    todo = specs
+
+
+async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
+                 prompt: str | None = None, schema: Any = None, fields: str | None = None,
+                 format: str = "markdown", model: str | None = None, concurrency: int = 8,
+                 rpm: int | None = None, tpm: int | None = None, run: str | None = None,
+                 store: Store | None = None, http: Http | None = None,
+                 budget: Budget | None = None, retries: int = 3, base_url: str | None = None,
+                 batch_api: bool = False, poll_seconds: float = 30.0,
+                 on_item: Callable[[Extraction, Progress], None] | None = None,
+                 **options: Any) -> AsyncIterator[Extraction]:
+    """Each image's Extraction as it finishes (failed ones carry ``error``). Done items of a
+    resumed run come first, from the store. ``task="describe"`` asks ``prompt`` of each image
+    on its own. ``inputs`` are paths, globs, folders, URLs, ``-``, or ``plan()``'s items."""
+    given = list(inputs)
+    items = given if all(isinstance(i, Item) for i in given) else \
+        await asyncio.to_thread(plan, given)
+    spec = _schema(schema, fields)
+    progress = Progress(len(items))
+    todo: list[Item] = items
     if run is not None:
         store = store or Store()
-        store.open_run(run, {"task": task, "prompt": prompt, "model": model, "format": format,
-                             "schema": spec.json if spec else None})
-        store.add_items(run, specs)
+        store.open_run(run, run_options(task, prompt, model, format, spec))
+        store.add_items(run, [i.key for i in items if i.error is None])
         store.requeue(run)
-        done = {i.key: i for i in store.items(run, "done")}
-        for key in specs:
-            if key in done:
-                item = [from_json(d) for d in done[key].result]
+        done = done_items(store, run)
+        for item in items:
+            if item.key in done:
                 progress.skipped += 1
-                progress.add(item)
-                yield key, item
-        todo = [s for s in specs if s not in done]
+                progress.add(done[item.key])
+                if on_item:
+                    on_item(done[item.key], progress)
+                yield done[item.key]
+        todo = [i for i in items if i.key not in done]
+    keep = store if run is not None else None
     if batch_api and todo:
-        for key, item in await _batch_api(todo, spec, format, model, prompt, base_url, store,
-                                          run, poll_seconds, http, options):
-            progress.add(item)
+        async for result in _batch_api(todo, spec, format, model, prompt, base_url, store,
+                                       run, poll_seconds, http, options):
+            progress.add(result)
             if on_item:
-                on_item(key, item, progress)
-            yield key, item
+                on_item(result, progress)
+            yield result
         return
     limiter = RateLimiter(rpm, tpm) if rpm or tpm else None
     own = http is None
@@ -192,157 +320,153 @@ async def abatch(inputs: Iterable[str], *, task: str = "extract", prompt: str | 
         client.limiter = limiter
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(key: str) -> tuple[str, list[Extraction]]:
+    async def one(item: Item) -> Extraction:
         async with gate:
-            if run is not None and store is not None:
-                store.start(run, key)
-            item = await _item(key, task, client, spec, format, model, prompt, budget, store,
-                               retries, base_url, options)
-            if run is not None and store is not None:
-                _keep_item(store, run, key, item)
-            return key, item
+            if keep is not None and item.error is None:
+                keep.start(run, item.key)  # type: ignore[arg-type]
+            result = await _item(item, task, client, spec, format, model, prompt, budget,
+                                 store, retries, base_url, options)
+            if keep is not None and item.error is None:
+                _keep_item(keep, run, item.key, result)  # type: ignore[arg-type]
+            return result
 
-    tasks = [asyncio.ensure_future(one(key)) for key in todo]
+    tasks = [asyncio.ensure_future(one(item)) for item in todo]
     try:
         for finished in asyncio.as_completed(tasks):
-            key, item = await finished
-            progress.add(item)
+            result = await finished
+            progress.add(result)
             if on_item:
-                on_item(key, item, progress)
-            yield key, item
+                on_item(result, progress)
+            yield result
     finally:
         for t in tasks:
             t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await client.aclose()
 
 
-async def _item(key: str, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
+async def _item(item: Item, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
                 model: str | None, prompt: str | None, budget: Budget | None,
                 store: Store | None, retries: int, base_url: str | None,
-                options: dict[str, Any]) -> list[Extraction]:
+                options: dict[str, Any]) -> Extraction:
+    """One image, asked and read; transient failures retried (after Http's own retries)."""
+    if item.error is not None:
+        return Extraction(source=item.source, error=item.error)
     try:
-        loaded = await asyncio.to_thread(images_mod.load, key)
+        image = await asyncio.to_thread(item.load)
     except PixelproofError as e:
-        return [Extraction(source=key, error=str(e))]
-    out = []
-    for image in loaded:
-        for attempt in range(retries + 1):
-            try:
-                if task == "describe":
-                    request, saved = await asyncio.to_thread(prepare, build_request(
-                        [image], prompt or "What is in this image?", model=model, **options))
-                    response = await send(request, http, budget=budget, store=store,
-                                          base_url=base_url)
-                    out.append(Extraction(
-                        source=image.source, page=image.page, data=response.text,
-                        records=({"text": response.text},), text=response.text,
-                        model=response.model, usage=response.usage, attempts=1,
-                        cost=response.cost, cached=response.cached, saved_tokens=saved))
-                else:
-                    out.append(await extract_one(image, http, schema=spec, fmt=fmt, model=model,
-                                                 prompt=prompt, budget=budget, store=store,
-                                                 base_url=base_url, **options))
-                break
-            except TRANSIENT as e:
-                if attempt == retries:
-                    out.append(Extraction(source=image.source, page=image.page, error=str(e)))
-                else:
-                    await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
-            except PixelproofError as e:
-                out.append(Extraction(source=image.source, page=image.page, error=str(e)))
-                break
-    return out
+        return Extraction(source=item.source, page=item.page, error=str(e))
+    for attempt in range(retries + 1):
+        try:
+            if task != "describe":
+                return await extract_one(image, http, schema=spec, fmt=fmt, model=model,
+                                         prompt=prompt, budget=budget, store=store,
+                                         base_url=base_url, **options)
+            checks = ("verify", "votes", "vote_models")
+            request, saved = await asyncio.to_thread(prepare, build_request(
+                [image], prompt or "What is in this image?", model=model,
+                **{k: v for k, v in options.items() if k not in checks}))
+            response = await send(request, http, budget=budget, store=store,
+                                  base_url=base_url)
+            return Extraction(
+                source=image.source, page=image.page, data=response.text,
+                records=({"text": response.text},), text=response.text,
+                model=response.model, usage=response.usage, attempts=1,
+                cost=response.cost, cached=response.cached, saved_tokens=saved)
+        except TRANSIENT as e:
+            if attempt == retries:
+                return Extraction(source=image.source, page=image.page, error=str(e))
+            await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
+        except PixelproofError as e:
+            return Extraction(source=image.source, page=image.page, error=str(e))
+    raise AssertionError("unreachable")
 
 
-async def _batch_api(keys: list[str], spec: schemas.Schema | None, fmt: str, model: str | None,
+async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, model: str | None,
                      prompt: str | None, base_url: str | None, store: Store | None,
                      run: str | None, poll_seconds: float, http: Http | None,
-                     options: dict[str, Any]) -> list[tuple[str, list[Extraction]]]:
-    """Every input's first request through the OpenAI Batch API (half price); answers that do
+                     options: dict[str, Any]) -> AsyncIterator[Extraction]:
+    """Every item's first request through the OpenAI Batch API (half price); answers that do
     not parse or fit the schema are re-asked live, like any other extraction."""
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
     if target.provider != "openai":
         raise ConfigError(f"--batch-api needs an OpenAI model, not {target.id}.")
     checks = {k: options.pop(k) for k in ("verify", "votes", "vote_models") if k in options}
-    loaded: dict[str, list[Image] | PixelproofError] = {}
+    wire = {k: v for k, v in options.items()
+            if k in ("detail", "system", "max_tokens", "temperature")}
+    loaded: dict[str, Image | str] = {}
     requests: list[tuple[str, Any]] = []
-    for key in keys:
-        try:
-            loaded[key] = await asyncio.to_thread(images_mod.load, key)
-        except PixelproofError as e:
-            loaded[key] = e
+    for item in items:
+        if item.error is not None:
+            loaded[item.key] = item.error
             continue
-        for n, image in enumerate(loaded[key]):  # type: ignore[arg-type]
-            request = extraction_request(image, spec, fmt, model=model, prompt=prompt,
-                                         native=spec is not None, **{
-                                             k: v for k, v in options.items() if k in (
-                                                 "detail", "system", "max_tokens",
-                                                 "temperature")})
-            requests.append((f"{n}:{key}", (await asyncio.to_thread(prepare, request))[0]))
+        try:
+            image = loaded[item.key] = await asyncio.to_thread(item.load)
+        except PixelproofError as e:
+            loaded[item.key] = str(e)
+            continue
+        request = extraction_request(image, spec, fmt, model=model, prompt=prompt,
+                                     native=spec is not None, **wire)
+        requests.append((item.key, (await asyncio.to_thread(prepare, request))[0]))
+    keep = store if run is not None else None
     own = http is None
     client = http or Http()
     try:
         answers = await run_batch(requests, target, client, store=store, run=run,
                                   poll_seconds=poll_seconds)
-        out = []
-        for key in keys:
-            got = loaded[key]
-            if isinstance(got, PixelproofError):
-                out.append((key, [Extraction(source=key, error=str(got))]))
+        for item in items:
+            image = loaded[item.key]
+            if isinstance(image, str):
+                yield Extraction(source=item.source, page=item.page, error=image)
                 continue
-            item = []
-            for n, image in enumerate(got):
-                answer = answers[f"{n}:{key}"]
-                data, problems = (None, ["no answer"]) if isinstance(answer, ProviderError) \
-                    else read_answer(answer.text, spec)
-                if problems:  # a failed line or an unfit answer: asked live, with re-asks
-                    try:
-                        item.append(await extract_one(
-                            image, client, schema=spec, fmt=fmt, model=model, prompt=prompt,
-                            base_url=base_url, store=store, **checks, **options))
-                    except PixelproofError as e:
-                        item.append(Extraction(source=image.source, page=image.page,
-                                               error=str(e)))
-                    continue
+            answer = answers[item.key]
+            data, problems = (None, ["no answer"]) if isinstance(answer, ProviderError) \
+                else read_answer(answer.text, spec)
+            if problems:  # a failed line or an unfit answer: asked live, with re-asks
+                try:
+                    result = await extract_one(
+                        image, client, schema=spec, fmt=fmt, model=model, prompt=prompt,
+                        base_url=base_url, store=store, **checks, **options)
+                except PixelproofError as e:
+                    result = Extraction(source=image.source, page=image.page, error=str(e))
+            else:
                 report = await asyncio.to_thread(check, image, data) \
                     if checks.get("verify", True) else None
-                item.append(Extraction(
+                result = Extraction(
                     source=image.source, page=image.page, data=data, records=records_of(data),
                     text=answer.text, model=answer.model, usage=answer.usage, attempts=1,
-                    cost=answer.cost, verification=report))
-            if run is not None and store is not None:
-                _keep_item(store, run, key, item)
-            out.append((key, item))
-        if store is not None and run is not None:
-            store.set_meta(run, META, [])  # kept: a later resume starts new batches
-        return out
+                    cost=answer.cost, verification=report)
+            if keep is not None:
+                _keep_item(keep, run, item.key, result)  # type: ignore[arg-type]
+            yield result
+        if keep is not None:
+            keep.set_meta(run, META, [])  # type: ignore[arg-type]  # kept: resume starts anew
     finally:
         if own:
             await client.aclose()
 
 
-def _keep_item(store: Store, run: str, key: str, item: list[Extraction]) -> None:
-    if all(e.ok for e in item):
-        store.finish(run, key, [to_json(e) for e in item], sum((e.usage for e in item), Usage()),
-                     None if any(e.cost is None for e in item)
-                     else sum((e.cost or Decimal(0) for e in item), Decimal(0)))
+def _keep_item(store: Store, run: str, key: str, item: Extraction) -> None:
+    if item.ok:
+        store.finish(run, key, to_json(item), item.usage, item.cost)
     else:
-        store.fail(run, key, "; ".join(e.error or "" for e in item if not e.ok))
+        store.fail(run, key, item.error or "failed")
 
 
-def batch(inputs: Iterable[str], **options: Any) -> Iterator[tuple[str, list[Extraction]]]:
-    """``for source, extractions in pixelproof.batch(["scans/"], fields="date, amount")``:
-    results as they finish (run in a background event loop)."""
+def batch(inputs: Iterable[str], **options: Any) -> Iterator[Extraction]:
+    """``for e in pixelproof.batch(["scans/"], fields="date, amount"): print(e.label, e.data)``:
+    each image's Extraction as it finishes (run in a background event loop); the options are
+    ``abatch``'s."""
     import queue
     import threading
 
     results: queue.Queue[Any] = queue.Queue()
 
     async def pump() -> None:
-        async for pair in abatch(inputs, **options):
-            results.put(pair)
+        async for result in abatch(inputs, **options):
+            results.put(result)
 
     def main() -> None:
         try:
@@ -356,3 +480,11 @@ def batch(inputs: Iterable[str], **options: Any) -> Iterator[tuple[str, list[Ext
         if isinstance(got, BaseException):
             raise got
         yield got
+
+
+def pending(items: list[Item], store: Store | None, run: str | None) -> list[Item]:
+    """The items a run still has to ask (all of them without a run)."""
+    if store is None or run is None:
+        return items
+    done = {i.key for i in store.items(run, "done")}
+    return [i for i in items if i.key not in done]

@@ -7,7 +7,6 @@ import functools
 import json
 import os
 import sys
-import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -18,8 +17,7 @@ import click
 
 from . import cost, formats, output, providers
 from . import images as images_mod
-from .batch import Progress, RateLimiter, abatch, from_json
-from .batch import expand as expand_inputs
+from .batch import Item, Progress, RateLimiter, abatch, from_json, pending, plan
 from .errors import PixelproofError
 from .extract import (
     BUDGET_MAX_TOKENS,
@@ -168,14 +166,20 @@ def open_store(no_cache: bool, cache_dir: str | None) -> Store:
     return Store(Store.default_path(cache_dir), cache=not no_cache)
 
 
-def batch_budget(specs: list[str], model: str | None, prompt: str, detail: str,
+def batch_budget(todo: list[Item], model: str | None, prompt: str, detail: str,
                  max_tokens: int | None, dry_run: bool, max_cost: float | None,
                  price_file: str | None) -> cost.Budget | None:
-    """``budget_for`` over a batch's inputs, one request each (loaded only when needed)."""
+    """``budget_for`` over the items a batch still has to ask, one request each (loaded only
+    when needed; unreadable ones are left out, they fail without a request)."""
     cost.use_price_file(price_file)
     if not (dry_run or max_cost is not None):
         return None
-    loaded, _ = load_inputs(tuple(specs))
+    loaded = []
+    for item in todo:
+        try:
+            loaded.append(item.load())
+        except PixelproofError:
+            pass
     return budget_for(loaded, model, prompt, detail, max_tokens, len(loaded), dry_run,
                       max_cost, price_file)
 
@@ -237,12 +241,12 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
     with --each, every image is asked on its own (concurrently, resumable with --run).
     """
     if each or from_file or run:
-        specs = inputs_of(images, from_file)
-        budget = batch_budget(specs, model, prompt, detail, max_tokens, dry_run, max_cost,
-                              price_file)
-        run_batch(specs, out, None if out else "jsonl", run=run, concurrency=concurrency,
+        items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
+        budget = batch_budget(pending(items, store, run), model, prompt, detail, max_tokens,
+                              dry_run, max_cost, price_file)
+        run_batch(items, out, None if out else "jsonl", run=run, concurrency=concurrency,
                   rpm=rpm, tpm=tpm, timeout=timeout, retries=retries, budget=budget,
-                  store=open_store(no_cache, cache_dir), task="describe", prompt=prompt,
+                  store=store, task="describe", prompt=prompt,
                   model=model, base_url=base_url, detail=detail, system=system,
                   max_tokens=max_tokens, temperature=temperature)
         return
@@ -323,15 +327,14 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
     if schema_file and fields:
         raise click.UsageError("use --schema or --fields, not both.")
     model = models[0] if models else None
-    specs = inputs_of(images, from_file)
-    budget = batch_budget(specs, model, prompt or TABLES_PROMPT, detail, max_tokens, dry_run,
-                          max_cost, price_file)
-    run_batch(specs, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
+    items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
+    budget = batch_budget(pending(items, store, run), model, prompt or TABLES_PROMPT, detail,
+                          max_tokens, dry_run, max_cost, price_file)
+    run_batch(items, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
               timeout=timeout, retries=retries, budget=budget,
               checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
-              vote_models=models[1:],
-              batch_api=batch_api, poll_seconds=poll,
-              store=open_store(no_cache, cache_dir), task="extract", schema=schema_file,
+              vote_models=models[1:], batch_api=batch_api, poll_seconds=poll, store=store,
+              task="extract", schema=schema_file,
               fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
               detail=detail, system=system, max_tokens=max_tokens, temperature=temperature)
 
@@ -353,6 +356,7 @@ class Reporter:
 
     def __init__(self, total: int) -> None:
         self.bar = None
+        self.progress: Progress | None = None
         if sys.stderr.isatty():
             from rich.progress import (
                 BarColumn,
@@ -367,17 +371,16 @@ class Reporter:
             self.task = self.bar.add_task("extracting", total=total, info="")
             self.bar.start()
 
-    def item(self, key: str, item: list[Extraction], p: Progress) -> None:
-        rate = (p.done + p.failed - p.skipped) / max(1e-9, time.monotonic() - p.started)
-        info = f"{p.failed} failed, {p.spend}, {rate:.1f}/s"
-        for e in item:
-            if not e.ok:
-                fail(e.error or "")
+    def item(self, e: Extraction, p: Progress) -> None:
+        self.progress = p
+        info = f"{p.failed} failed, {p.spend}, {p.rate:.1f}/s"
+        if not e.ok:
+            fail(e.error or "")
         if self.bar is not None:
             self.bar.update(self.task, completed=p.done + p.failed, info=info)
         else:
-            state = "failed" if any(not e.ok for e in item) else "done"
-            click.echo(f"[{p.done + p.failed}/{p.total}] {key}: {state}; {info}", err=True)
+            state = "done" if e.ok else "failed"
+            click.echo(f"[{p.done + p.failed}/{p.total}] {e.label}: {state}; {info}", err=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -423,28 +426,39 @@ class Checks:
         return self.strict and any(not is_clean(rep) for _, rep in checked)
 
 
-def run_batch(specs: list[str], out: str | None, fmt: str | None, *, run: str | None,
+def render_items(items: list[Extraction], fmt: str) -> str:
+    """A batch's output: every record in input order (JSON also carries the reports)."""
+    result = ExtractResult(items)
+    reports = [{"source": e.source, "page": e.page, **(
+        e.verification if isinstance(e.verification, dict) else e.verification.to_dict())}
+               for e in items if e.verification is not None]
+    if fmt == "json" and reports:
+        return formats.to_json({"records": result.records, "verification": reports})
+    return result.render(fmt)
+
+
+def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str | None,
               concurrency: int, rpm: int | None, tpm: int | None, timeout: float,
               retries: int, checks: Checks = Checks(), **options: Any) -> None:
-    """Run every input as an item; JSONL grows as items finish, other formats are written
-    (atomically, in input order) at the end. Exits 1 when any item failed."""
+    """Run every image as an item. JSONL grows a line per record as items finish (a resumed
+    run's file is rebuilt from the store first); at the end every format is written atomically,
+    in input order. Exits 1 when any item failed."""
     fmt = fmt or (output.format_for(out) if out else "markdown")
-    order = expand_inputs(specs)
-    results: dict[str, list[Extraction]] = {}
-    reporter = Reporter(len(order))
-    jsonl = open(out, "w", encoding="utf-8") if out and fmt == "jsonl" else None
+    results: dict[str, Extraction] = {}
+    reporter = Reporter(len(plan_))
+    jsonl = open(out, "w", encoding="utf-8") if out and output.format_for(out) == "jsonl" \
+        else None
 
     async def work() -> None:
         limiter = RateLimiter(rpm, tpm) if rpm or tpm else None
         async with Http(timeout=timeout, retries=retries, limiter=limiter,
                         max_connections=max(10, concurrency)) as http:
-            async for key, item in abatch(
-                    order, run=run, concurrency=concurrency, http=http,
-                    on_item=reporter.item, **options):
-                results[key] = item
-                if jsonl is not None:
-                    jsonl.write(output.render(tagged(item) if len(order) > 1
-                                              else ExtractResult(item).records, "jsonl"))
+            async for e in abatch(plan_, run=run, concurrency=concurrency, http=http,
+                                  on_item=reporter.item, **options):
+                results[e.label] = e
+                if jsonl is not None and e.ok:
+                    jsonl.write(output.render(tagged([e]) if len(plan_) > 1 else e.records,
+                                              "jsonl"))
                     jsonl.flush()
                     os.fsync(jsonl.fileno())
 
@@ -454,23 +468,20 @@ def run_batch(specs: list[str], out: str | None, fmt: str | None, *, run: str | 
         reporter.close()
         if jsonl is not None:
             jsonl.close()
-    items = [e for key in order if key in results for e in results[key]]
+    items = [results[i.label] for i in plan_ if i.label in results]
     result = ExtractResult(items)
-    reports = [{"source": e.source, "page": e.page, **(
-        e.verification if isinstance(e.verification, dict) else e.verification.to_dict())}
-               for e in items if e.verification is not None]
-    text = formats.to_json({"records": result.records, "verification": reports}) \
-        if fmt == "json" and reports else result.render(fmt)
     if out:
-        output.write_atomic(out, text if reports and fmt == "json" else output.render(
-            result.records, output.format_for(out)))
+        output.write_atomic(out, render_items(items, output.format_for(out)))
     elif items:
-        click.echo(text, nl=False)
+        click.echo(render_items(items, fmt), nl=False)
     strict_failed = checks.report(items)
     failed = len(result.failed)
     costs = [e.cost for e in items if e.ok]
     spend = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
-    click.echo(f"{len(items) - failed} of {len(items)} images done, {failed} failed, "
+    skipped = reporter.progress.skipped if reporter.progress else 0
+    click.echo(f"{len(items) - failed} of {len(items)} images done"
+               + (f" ({skipped} in an earlier attempt of the run)" if skipped else "")
+               + f", {failed} failed, "
                f"{len(result.records)} records; {result.usage.summary()} tokens, "
                f"cost {cost.money(spend)}" + (f"; wrote {out}" if out else "") + (
                    f"; --detail auto saved {saved} image tokens" if (
@@ -579,12 +590,11 @@ def runs_export(name: str, out: str | None, fmt: str | None, cache_dir: str | No
     if not items:
         fail(f"no run named '{name}'. See `pixelproof runs list`.")
         sys.exit(1)
-    done = [from_json(d) for i in items if i.status == "done" for d in i.result]
-    result = ExtractResult(done)
+    done = [from_json(i.result) for i in items if i.status == "done"]
     if out:
-        output.write(out, result.records)
+        output.write_atomic(out, render_items(done, output.format_for(out)))
     else:
-        click.echo(result.render(fmt or "markdown"), nl=False)
+        click.echo(render_items(done, fmt or "markdown"), nl=False)
     click.echo(f"{sum(i.status == 'done' for i in items)} of {len(items)} inputs done", err=True)
 
 

@@ -569,9 +569,9 @@ def runs() -> None:
 def runs_list(cache_dir: str | None) -> None:
     """Every run with its items by status."""
     with Store(Store.default_path(cache_dir)) as store:
-        for name, created, counts in store.runs():
-            states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-            click.echo(f"{name}\t{created}\t{states or 'no items'}")
+        for r in store.runs():
+            states = ", ".join(f"{n} {status}" for status, n in sorted(r.counts.items()))
+            click.echo(f"{r.name}\t{r.created}\t{states or 'no items'}\t{cost.money(r.spend)}")
 
 
 @runs.command("export")

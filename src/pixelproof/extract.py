@@ -69,18 +69,21 @@ BUDGET_MAX_TOKENS = 4096  # answer cap under --max-cost when none is given, to b
 
 
 async def send(request: Request, http: Http, *, base_url: str | None = None,
-               budget: cost.Budget | None = None, store: Store | None = None) -> Response:
+               budget: cost.Budget | None = None, store: Store | None = None,
+               cache: bool = True) -> Response:
     """One request to its provider, priced; under a budget, its worst case is reserved first.
-    With a store, a repeat comes from the cache (free, ``cached=True``) and usage is logged."""
+    With a store, usage is logged and a repeat comes from the cache (free, ``cached=True``);
+    ``cache=False`` always asks, and caches the fresh answer."""
     target = providers.resolve(request.model, base_url)
     if store is None or target.provider == "local":
         return await _send(request, target, http, budget)
-    key = cache_key(request, target.base_url)
-    return _from_cache(store, key, target) or _keep(
+    key = cache_key(request, target.id, target.base_url)
+    return (_from_cache(store, key, target) if cache else None) or _keep(
         store, key, target, await _send(request, target, http, budget))
 
 
 def _from_cache(store: Store, key: str, target: providers.Target) -> Response | None:
+    """The cached answer (logged as a cache hit), or None."""
     hit = store.cached(key)
     if hit is not None:
         store.record_usage(target.id, hit.usage, Decimal(0), cached=True)
@@ -125,7 +128,8 @@ async def stream(request: Request, http: Http, *, base_url: str | None = None,
                  store: Store | None = None) -> AsyncIterator[str | Response]:
     """Text pieces as they arrive, then the whole Response (from the cache when it is there)."""
     target = providers.resolve(request.model, base_url)
-    key = cache_key(request, target.base_url) if store and target.provider != "local" else ""
+    key = cache_key(request, target.id, target.base_url) \
+        if store and target.provider != "local" else ""
     hit = _from_cache(store, key, target) if store and key else None
     if hit is not None:
         yield hit.text

@@ -1,8 +1,10 @@
 """SQLite store: the response cache, the usage log and batch runs.
 
-One file (``$PIXELPROOF_HOME`` or the user data dir, or ``--cache-dir``), WAL journal, each
-write its own transaction, so a process killed at any moment loses nothing committed. The
-schema grows by named migrations, applied once each and recorded (as sqlite-utils does).
+One file (``--cache-dir DIR``, else ``$PIXELPROOF_HOME``, else the user data dir), WAL journal,
+each write its own short transaction, so a process killed at any moment loses nothing committed
+and never corrupts the file. The schema grows by named migrations, applied once each, in order,
+and recorded in ``migrations`` (as sqlite-utils does). One connection, guarded by a lock, so the
+event loop thread and worker threads can share a Store.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +26,9 @@ import platformdirs
 
 from .errors import ConfigError, StoreError
 from .types import Request, Response, Usage
+
+STATUSES = ("pending", "running", "done", "failed")
+BUSY_TIMEOUT_MS = 30_000
 
 
 def _m001_cache(db: sqlite3.Connection) -> None:
@@ -47,11 +53,22 @@ def _m003_runs(db: sqlite3.Connection) -> None:
                   cost TEXT, updated TEXT NOT NULL, PRIMARY KEY (run, key))""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_cache, _m002_usage, _m003_runs]
+def _m004_item_order_and_times(db: sqlite3.Connection) -> None:
+    db.execute("CREATE INDEX items_seq ON items (run, seq)")
+    db.execute("ALTER TABLE items ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE usage ADD COLUMN at TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_cache, _m002_usage, _m003_runs, _m004_item_order_and_times]
 
 
 @dataclass(frozen=True)
 class UsageRow:
+    """Spend of one model on one day. ``requests``, tokens and ``cost`` count what was sent to
+    the provider; ``cached`` counts answers served from the cache (free). ``cost`` is None when
+    any request's price is unknown."""
+
     day: str
     model: str
     requests: int
@@ -72,36 +89,66 @@ class RunItem:
     cost: Decimal | None
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """A run: its items by status, and the spend of its done items (None when any is
+    unknown)."""
+
+    name: str
+    created: str
+    counts: dict[str, int]
+    spend: Decimal | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _money(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _sum(costs: list[Decimal | None]) -> Decimal | None:
+    return None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
+
+
 class Store:
     def __init__(self, path: str | Path | None = None, *, cache: bool = True) -> None:
-        """``cache=False`` still logs usage and keeps runs, but never answers from the cache."""
+        """Open (creating and migrating) the store at ``path`` (default: ``default_path()``).
+        ``cache=False`` (``--no-cache``) makes ``cached()`` always miss; usage is still logged,
+        fresh answers still cached, and runs kept."""
         self.path = Path(path) if path else self.default_path()
         self.use_cache = cache
+        self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                      timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
+            self._conn = sqlite3.connect(self.path, check_same_thread=False,
+                                         isolation_level=None,
+                                         timeout=BUSY_TIMEOUT_MS / 1000)
+            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # durable across process kills
+            self._conn.execute("PRAGMA foreign_keys=ON")
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"{self.path}: cannot open the pixelproof store ({e}). Check the "
-                             "folder is writable, or pass --cache-dir.") from None
-        self._lock = threading.Lock()
+                             "folder is writable, or pass --cache-dir.") from e
         self._migrate()
 
-    @staticmethod
-    def default_path(cache_dir: str | Path | None = None) -> Path:
+    @classmethod
+    def default_path(cls, cache_dir: str | Path | None = None) -> Path:
+        """``cache_dir/pixelproof.db``, else ``$PIXELPROOF_HOME/pixelproof.db``, else the user
+        data folder's."""
         home = cache_dir or os.environ.get("PIXELPROOF_HOME") or platformdirs.user_data_dir(
             "pixelproof")
         return Path(home) / "pixelproof.db"
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            self._conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -109,158 +156,215 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; sqlite errors become StoreError."""
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as e:
+                raise StoreError(f"{self.path}: the pixelproof store failed ({e}). If another "
+                                 "pixelproof is busy with it, try again; if the file is "
+                                 "damaged, move it away or pass --cache-dir.") from e
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, taken up front so readers never need to upgrade."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
     def _migrate(self) -> None:
-        with self._lock:
-            self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, "
-                            "applied TEXT NOT NULL)")
-            done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
-            for migration in MIGRATIONS:
-                if migration.__name__ not in done:
-                    self.db.execute("BEGIN IMMEDIATE")
-                    try:
-                        migration(self.db)
-                        self.db.execute("INSERT INTO migrations VALUES (?, ?)",
-                                        (migration.__name__, _now()))
-                        self.db.execute("COMMIT")
-                    except BaseException:
-                        self.db.execute("ROLLBACK")
-                        raise
-
-    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
-        with self._lock:
-            self.db.execute(sql, args)
-
-    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self.db.execute(sql, args).fetchall()
+        with self._db() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, "
+                       "applied TEXT NOT NULL)")
+        for migration in MIGRATIONS:
+            with self._tx() as db:  # checked inside: another process may have just applied it
+                if db.execute("SELECT 1 FROM migrations WHERE name = ?",
+                              (migration.__name__,)).fetchone():
+                    continue
+                migration(db)
+                db.execute("INSERT INTO migrations VALUES (?, ?)", (migration.__name__, _now()))
 
     # --- response cache ---------------------------------------------------------------------
 
     def cached(self, key: str) -> Response | None:
+        """The remembered answer for ``key``: ``cached=True``, usage as recorded, cost 0."""
         if not self.use_cache:
             return None
-        rows = self._rows("SELECT response FROM cache WHERE key = ?", (key,))
-        if not rows:
+        with self._db() as db:
+            row = db.execute("SELECT response FROM cache WHERE key = ?", (key,)).fetchone()
+        if row is None:
             return None
-        data = json.loads(rows[0][0])
+        data = json.loads(row[0])
         return Response(text=data["text"], model=data["model"], usage=Usage(**data["usage"]),
                         finish_reason=data["finish_reason"], cost=Decimal(0), cached=True)
 
     def remember(self, key: str, response: Response) -> None:
+        """Keep the answer's text, model, usage and finish reason; never raw bodies, headers
+        or keys."""
+        u = response.usage
         data = {"text": response.text, "model": response.model,
-                "usage": asdict(response.usage), "finish_reason": response.finish_reason}
-        self._write("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)",
-                    (key, json.dumps(data), _now()))
+                "usage": {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+                          "cached_tokens": u.cached_tokens},
+                "finish_reason": response.finish_reason}
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)",
+                       (key, json.dumps(data), _now()))
 
     # --- usage log --------------------------------------------------------------------------
 
     def record_usage(self, model: str, usage: Usage, cost: Decimal | None, *,
-                     cached: bool = False) -> None:
-        self._write("INSERT INTO usage (day, model, input_tokens, output_tokens, cached_tokens,"
-                    " cost, cache_hit) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (date.today().isoformat(), model, usage.input_tokens, usage.output_tokens,
-                     usage.cached_tokens, None if cost is None else str(cost), int(cached)))
+                     cached: bool = False, when: datetime | None = None) -> None:
+        """One answer: sent (``cached=False``) or served from the cache. ``when`` defaults to
+        now; its local date is the report's day."""
+        when = when or datetime.now(UTC)
+        day = (when.astimezone() if when.tzinfo else when).date().isoformat()
+        with self._db() as db:
+            db.execute("INSERT INTO usage (day, model, input_tokens, output_tokens, cached_tokens,"
+                       " cost, cache_hit, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (day, model, usage.input_tokens, usage.output_tokens,
+                        usage.cached_tokens, None if cost is None else str(cost), int(cached),
+                        when.isoformat(timespec="seconds")))
 
     def usage_report(self, since: date | None = None) -> list[UsageRow]:
-        out = []
-        for day, model, n, hits, tin, tout, costs in self._rows(
-                "SELECT day, model, COUNT(*), SUM(cache_hit), SUM(input_tokens),"
-                " SUM(output_tokens), json_group_array(cost) FROM usage WHERE day >= ?"
-                " GROUP BY day, model ORDER BY day, model",
-                ((since or date.min).isoformat(),)):
-            values = json.loads(costs)
-            total = None if None in values else sum((Decimal(v) for v in values), Decimal(0))
-            out.append(UsageRow(day, model, n, hits, tin, tout, total))
-        return out
+        """Per day and model, oldest first, from ``since`` (inclusive)."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT day, model, SUM(1 - cache_hit), SUM(cache_hit),"
+                " SUM(CASE cache_hit WHEN 0 THEN input_tokens ELSE 0 END),"
+                " SUM(CASE cache_hit WHEN 0 THEN output_tokens ELSE 0 END),"
+                " json_group_array(CASE cache_hit WHEN 0 THEN cost ELSE '0' END)"
+                " FROM usage WHERE day >= ? GROUP BY day, model ORDER BY day, model",
+                ((since or date.min).isoformat(),)).fetchall()
+        return [UsageRow(day, model, sent, hits, tin, tout,
+                         _sum([_money(c) for c in json.loads(costs)]))
+                for day, model, sent, hits, tin, tout, costs in rows]
 
     # --- batch runs -------------------------------------------------------------------------
 
     def open_run(self, name: str, options: dict[str, Any]) -> bool:
-        """Create run ``name``, or reopen it; True when it existed. Different options are an
-        error naming them, so a resumed run cannot silently mix two kinds of results."""
-        rows = self._rows("SELECT options FROM runs WHERE name = ?", (name,))
-        if rows:
-            old = json.loads(rows[0][0])
-            changed = sorted(k for k in old.keys() | options.keys()
-                             if old.get(k) != options.get(k))
-            if changed:
-                raise ConfigError(f"run '{name}' was started with other options "
-                                  f"({', '.join(changed)}). Resume it with the same options, "
-                                  "or pick a new --run name.")
-            return True
-        self._write("INSERT INTO runs (name, options, created) VALUES (?, ?, ?)",
-                    (name, json.dumps(options, sort_keys=True, default=str), _now()))
-        return False
+        """Create run ``name``, or reopen it; True when it existed. Different options are a
+        ConfigError naming them, so a resumed run cannot silently mix two kinds of results."""
+        text = json.dumps(options, sort_keys=True, default=str)
+        with self._tx() as db:
+            row = db.execute("SELECT options FROM runs WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                db.execute("INSERT INTO runs (name, options, created) VALUES (?, ?, ?)",
+                           (name, text, _now()))
+                return False
+        old, new = json.loads(row[0]), json.loads(text)
+        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        if changed:
+            raise ConfigError(f"run '{name}' was started with other options "
+                              f"({', '.join(changed)}). Resume it with the same options, "
+                              "or pick a new --run name.")
+        return True
 
     def add_items(self, run: str, keys: list[str]) -> None:
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            start = self.db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM items WHERE run = ?",
-                                    (run,)).fetchone()[0]
-            self.db.executemany(
+        """Add the keys not there yet as 'pending', after the others, in the order given."""
+        with self._tx() as db:
+            self._need_run(db, run)
+            start = db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM items WHERE run = ?",
+                               (run,)).fetchone()[0]
+            now = _now()
+            db.executemany(
                 "INSERT OR IGNORE INTO items (run, key, seq, status, attempts, updated)"
                 " VALUES (?, ?, ?, 'pending', 0, ?)",
-                [(run, key, start + n, _now()) for n, key in enumerate(keys)])
-            self.db.execute("COMMIT")
+                [(run, key, start + n, now) for n, key in enumerate(keys)])
 
     def items(self, run: str, status: str | None = None) -> list[RunItem]:
-        rows = self._rows(
-            "SELECT key, status, attempts, result, error, input_tokens, output_tokens, cost"
-            " FROM items WHERE run = ? AND (? IS NULL OR status = ?) ORDER BY seq",
-            (run, status, status))
+        """The run's items in input order, all or those with ``status``."""
+        if status is not None and status not in STATUSES:
+            raise ConfigError(f"unknown item status '{status}'; use one of "
+                              f"{', '.join(STATUSES)}.")
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT key, status, attempts, result, error, input_tokens, output_tokens,"
+                " cached_tokens, cost FROM items WHERE run = ? AND (? IS NULL OR status = ?)"
+                " ORDER BY seq", (run, status, status)).fetchall()
         return [RunItem(key, st, attempts, None if result is None else json.loads(result), error,
-                        Usage(tin or 0, tout or 0), None if cost is None else Decimal(cost))
-                for key, st, attempts, result, error, tin, tout, cost in rows]
+                        Usage(tin or 0, tout or 0, cached or 0), _money(cost))
+                for key, st, attempts, result, error, tin, tout, cached, cost in rows]
 
     def start(self, run: str, key: str) -> None:
-        self._write("UPDATE items SET status = 'running', attempts = attempts + 1, updated = ?"
-                    " WHERE run = ? AND key = ?", (_now(), run, key))
+        """The item is being asked: 'running', one more attempt."""
+        self._update(run, key, "status = 'running', attempts = attempts + 1", ())
 
     def finish(self, run: str, key: str, result: Any, usage: Usage,
                cost: Decimal | None) -> None:
-        self._write("UPDATE items SET status = 'done', result = ?, error = NULL,"
-                    " input_tokens = ?, output_tokens = ?, cost = ?, updated = ?"
-                    " WHERE run = ? AND key = ?",
-                    (json.dumps(result, default=str), usage.input_tokens, usage.output_tokens,
-                     None if cost is None else str(cost), _now(), run, key))
+        """The item is done: its result (as JSON), usage and cost are kept."""
+        self._update(run, key, "status = 'done', result = ?, error = NULL, input_tokens = ?,"
+                     " output_tokens = ?, cached_tokens = ?, cost = ?",
+                     (json.dumps(result, default=str), usage.input_tokens, usage.output_tokens,
+                      usage.cached_tokens, None if cost is None else str(cost)))
 
     def fail(self, run: str, key: str, error: str) -> None:
-        self._write("UPDATE items SET status = 'failed', error = ?, updated = ?"
-                    " WHERE run = ? AND key = ?", (error, _now(), run, key))
+        self._update(run, key, "status = 'failed', error = ?", (error,))
+
+    def _update(self, run: str, key: str, sets: str, args: tuple[Any, ...]) -> None:
+        with self._db() as db:
+            n = db.execute(f"UPDATE items SET {sets}, updated = ? WHERE run = ? AND key = ?",
+                           (*args, _now(), run, key)).rowcount
+        if n == 0:
+            raise StoreError(f"run '{run}' has no item '{key}'; add it with add_items first.")
 
     def requeue(self, run: str) -> int:
-        """Failed and interrupted items go back to pending; returns how many."""
-        with self._lock:
-            return self.db.execute("UPDATE items SET status = 'pending' WHERE run = ? AND"
-                                   " status IN ('running', 'failed')", (run,)).rowcount
+        """Failed and interrupted ('running') items go back to 'pending'; returns how many."""
+        with self._db() as db:
+            return db.execute("UPDATE items SET status = 'pending', updated = ? WHERE run = ?"
+                              " AND status IN ('running', 'failed')", (_now(), run)).rowcount
 
     def set_meta(self, run: str, name: str, value: Any) -> None:
-        with self._lock:
-            self.db.execute("UPDATE runs SET meta = json_set(meta, ?, json(?)) WHERE name = ?",
-                            (f"$.{name}", json.dumps(value), run))
+        """Keep a JSON value with the run (e.g. the OpenAI batch ids, to resume them)."""
+        with self._tx() as db:
+            meta = json.loads(self._need_run(db, run))
+            meta[name] = value
+            db.execute("UPDATE runs SET meta = ? WHERE name = ?", (json.dumps(meta), run))
 
     def get_meta(self, run: str, name: str) -> Any:
-        rows = self._rows("SELECT json_extract(meta, ?) FROM runs WHERE name = ?",
-                          (f"$.{name}", run))
-        value = rows[0][0] if rows else None
-        return json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
+        """The value set with ``set_meta``, or None."""
+        with self._db() as db:
+            row = db.execute("SELECT meta FROM runs WHERE name = ?", (run,)).fetchone()
+        return json.loads(row[0]).get(name) if row else None
 
-    def runs(self) -> list[tuple[str, str, dict[str, int]]]:
-        """(name, created, count per status) for every run, newest first."""
-        out = []
-        for name, created in self._rows("SELECT name, created FROM runs ORDER BY created DESC"):
-            counts = dict(self._rows("SELECT status, COUNT(*) FROM items WHERE run = ?"
-                                     " GROUP BY status", (name,)))
-            out.append((name, created, counts))
-        return out
+    @staticmethod
+    def _need_run(db: sqlite3.Connection, run: str) -> str:
+        """The run's meta; StoreError when there is no such run."""
+        row = db.execute("SELECT meta FROM runs WHERE name = ?", (run,)).fetchone()
+        if row is None:
+            raise StoreError(f"no run named '{run}'; open it with open_run first.")
+        return str(row[0])
+
+    def runs(self) -> list[RunSummary]:
+        """Every run, newest first."""
+        with self._db() as db:
+            runs = db.execute("SELECT name, created FROM runs ORDER BY created DESC, name")\
+                .fetchall()
+            rows = db.execute("SELECT run, status, COUNT(*), json_group_array(cost) FROM items"
+                              " GROUP BY run, status").fetchall()
+        counts: dict[str, dict[str, int]] = {name: {} for name, _ in runs}
+        spend: dict[str, Decimal | None] = {name: Decimal(0) for name, _ in runs}
+        for run, status, n, costs in rows:
+            counts.setdefault(run, {})[status] = n
+            if status == "done":
+                spend[run] = _sum([_money(c) for c in json.loads(costs)])
+        return [RunSummary(name, created, counts[name], spend[name]) for name, created in runs]
 
 
-def cache_key(request: Request, base_url: str) -> str:
-    """What makes two requests the same: images (by sha256), model, endpoint, prompt, schema and
-    options. Never the API key."""
-    parts = {"images": [im.sha256 for im in request.images], "model": request.model,
+def cache_key(request: Request, target_id: str, base_url: str) -> str:
+    """What makes two requests the same answer: the images (by sha256), model, endpoint,
+    prompt, system, schema and options, as canonical JSON. Never the API key."""
+    parts = {"v": 1, "images": [im.sha256 for im in request.images], "model": target_id,
              "base_url": base_url, "prompt": request.prompt, "system": request.system,
-             "schema": request.json_schema, "detail": request.detail,
-             "temperature": request.temperature, "max_tokens": request.max_tokens,
-             "turns": [(t.role, t.text) for t in request.turns], "task": request.task}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+             "schema": request.json_schema, "schema_name": request.schema_name,
+             "detail": request.detail, "temperature": request.temperature,
+             "max_tokens": request.max_tokens,
+             "turns": [[t.role, t.text] for t in request.turns], "task": request.task}
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

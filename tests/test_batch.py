@@ -11,19 +11,19 @@ import threading
 import time
 from collections import Counter
 
+import httpx
 import pytest
 from fakeapi import FakeAPI, Reply, completion
 from PIL import Image as PILImage
 
-from pixelproof.batch import RateLimiter, abatch, batch
+from pixelproof.batch import RateLimiter, _duration, abatch, batch
 from pixelproof.http import Http
 
 
 def image_id(body):
     """Which test image a request is about (the answer depends only on it)."""
-    url = body["messages"][-1]["content"][1]["image_url"]["url"] \
-        if body["messages"][-1]["role"] == "user" else body["messages"][1]["content"][1][
-            "image_url"]["url"]
+    (url,) = [part["image_url"]["url"] for m in body["messages"] if isinstance(m["content"], list)
+              for part in m["content"] if part.get("type") == "image_url"]
     return hashlib.sha256(url.encode()).hexdigest()[:10]
 
 
@@ -106,6 +106,69 @@ def test_rate_limit_is_kept(pngs):
         assert sum(t <= u < t + 0.95 for u in times) <= 5
 
 
+def test_tpm_counts_the_tokens_answers_report():
+    limiter = RateLimiter(tpm=1000, tokens_per_request=100, window=0.6)
+    for _ in range(12):
+        limiter.observe(httpx.Response(200, json={"usage": {"total_tokens": 400}}))
+    assert 350 < limiter.tokens <= 400
+
+    async def go():
+        start = time.monotonic()
+        for _ in range(3):  # 400 + 400 fit in 1000 tokens; the third waits for the window
+            await limiter.wait()
+        return time.monotonic() - start
+
+    assert asyncio.run(go()) >= 0.5
+
+
+def test_rate_limit_headers_and_429_pause_everyone():
+    limiter = RateLimiter(rpm=1000)
+
+    async def two_waits():
+        start = time.monotonic()
+        await asyncio.gather(limiter.wait(), limiter.wait())
+        return time.monotonic() - start
+
+    async def go():
+        limiter.observe(httpx.Response(200, headers={
+            "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "300ms"}))
+        assert await two_waits() >= 0.25
+        limiter.observe(httpx.Response(429, headers={"retry-after": "0.2"}))
+        assert await two_waits() >= 0.15
+        limiter.observe(httpx.Response(200, headers={"x-ratelimit-remaining-requests": "5"}))
+        assert await two_waits() < 0.1
+
+    asyncio.run(go())
+    assert (_duration("6m0s"), _duration("1.5s"), _duration("20ms"), _duration("2")) == (
+        360, 1.5, 0.02, 2)
+
+
+def test_pages_are_items_and_a_changed_file_is_a_new_item(tmp_path):
+    pdf, png = tmp_path / "doc.pdf", tmp_path / "one.png"
+    pages = [PILImage.new("RGB", (40, 30), (n * 80, 10, 10)) for n in range(3)]
+    pages[0].save(pdf, save_all=True, append_images=pages[1:])
+    PILImage.new("RGB", (40, 30), "red").save(png)
+
+    def go(api):
+        return {e.label: e for e in batch([str(pdf), str(png)], model="openai:m",
+                                          base_url=api.url, run="R",
+                                          fields="image, amount:number")}
+
+    with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
+        first = go(api)
+        assert list(first) and sorted(first) == [f"{pdf}#page={n}" for n in (1, 2, 3)] + [
+            str(png)]
+        assert len(api.requests) == 4 and all(e.ok for e in first.values())
+        again = go(api)  # all done: nothing asked, the stored results come back
+        assert len(api.requests) == 4
+        assert {k: e.data for k, e in again.items()} == {k: e.data for k, e in first.items()}
+        PILImage.new("RGB", (40, 30), "blue").save(png)  # same name, new content
+        third = go(api)
+        assert len(api.requests) == 5
+    assert third[str(png)].data != first[str(png)].data
+    assert third[f"{pdf}#page=2"].data == first[f"{pdf}#page=2"].data
+
+
 def test_sync_batch_yields_and_bad_input_goes_on(pngs, tmp_path):
     (tmp_path / "bad.png").write_text("not an image")
     with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
@@ -134,7 +197,7 @@ def test_killed_run_resumes_without_paying_twice(pngs, tmp_path):
         return answer_for(key)
 
     out, whole = tmp_path / "out.jsonl", tmp_path / "whole.jsonl"
-    common = ["-m", "openai:m", "--fields", "image, amount:number", "--no-cache"]
+    common = ["-m", "openai:m", "--fields", "image, amount:number", "--no-cache", "--no-verify"]
     with FakeAPI(answer=answer, latency=0.15) as api:
         first = run_cli(*pngs, *common, "--base-url", api.url, "--run", "R", "-o", str(out),
                         "--concurrency", "3")
@@ -173,7 +236,8 @@ def test_runs_export_rebuilds_the_output(pngs, tmp_path):
 def test_describe_each_asks_every_image_alone(pngs):
     from test_cli_describe import cli
     with FakeAPI() as api:
-        r = cli("describe", *pngs[:3], "--each", "-m", "openai:m", "--base-url", api.url)
+        r = cli("describe", pngs[0], "--each", "--from", "-", "-m", "openai:m", "--base-url",
+                api.url, stdin="\n".join(pngs[1:3]).encode())
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [line["text"] for line in lines] == ["I see 1 image(s)."] * 3

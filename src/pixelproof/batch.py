@@ -104,7 +104,7 @@ class RateLimiter:
 
 def _total_tokens(response: httpx.Response) -> int:
     """``usage.total_tokens`` of a read JSON answer (0 when streamed, absent or not JSON)."""
-    if response.status_code >= 400 or not response.is_stream_consumed:
+    if response.status_code >= 400:
         return 0
     try:
         usage = response.json().get("usage") or {}
@@ -287,11 +287,27 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
     given = list(inputs)
     items = given if all(isinstance(i, Item) for i in given) else \
         await asyncio.to_thread(plan, given)
-    spec = _schema(schema, fields)
+    owned = Store() if run is not None and store is None else None
+    try:
+        async for result in _run(items, task, _schema(schema, fields), format, model, prompt,
+                                 concurrency, rpm, tpm, run, store or owned, http, budget,
+                                 retries, base_url, batch_api, poll_seconds, on_item, options):
+            yield result
+    finally:
+        if owned is not None:
+            owned.close()
+
+
+async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format: str,
+               model: str | None, prompt: str | None, concurrency: int, rpm: int | None,
+               tpm: int | None, run: str | None, store: Store | None, http: Http | None,
+               budget: Budget | None, retries: int, base_url: str | None, batch_api: bool,
+               poll_seconds: float,
+               on_item: Callable[[Extraction, Progress], None] | None,
+               options: dict[str, Any]) -> AsyncIterator[Extraction]:
     progress = Progress(len(items))
     todo: list[Item] = items
-    if run is not None:
-        store = store or Store()
+    if run is not None and store is not None:
         store.open_run(run, run_options(task, prompt, model, format, spec))
         store.add_items(run, [i.key for i in items if i.error is None])
         store.requeue(run)

@@ -112,6 +112,16 @@ def test_the_fake_rejects_files_over_its_limit(pngs):
         batch(api, pngs)
 
 
+def test_invalid_input_names_the_line(pngs, monkeypatch):
+    real = batchapi.body
+    monkeypatch.setattr(batchapi, "body", lambda r, t: real(r, t) if r.images[0].source[-5] != "2"
+                        else [])  # the third line's body is not an object
+    with FakeBatchAPI(answer) as api, \
+            pytest.raises(ProviderError, match=r"batch_1 failed: line 3 is not a valid request "
+                          r"for /v1/chat/completions \(input line 3\)\. Fix the cause"):
+        batch(api, pngs)
+
+
 def test_resume_polls_the_same_batch_without_uploading_again(pngs, tmp_path):
     store = Store(tmp_path / "s.db")
     store.open_run("r", {})

@@ -69,7 +69,7 @@ async def run_batch(requests: list[tuple[str, Request]], target: Target, http: H
     for batch_id in list(batches.ids):
         info = await batches.wait(batch_id, poll_seconds, on_status)
         if info["status"] == "failed":
-            errors = "; ".join(str(e.get("message") or e.get("code") or e) for e in
+            errors = "; ".join(_batch_error(e) for e in
                                (info.get("errors") or {}).get("data") or [])
             raise ProviderError(
                 f"{target.id}: batch {batch_id} failed: {errors or 'no reason given'}. Fix the "
@@ -195,6 +195,11 @@ def _files(requests: list[tuple[str, Request]], target: Target, start: int,
         size += len(line)
     if lines:
         yield first, end, b"".join(lines)
+
+
+def _batch_error(error: dict[str, Any]) -> str:
+    said = str(error.get("message") or error.get("code") or error).rstrip(".")
+    return f"{said} (input line {error['line']})" if error.get("line") else said
 
 
 def _field(data: dict[str, Any], name: str, target: Target) -> str:

@@ -176,3 +176,59 @@ def test_tables_and_key_values_in_one_list_are_checked_together():
     (bad,) = [a for a in report.arithmetic if not a.ok]
     assert bad.name == "subtotal + tax = total" and f"[{len(rows) - 1}].value" in bad.paths
     assert any(c.path == f"[{len(rows) - 1}].value" for c in report.flagged)
+
+
+def _page(*lines: list[tuple[str, float]]) -> ocr.OcrResult:
+    """A hand-made OCR result: each line a list of (text, x) words, 40 px apart."""
+    from pixelproof.types import OcrResult, Word
+    words = [Word(text, (x, 40 * n, x + 12 * len(text), 40 * n + 24), 0.99, n)
+             for n, line in enumerate(lines) for text, x in line]
+    return OcrResult(tuple(words), 1000, 40 * len(lines))
+
+
+@pytest.mark.parametrize(("value", "printed", "ok"), [
+    ("1234.50", "1,234.50", True), (12.5, "12.50", True), (-12, "(12.00)", True),
+    (-12, "12.00-", True), ("-12.00", "-12.00", True), ("ACME Corp.", "ACME  Corp.", True),
+    ("acme corp", "ACME Corp.", True), ("1,234.50 €", "1.234,50", True),
+    (1234.05, "1,234.50", False), (12, "(12.00)", False), (1.25, "12.50", False),
+    ("ACME Corp. 2", "ACME Corp. 3", False), ("2024-03-04", "04/03/2024", True),
+])
+def test_matching_rules(value, printed, ok):
+    words = [(w, 300 + 120 * i) for i, w in enumerate(printed.split())]
+    page = _page([("Ref:", 40), ("Z-1", 100)], [("Amount", 40), *words])
+    (check,) = verify(None, {"amount": value}, ocr=page).checks
+    assert (check.status == "verified") is ok, check
+
+
+def test_day_and_month_are_read_the_page_s_way_round():
+    """A page that prints 25/03/2024 writes day first: its 04/03/2024 is 4 March."""
+    page = _page([("Date:", 40), ("04/03/2024", 300)], [("Due:", 40), ("25/03/2024", 300)])
+    statuses = [c.status for c in verify(None, {"date": "2024-03-04", "due": "2024-03-25"},
+                                         ocr=page).checks]
+    assert statuses == ["verified", "verified"]
+    swapped = verify(None, {"date": "2024-04-03"}, ocr=page).checks[0]
+    assert swapped.status == "contradicted" and swapped.ocr_text == "04/03/2024"
+    copied = verify(None, {"date": "03/04/2024"}, ocr=page).checks[0]  # copied the wrong way
+    assert copied.status == "contradicted"
+
+
+def test_a_wrong_cell_reads_as_its_column_on_its_row():
+    """The cell is located by its row's line and its column's x range (from the other rows)."""
+    doc, read = page("invoice", 11)
+    data = data_of("invoice", doc)
+    truth = data["rows"][2]["amount"]
+    data["rows"][2]["amount"] = truth[:-1] + str((int(truth[-1]) + 1) % 10)
+    check = next(c for c in verify(None, data, ocr=read).checks if c.path == "rows[2].amount")
+    assert check.status == "contradicted" and check.ocr_text == truth, check
+
+
+def test_model_typed_answers_verify_and_a_flipped_debit_sign_fails_the_balance():
+    """Numbers as numbers, ISO dates, debits negative: how a model's JSON usually reads."""
+    from verify import typed
+    data, read = _statement()
+    report = verify(None, typed(data), ocr=read)
+    assert report.flagged == [] and all(a.ok for a in report.arithmetic), report.summary()
+    n = _first_number(data["rows"], "debit")
+    data["rows"][n]["debit"] = "-" + data["rows"][n]["debit"]  # typed: a positive debit
+    report = verify(None, typed(data), ocr=read)
+    assert any(not a.ok and f"rows[{n}].debit" in a.paths for a in report.arithmetic)

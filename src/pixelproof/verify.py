@@ -128,15 +128,20 @@ def _as_number(value: Any) -> Decimal | None:
     return None
 
 
-def _dates(text: str) -> set[Any]:
-    readings = {formats.parse_date(text, True), formats.parse_date(text, False)}
-    readings.discard(None)
-    return readings
+def _same_date(value: str, printed: str, dayfirst: bool | None) -> bool | None:
+    """Whether two dates agree, each read the same way round (day first, or month first when
+    the page does not say), so that a swapped day and month never passes. None when ``value``
+    is not a date."""
+    if formats.parse_date(value, True) is None:
+        return None
+    ways = (True, False) if dayfirst is None else (dayfirst,)
+    return any(formats.parse_date(printed, way) == formats.parse_date(value, way) is not None
+               for way in ways)
 
 
-def _matches(value: Any, span: str) -> bool:
-    """Whether printed ``span`` says ``value``: numbers by value, dates by date, text loosely
-    but with every digit exact."""
+def _matches(value: Any, span: str, dayfirst: bool | None = None) -> bool:
+    """Whether printed ``span`` says ``value``: numbers by value, dates by date (read the
+    page's way round when it shows one), text loosely but with every digit exact."""
     span = span.strip().rstrip(":;,")
     number = _as_number(value)
     if number is not None:
@@ -144,9 +149,9 @@ def _matches(value: Any, span: str) -> bool:
         return printed is not None and printed == number
     if not isinstance(value, str) or not value.strip():
         return False
-    dates = _dates(value)
-    if dates:
-        return bool(dates & _dates(span))
+    same = _same_date(value.strip(), span, dayfirst)
+    if same is not None:
+        return same
     a, b = _text_key(value), _text_key(span)
     if re.findall(r"\d", a) != re.findall(r"\d", b):
         return False
@@ -211,23 +216,31 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
     if ocr is None:
         from .ocr import read
         ocr = read(image)
-    spans = _spans(ocr)
+    page = _Page(_spans(ocr), ocr.lines, formats.day_first([w.text for w in ocr.words]))
     labels = tables.key_values(ocr)
     checks: dict[str, Check] = {}
     for rows_path, rows in _rows(data):
         if {"key", "value"} <= set(rows[0]):
             continue  # a key/value table: checked as labelled fields below
-        for n, row in enumerate(rows):
-            prefix = f"{rows_path}[{n}]"
-            checks.update(_check_row(prefix, row, spans))
+        checks.update(_check_table(rows_path, rows, page))
     for path, name, value in _leaves(data):
         if path in checks or value is None or isinstance(value, bool) or value == "":
             continue
         key_value = path.endswith(".value") and isinstance(_parent(data, path), dict)
         label = str(_parent(data, path).get("key", "")) if key_value else name
-        checks[path] = _check_field(path, label, value, spans, labels)
+        checks[path] = _check_field(path, label, value, page, labels)
     ordered = [checks[p] for p, _, _ in _leaves(data) if p in checks]
     return Report(tuple(ordered), tuple(arithmetic(data)))
+
+
+@dataclass(frozen=True)
+class _Page:
+    spans: list[_Span]
+    lines: list[list[Word]]
+    dayfirst: bool | None  # how the page writes its slash dates, when one tells
+
+    def find(self, value: Any) -> list[_Span]:
+        return [s for s in self.spans if _matches(value, s.text, self.dayfirst)]
 
 
 def _parent(data: Any, path: str) -> Any:
@@ -239,52 +252,102 @@ def _parent(data: Any, path: str) -> Any:
     return node
 
 
-def _check_row(prefix: str, row: dict[str, Any],
-               spans: list[_Span]) -> dict[str, Check]:
-    """A row's values, looked for on the line that holds most of them."""
-    cells = {k: v for k, v in row.items() if v not in (None, "") and not isinstance(v, bool)
-             and k not in ("table", "source", "page")}
-    found = {k: [s for s in spans if _matches(v, s.text)] for k, v in cells.items()}
-    votes = Counter(line for hits in found.values() for line in {s.line for s in hits})
-    best = votes.most_common(1)[0][0] if votes else None
+@dataclass(frozen=True)
+class _Row:
+    cells: dict[str, Any]
+    found: dict[str, list[_Span]]
+    line: int | None  # the line that holds most of the row's values
+    support: int  # how many of its values are on that line
+
+    def hit(self, key: str) -> _Span | None:
+        """The value's shortest match on the row's line, when the row was found."""
+        on_line = [s for s in self.found[key] if s.line == self.line]
+        if on_line and (len(self.cells) == 1 or self.support >= 2):
+            return min(on_line, key=lambda s: len(s.text))
+        return None
+
+
+def _check_table(path: str, rows: list[dict[str, Any]], page: _Page) -> dict[str, Check]:
+    """A table's values, each looked for on the line that holds most of its row; a value that
+    is not there is compared with what its cell (its row's line, its column's x range, learnt
+    from the other rows) reads."""
+    found = []
+    for row in rows:
+        cells = {k: v for k, v in row.items() if v not in (None, "")
+                 and not isinstance(v, bool) and k not in ("table", "source", "page")}
+        hits = {k: page.find(v) for k, v in cells.items()}
+        votes = Counter(line for spans in hits.values() for line in {s.line for s in spans})
+        line, support = votes.most_common(1)[0] if votes else (None, 0)
+        found.append(_Row(cells, hits, line, support))
+    columns: dict[str, list[Box]] = {}
+    for row in found:
+        for key in row.cells:
+            if (hit := row.hit(key)) is not None:
+                columns.setdefault(key, []).append(hit.box)
+    negative = {k for r in found for k in r.cells if _mostly_negative([x.get(k) for x in rows])}
     out = {}
-    for key, value in cells.items():
-        path = f"{prefix}.{key}"
-        on_line = [s for s in found[key] if s.line == best]
-        if on_line and (len(cells) == 1 or votes[best] >= 2):
-            hit = min(on_line, key=lambda s: len(s.text))
-            out[path] = Check(path, value, "verified", hit.box, hit.text)
-            continue
-        flipped = [s for s in spans if s.line == best and _magnitude_match(value, s.text)]
-        if flipped and _DEBIT.search(key) and _as_number(value) and _as_number(value) < 0:
-            out[path] = Check(path, value, "verified", flipped[0].box, flipped[0].text,
-                              "printed without its sign in a debit column")
-        elif flipped:
-            out[path] = Check(path, value, "contradicted", flipped[0].box, flipped[0].text,
-                              "the sign differs from the page")
-        elif best is not None and votes[best] >= 2:
-            out[path] = Check(path, value, "unverified", None, None,
-                              "not on its row's line in the image")
-        else:
-            out[path] = Check(path, value, "unverified", None, None,
-                              "this row was not found in the image")
+    for n, row in enumerate(found):
+        for key, value in row.cells.items():
+            out[f"{path}[{n}].{key}"] = _check_cell(f"{path}[{n}].{key}", key, value, row,
+                                                    columns.get(key), key in negative, page)
     return out
 
 
-def _check_field(path: str, name: str, value: Any, spans: list[_Span],
+def _mostly_negative(values: list[Any]) -> bool:
+    numbers = [x for v in values if (x := _num(v))]
+    return bool(numbers) and sum(x < 0 for x in numbers) * 2 > len(numbers)
+
+
+def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | None,
+                negative: bool, page: _Page) -> Check:
+    hit = row.hit(key)
+    if hit is not None:
+        return Check(path, value, "verified", hit.box, hit.text)
+    if row.line is None or row.support < 2:
+        return Check(path, value, "unverified", None, None, "this row was not found in the image")
+    x0 = min(b[0] for b in column) - 8 if column else None
+    x1 = max(b[2] for b in column) + 8 if column else None
+    if column and isinstance(value, str) and _as_number(value) is None:
+        wrapped = [s for s in row.found[key] if abs(s.line - row.line) == 1
+                   and x0 <= s.box[0] and s.box[2] <= x1]  # type: ignore[operator]
+        if wrapped:
+            return Check(path, value, "verified", wrapped[0].box, wrapped[0].text,
+                         "wrapped onto the next line")
+    flipped = [s for s in page.spans if s.line == row.line and _magnitude_match(value, s.text)
+               and (not column or x0 <= (s.box[0] + s.box[2]) / 2 <= x1)]  # type: ignore
+    if flipped and negative and _DEBIT.search(key) and _as_number(value) < 0:  # type: ignore
+        return Check(path, value, "verified", flipped[0].box, flipped[0].text,
+                     "printed without its sign in a debit column")
+    if flipped:
+        return Check(path, value, "contradicted", flipped[0].box, flipped[0].text,
+                     "the sign differs from the page")
+    if column:
+        taken = [h.box for k in row.cells if k != key and (h := row.hit(k)) is not None]
+        words = [w for w in page.lines[row.line] if x0 <= (w.box[0] + w.box[2]) / 2 <= x1
+                 and not any(_inside(w.box, t) for t in taken)]  # type: ignore[operator]
+        if words:
+            text = " ".join(w.text for w in words)
+            return Check(path, value, "contradicted", _union(words), text,
+                         f"its cell reads {text!r}")
+        return Check(path, value, "unverified", None, None, "its cell is empty in the image")
+    return Check(path, value, "unverified", None, None, "not on its row's line in the image")
+
+
+def _check_field(path: str, name: str, value: Any, page: _Page,
                  labels: list[tuple[str, str, Box]]) -> Check:
     """A labelled value: next to its label when the label is on the page, else anywhere."""
     key = _text_key(name)
     near = [(label, text, box) for label, text, box in labels
             if key and SequenceMatcher(None, key, _text_key(label)).ratio() >= 0.8]
     for _, text, box in near:
-        if _matches(value, text) or any(_matches(value, s.text) for s in spans
-                                        if _inside(s.box, box)):
+        if _matches(value, text, page.dayfirst) or any(
+                _matches(value, s.text, page.dayfirst) for s in page.spans
+                if _inside(s.box, box)):
             return Check(path, value, "verified", box, text)
     if near:
         _, text, box = near[0]
         return Check(path, value, "contradicted", box, text, f"'{name}' reads '{text}'")
-    hits = [s for s in spans if _matches(value, s.text)]
+    hits = page.find(value)
     if hits:
         hit = min(hits, key=lambda s: len(s.text))
         return Check(path, value, "verified", hit.box, hit.text, "found on the page")
@@ -361,22 +424,31 @@ def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
                 out.append(_sum_check(f"line {n + 1}: {qty} x {price} = {amount}", q * p, a,
                                       [f"{at[n]}.{k}" for k in (qty, price, amount)]))
     if balance:
-        for n in range(1, len(body)):
-            prev, cur = _num(body[n - 1].get(balance)), _num(body[n].get(balance))
-            if prev is None or cur is None:
-                continue
-            if debit or credit:
-                d = _num(body[n].get(debit)) if debit else None
-                c = _num(body[n].get(credit)) if credit else None
-                expected = prev - abs(d or 0) + abs(c or 0)
-                used = [k for k in (debit, credit) if k and body[n].get(k) not in (None, "")]
-            elif amount and _num(body[n].get(amount)) is not None:
-                expected, used = prev + _num(body[n].get(amount)), [amount]  # type: ignore
-            else:
-                continue
-            out.append(_sum_check(f"running balance, row {n + 1}", expected, cur,
-                                  [f"{at[n - 1]}.{balance}"] +
-                                  [f"{at[n]}.{k}" for k in used + [balance]]))
+        # debits taken off whether written 12.00 or -12.00, as long as the column is consistent
+        out_sign = 1 if debit and _mostly_negative([r.get(debit) for r in body]) else -1
+        in_sign = -1 if credit and _mostly_negative([r.get(credit) for r in body]) else 1
+        before = _scalar(scalars, r"opening|brought forward|previous balance|start")
+        for n, row in enumerate(body):
+            cur = _num(row.get(balance))
+            if before is not None and cur is not None:
+                if debit or credit:
+                    d = _num(row.get(debit)) if debit else None
+                    c = _num(row.get(credit)) if credit else None
+                    expected = before[1] + (d or 0) * out_sign + (c or 0) * in_sign
+                    used = [k for k in (debit, credit) if k and row.get(k) not in (None, "")]
+                elif amount and (a := _num(row.get(amount))) is not None:
+                    expected, used = before[1] + a, [amount]
+                else:
+                    used = None
+                if used is not None:
+                    out.append(_sum_check(f"running balance, row {n + 1}", expected, cur,
+                                          [before[0]] + [f"{at[n]}.{k}" for k in used +
+                                                         [balance]]))
+            before = None if cur is None else (f"{at[n]}.{balance}", cur)
+        closing = _scalar(scalars, r"closing|carried forward|ending balance|new balance")
+        if closing and before:
+            out.append(_sum_check("last balance = closing balance", before[1], closing[1],
+                                  [before[0], closing[0]]))
     if amount and not balance:
         lines = [_num(r.get(amount)) for r in body]
         subtotal = _scalar(scalars, r"sub ?total")

@@ -58,9 +58,9 @@ def make_images(folder: Path, count: int) -> list[str]:
 async def pixelproof_run(paths: list[str], url: str) -> int:
     done = 0
     async with Http(max_connections=CONCURRENCY) as http:
-        async for _, item in abatch(paths, model="openai:bench", base_url=url, http=http,
-                                    concurrency=CONCURRENCY, verify=False, detail="low"):
-            done += all(e.ok for e in item)
+        async for e in abatch(paths, model="openai:bench", base_url=url, http=http,
+                              concurrency=CONCURRENCY, verify=False, detail="low"):
+            done += e.ok
     return done
 
 

@@ -71,7 +71,7 @@ def test_cli_repeat_comes_from_the_cache_and_only_what_differs_is_sent(pngs, tmp
     assert m["cost"] is None  # no price for this model: unknown, never zero
     table = cli("usage").stdout
     assert "openai:m" in table and "unknown" in table and "$0.0000" not in table
-    assert "500" in table and "total: 6 requests" in table
+    assert "total: 6 requests, 2 cached, 600 in, 120 out, unknown" in table
 
 
 def test_cli_cache_dir_and_usage_since(pngs, tmp_path):
@@ -85,6 +85,7 @@ def test_cli_cache_dir_and_usage_since(pngs, tmp_path):
     assert (elsewhere / "pixelproof.db").exists()
     assert not (tmp_path / "home" / "pixelproof.db").exists()
     assert json.loads(cli("usage", "--json").stdout) == []  # PIXELPROOF_HOME's store is empty
+    assert cli("usage").stdout == "no usage recorded.\n"
     rows = json.loads(cli("usage", "--json", "--cache-dir", str(elsewhere)).stdout)
     assert [(r["requests"], r["cached"]) for r in rows] == [(1, 1)]
     later = cli("usage", "--json", "--since", "2999-01-01", "--cache-dir", str(elsewhere))

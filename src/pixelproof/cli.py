@@ -606,11 +606,15 @@ def runs_export(name: str, out: str | None, fmt: str | None, cache_dir: str | No
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @handle_errors
 def usage_command(since: Any, cache_dir: str | None, as_json: bool) -> None:
-    """Spend by day and model: requests, cache hits, tokens and dollars (from real usage)."""
+    """Spend by day and model: requests sent, answers from the cache, tokens and dollars (from
+    the usage each answer reported; a price we do not know is shown as unknown)."""
     with Store(Store.default_path(cache_dir)) as store:
         rows = store.usage_report(since.date() if since else None)
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], default=str, indent=1))
+        return
+    if not rows:
+        click.echo("no usage recorded" + (f" since {since.date()}" if since else "") + ".")
         return
     click.echo(f"{'day':10}  {'model':32} {'requests':>8} {'cached':>6} {'in':>10} {'out':>9}"
                f" {'cost':>11}")
@@ -619,7 +623,9 @@ def usage_command(since: Any, cache_dir: str | None, as_json: bool) -> None:
                    f"{r.input_tokens:>10} {r.output_tokens:>9} {cost.money(r.cost):>11}")
     known = [r.cost for r in rows]
     total = None if None in known else sum(known, Decimal(0))  # type: ignore[arg-type]
-    click.echo(f"total: {sum(r.requests for r in rows)} requests, {cost.money(total)}")
+    click.echo(f"total: {sum(r.requests for r in rows)} requests, "
+               f"{sum(r.cached for r in rows)} cached, {sum(r.input_tokens for r in rows)} in, "
+               f"{sum(r.output_tokens for r in rows)} out, {cost.money(total)}")
 
 
 async def closing(http: Http, work: Awaitable[T]) -> T:

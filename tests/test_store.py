@@ -217,3 +217,12 @@ for n in range(100000):
         assert len(store.items("r", "running")) <= 1  # at most the one being written
         assert store.requeue("r") <= 1
         assert len(store.items("r")) == 100000
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_new_store_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        store.remember("k", Response("a private answer", "m"))
+        for f in tmp_path.iterdir():  # the db and its WAL/SHM files
+            assert f.stat().st_mode & 0o077 == 0, f

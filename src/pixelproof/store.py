@@ -126,6 +126,8 @@ class Store:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # answers read from people's documents: owner only
+                self.path.touch(mode=0o600)
             self._conn = sqlite3.connect(self.path, check_same_thread=False,
                                          isolation_level=None,
                                          timeout=BUSY_TIMEOUT_MS / 1000)

@@ -179,6 +179,16 @@ def test_sync_batch_yields_and_bad_input_goes_on(pngs, tmp_path):
     assert "bad.png" in bad.error and not bad.ok
 
 
+def test_stopping_early_cancels_the_rest(pngs):
+    with FakeAPI(answer=lambda body: answer_for(image_id(body)), latency=0.1) as api:
+        for _ in batch(pngs, model="openai:m", base_url=api.url, concurrency=2, verify=False):
+            break
+        time.sleep(0.5)
+        asked = len(api.requests)
+        time.sleep(0.3)
+        assert asked == len(api.requests) < len(pngs) / 2
+
+
 def run_cli(*args, **kw):
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     return subprocess.Popen([sys.executable, "-m", "pixelproof", "extract", *args],

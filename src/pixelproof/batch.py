@@ -14,6 +14,7 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import aclosing
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -289,10 +290,12 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
         await asyncio.to_thread(plan, given)
     owned = Store() if run is not None and store is None else None
     try:
-        async for result in _run(items, task, _schema(schema, fields), format, model, prompt,
-                                 concurrency, rpm, tpm, run, store or owned, http, budget,
-                                 retries, base_url, batch_api, poll_seconds, on_item, options):
-            yield result
+        async with aclosing(_run(
+                items, task, _schema(schema, fields), format, model or providers.default_model(),
+                prompt, concurrency, rpm, tpm, run, store or owned, http, budget, retries,
+                base_url, batch_api, poll_seconds, on_item, options)) as results:
+            async for result in results:
+                yield result
     finally:
         if owned is not None:
             owned.close()
@@ -322,12 +325,13 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
         todo = [i for i in items if i.key not in done]
     keep = store if run is not None else None
     if batch_api and todo:
-        async for result in _batch_api(todo, spec, format, model, prompt, base_url, store,
-                                       run, poll_seconds, http, options):
-            progress.add(result)
-            if on_item:
-                on_item(result, progress)
-            yield result
+        async with aclosing(_batch_api(todo, spec, format, model, prompt, base_url, store,
+                                       run, poll_seconds, http, options)) as answered:
+            async for result in answered:
+                progress.add(result)
+                if on_item:
+                    on_item(result, progress)
+                yield result
         return
     limiter = RateLimiter(rpm, tpm) if rpm or tpm else None
     own = http is None
@@ -479,10 +483,14 @@ def batch(inputs: Iterable[str], **options: Any) -> Iterator[Extraction]:
     import threading
 
     results: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
 
     async def pump() -> None:
-        async for result in abatch(inputs, **options):
-            results.put(result)
+        async with aclosing(abatch(inputs, **options)) as each:
+            async for result in each:
+                if stop.is_set():  # the caller stopped reading: cancel the rest
+                    return
+                results.put(result)
 
     def main() -> None:
         try:
@@ -492,10 +500,13 @@ def batch(inputs: Iterable[str], **options: Any) -> Iterator[Extraction]:
         results.put(None)
 
     threading.Thread(target=main, daemon=True).start()
-    while (got := results.get()) is not None:
-        if isinstance(got, BaseException):
-            raise got
-        yield got
+    try:
+        while (got := results.get()) is not None:
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
 
 
 def pending(items: list[Item], store: Store | None, run: str | None) -> list[Item]:

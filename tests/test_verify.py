@@ -232,3 +232,53 @@ def test_model_typed_answers_verify_and_a_flipped_debit_sign_fails_the_balance()
     data["rows"][n]["debit"] = "-" + data["rows"][n]["debit"]  # typed: a positive debit
     report = verify(None, typed(data), ocr=read)
     assert any(not a.ok and f"rows[{n}].debit" in a.paths for a in report.arithmetic)
+
+
+def test_a_row_given_twice_is_flagged_but_a_row_printed_twice_is_not():
+    page = _page([("Item", 40), ("Qty", 400), ("Amount", 600)],
+                 [("Tea", 40), ("2", 400), ("3.00", 600)],
+                 [("Soap", 40), ("1", 400), ("1.20", 600)],
+                 [("Tea", 40), ("2", 400), ("3.00", 600)])
+    tea, soap = {"item": "Tea", "qty": 2, "amount": 3.0}, {"item": "Soap", "qty": 1,
+                                                           "amount": 1.2}
+    assert verify(None, {"rows": [tea, soap, tea]}, ocr=page).flagged == []
+    report = verify(None, {"rows": [tea, soap, soap, tea]}, ocr=page)
+    assert {c.path for c in report.flagged} == {"rows[2].item", "rows[2].qty", "rows[2].amount"}
+    assert "rows[1]" in report.flagged[0].note
+
+
+@pytest.mark.parametrize(("printed", "value", "ok"), [
+    ("- 12.00", -12, True), ("- 12.00", 12, False), ("12.00 DR", -12, True),
+    ("12.00 DR", 12, False), ("12.00 CR", 12, True), ("1, 212.00", 212, False)])
+def test_a_number_is_read_with_the_rest_of_its_cell(printed, value, ok):
+    words = [(w, 600 + 12 * sum(len(x) + 1 for x in printed.split()[:i]))
+             for i, w in enumerate(printed.split())]
+    page = _page([("Item", 40), ("Amount", 600)], [("Tea", 40), *words],
+                 [("Soap", 40), ("5.00", 600)])
+    report = verify(None, {"rows": [{"item": "Tea", "amount": value},
+                                    {"item": "Soap", "amount": 5}]}, ocr=page)
+    assert (report.checks[1].status == "verified") is ok, report.checks[1]
+
+
+def test_arithmetic_finds_roles_from_schema_style_names():
+    from pixelproof.verify import arithmetic
+    data = {"items": [{"name": "Tea", "quantity": 2, "unit_price": 1.5, "line_total": 3.0},
+                      {"name": "Soap", "quantity": 1, "unit_price": 1.2, "line_total": 1.2}],
+            "sub_total": 4.2, "tax": 0.42, "total_amount": 4.62}
+    assert [a.ok for a in arithmetic(data)] == [True] * 4
+    data["items"][1]["line_total"] = 2.1
+    failed = [a for a in arithmetic(data) if not a.ok]
+    assert [a.name for a in failed] == ["line 2: quantity x unit_price = line_total",
+                                        "line_total lines = sub_total"]
+    assert "items[1].line_total" in failed[1].paths and "sub_total" in failed[1].paths
+
+
+def test_balances_chain_from_opening_to_closing():
+    from pixelproof.verify import arithmetic
+    data = {"opening_balance": "100.00", "rows": [
+        {"debit": "10.00", "credit": None, "balance": "90.00"},
+        {"debit": None, "credit": "5.50", "balance": "95.50"}], "closing_balance": "95.50"}
+    assert [a.ok for a in arithmetic(data)] == [True, True, True]
+    data["closing_balance"] = "95.05"
+    (bad,) = [a for a in arithmetic(data) if not a.ok]
+    assert bad.paths == ("rows[1].balance", "closing_balance")

@@ -95,18 +95,34 @@ class _Span:
     text: str
     box: Box
     line: int
+    number: Decimal | None  # what the span says as a number, read with the rest of its cell
 
 
 def _spans(page: OcrResult, longest: int = 6) -> list[_Span]:
     """Every run of up to ``longest`` neighbouring words on a line, so that a value split
-    over several words ("ACME  Corp.", "$ 3.20") can be found."""
+    over several words ("ACME  Corp.", "$ 3.20") can be found. A number is read together
+    with the rest of its cell, so that "12.00" never stands for "- 12.00" or "1, 212.00"."""
     out = []
     for n, line in enumerate(page.lines):
+        cells = [(c.box, _cell_number(c.text)) for c in tables.cells_of(line)]
         for i in range(len(line)):
             for j in range(i + 1, min(len(line), i + longest) + 1):
-                words = line[i:j]
-                out.append(_Span(" ".join(w.text for w in words), _union(words), n))
+                text, box = " ".join(w.text for w in line[i:j]), _union(line[i:j])
+                number = formats.parse_number(text)
+                cell = next((c for c in cells if _inside(box, c[0])), None)
+                if cell and cell[1] is not None and re.search(r"\d", text):
+                    number = cell[1]
+                out.append(_Span(text, box, n, number))
     return out
+
+
+def _cell_number(text: str) -> Decimal | None:
+    """A cell's number; "12.00 DR" is negative, "1, 234.50" (split by the reader) 1234.50."""
+    text = re.sub(r"(?<=\d[,.])\s+(?=\d)|(?<=\d)\s+(?=[,.]\d)", "", text)
+    if m := re.fullmatch(r"(.*?\d)\s*(dr|cr)\.?", text.strip(), re.I):
+        number = formats.parse_number(m[1])
+        return -number if number is not None and m[2].lower() == "dr" else number
+    return formats.parse_number(text)
 
 
 def _union(words: list[Word]) -> Box:
@@ -134,7 +150,8 @@ def _same_date(value: str, printed: str, dayfirst: bool | None) -> bool | None:
     is not a date."""
     if formats.parse_date(value, True) is None:
         return None
-    ways = (True, False) if dayfirst is None else (dayfirst,)
+    ways = (dayfirst,) if dayfirst is not None or re.search(r"\d\.\d+\.\d", printed) else (
+        True, False)  # "12.03.2024" is day first
     return any(formats.parse_date(printed, way) == formats.parse_date(value, way) is not None
                for way in ways)
 
@@ -160,11 +177,19 @@ def _matches(value: Any, span: str, dayfirst: bool | None = None) -> bool:
     return len(a) >= 4 and SequenceMatcher(None, a, b).ratio() >= 0.85
 
 
-def _magnitude_match(value: Any, span: str) -> bool:
+def _says(value: Any, span: _Span, dayfirst: bool | None) -> bool:
+    """Whether ``span`` says ``value``: numbers as read with their cell, the rest as text."""
+    number = _as_number(value)
+    if number is not None:
+        return span.number == number
+    return _matches(value, span.text, dayfirst)
+
+
+def _magnitude_match(value: Any, span: _Span) -> bool:
     """The same number with the other sign ("12.00" for -12.00), as printed in a debit
     column or written with the sign elsewhere."""
-    number, printed = _as_number(value), formats.parse_number(span.strip())
-    return number is not None and printed is not None and printed == -number != 0
+    number = _as_number(value)
+    return number is not None and span.number is not None and span.number == -number != 0
 
 
 _DEBIT = re.compile(r"debit|withdraw|paid out|payment|charge|out\b|spent", re.I)
@@ -240,7 +265,7 @@ class _Page:
     dayfirst: bool | None  # how the page writes its slash dates, when one tells
 
     def find(self, value: Any) -> list[_Span]:
-        return [s for s in self.spans if _matches(value, s.text, self.dayfirst)]
+        return [s for s in self.spans if _says(value, s, self.dayfirst)]
 
 
 def _parent(data: Any, path: str) -> Any:
@@ -258,11 +283,12 @@ class _Row:
     found: dict[str, list[_Span]]
     line: int | None  # the line that holds most of the row's values
     support: int  # how many of its values are on that line
+    repeats: int | None = None  # the row whose line this one claims too
 
     def hit(self, key: str) -> _Span | None:
         """The value's shortest match on the row's line, when the row was found."""
         on_line = [s for s in self.found[key] if s.line == self.line]
-        if on_line and (len(self.cells) == 1 or self.support >= 2):
+        if on_line and self.repeats is None and (len(self.cells) == 1 or self.support >= 2):
             return min(on_line, key=lambda s: len(s.text))
         return None
 
@@ -271,14 +297,25 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: _Page) -> dict[str
     """A table's values, each looked for on the line that holds most of its row; a value that
     is not there is compared with what its cell (its row's line, its column's x range, learnt
     from the other rows) reads."""
-    found = []
+    seen = []
     for row in rows:
         cells = {k: v for k, v in row.items() if v not in (None, "")
                  and not isinstance(v, bool) and k not in ("table", "source", "page")}
         hits = {k: page.find(v) for k, v in cells.items()}
-        votes = Counter(line for spans in hits.values() for line in {s.line for s in spans})
-        line, support = votes.most_common(1)[0] if votes else (None, 0)
-        found.append(_Row(cells, hits, line, support))
+        seen.append((cells, hits, Counter(line for spans in hits.values()
+                                          for line in {s.line for s in spans})))
+    found = [_Row({}, {}, None, 0)] * len(seen)
+    taken: dict[int, int] = {}  # each printed line stands for one row: best supported first
+    for n in sorted(range(len(seen)), key=lambda n: -max(seen[n][2].values(), default=0)):
+        cells, hits, votes = seen[n]
+        support = max(votes.values(), default=0)
+        lines = sorted(line for line, v in votes.items() if v == support)
+        free = [line for line in lines if line not in taken]
+        line = (free or lines)[0] if lines else None
+        if line is not None and free and support >= 2:
+            taken[line] = n
+        repeats = taken[line] if line is not None and not free and support >= 2 else None
+        found[n] = _Row(cells, hits, line, support, repeats)
     columns: dict[str, list[Box]] = {}
     for row in found:
         for key in row.cells:
@@ -305,6 +342,9 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | 
         return Check(path, value, "verified", hit.box, hit.text)
     if row.line is None or row.support < 2:
         return Check(path, value, "unverified", None, None, "this row was not found in the image")
+    if row.repeats is not None:
+        return Check(path, value, "unverified", None, None, "its row is printed once, as "
+                     f"{path.rsplit('[', 1)[0]}[{row.repeats}]: a row given twice")
     x0 = min(b[0] for b in column) - 8 if column else None
     x1 = max(b[2] for b in column) + 8 if column else None
     if column and isinstance(value, str) and _as_number(value) is None:
@@ -313,7 +353,7 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | 
         if wrapped:
             return Check(path, value, "verified", wrapped[0].box, wrapped[0].text,
                          "wrapped onto the next line")
-    flipped = [s for s in page.spans if s.line == row.line and _magnitude_match(value, s.text)
+    flipped = [s for s in page.spans if s.line == row.line and _magnitude_match(value, s)
                and (not column or x0 <= (s.box[0] + s.box[2]) / 2 <= x1)]  # type: ignore
     if flipped and negative and _DEBIT.search(key) and _as_number(value) < 0:  # type: ignore
         return Check(path, value, "verified", flipped[0].box, flipped[0].text,
@@ -340,9 +380,7 @@ def _check_field(path: str, name: str, value: Any, page: _Page,
     near = [(label, text, box) for label, text, box in labels
             if key and SequenceMatcher(None, key, _text_key(label)).ratio() >= 0.8]
     for _, text, box in near:
-        if _matches(value, text, page.dayfirst) or any(
-                _matches(value, s.text, page.dayfirst) for s in page.spans
-                if _inside(s.box, box)):
+        if _at_label(value, text, box, page):
             return Check(path, value, "verified", box, text)
     if near:
         _, text, box = near[0]
@@ -352,6 +390,15 @@ def _check_field(path: str, name: str, value: Any, page: _Page,
         hit = min(hits, key=lambda s: len(s.text))
         return Check(path, value, "verified", hit.box, hit.text, "found on the page")
     return Check(path, value, "unverified", None, None, "not found in the image")
+
+
+def _at_label(value: Any, text: str, box: Box, page: _Page) -> bool:
+    """Whether the text printed by a label (``text`` in ``box``) says ``value``."""
+    number, printed = _as_number(value), _cell_number(text)
+    if number is not None and printed is not None:
+        return number == printed
+    return _matches(value, text, page.dayfirst) or any(
+        _says(value, s, page.dayfirst) for s in page.spans if _inside(s.box, box))
 
 
 def _inside(inner: Box, outer: Box) -> bool:
@@ -364,7 +411,7 @@ def _inside(inner: Box, outer: Box) -> bool:
 def _field(row: dict[str, Any], *patterns: str) -> str | None:
     for pattern in patterns:
         for key in row:
-            if re.search(pattern, str(key), re.I):
+            if re.search(pattern, _text_key(str(key))):
                 return str(key)
     return None
 
@@ -452,7 +499,7 @@ def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
     if amount and not balance:
         lines = [_num(r.get(amount)) for r in body]
         subtotal = _scalar(scalars, r"sub ?total")
-        total = _scalar(scalars, r"^(grand )?total$|amount due|total due")
+        total = _scalar(scalars, r"^(grand )?total( amount| due| payable)?$|amount due")
         tax = _scalar(scalars, r"tax|vat|gst")
         if None not in lines and lines:
             target = subtotal or (total if not tax else None)

@@ -16,7 +16,8 @@ import pytest
 from fakeapi import FakeAPI, Reply, completion
 from PIL import Image as PILImage
 
-from pixelproof.batch import RateLimiter, _duration, abatch, batch
+from pixelproof.batch import RateLimiter, _duration, abatch, batch, limiter_for, plan
+from pixelproof.cost import DEFAULT_OUTPUT
 from pixelproof.http import Http
 
 
@@ -119,6 +120,13 @@ def test_tpm_counts_the_tokens_answers_report():
         return time.monotonic() - start
 
     assert asyncio.run(go()) >= 0.5
+
+
+def test_tpm_starts_from_the_estimate_of_a_request(pngs):
+    assert limiter_for(plan(pngs), None, None, "openai:gpt-4o-mini") is None
+    assert limiter_for(plan(pngs), 60, None, "openai:gpt-4o-mini").tokens == 1000
+    first = limiter_for(plan(pngs), None, 90_000, "openai:gpt-4o", detail="high").tokens
+    assert first == DEFAULT_OUTPUT + 85 + 170  # one 512 px tile and the answer
 
 
 def test_rate_limit_headers_and_429_pause_everyone():

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
+from . import cost, providers, schemas
 from . import images as images_mod
-from . import providers, schemas
 from .batchapi import META, run_batch
 from .cost import Budget
 from .errors import (
@@ -204,6 +204,30 @@ def _page_count(data: bytes) -> int:
         pdf.close()
 
 
+def limiter_for(items: list[Item], rpm: int | None, tpm: int | None, model: str,
+                prompt: str | None = None, detail: str = "auto",
+                max_tokens: int | None = None) -> RateLimiter | None:
+    """The limiter for ``--rpm``/``--tpm`` (None without them). Until answers report their
+    usage, ``--tpm`` counts each request as the first readable image's estimate."""
+    if not (rpm or tpm):
+        return None
+    return RateLimiter(rpm, tpm, _first_guess(items, model, prompt or "", detail, max_tokens)
+                       if tpm else 1000)
+
+
+def _first_guess(items: list[Item], model: str, prompt: str, detail: str,
+                 max_tokens: int | None) -> int:
+    for item in items[:5]:
+        try:
+            image = item.load() if item.error is None else None
+        except PixelproofError:
+            continue
+        if image is not None:
+            est = cost.estimate([image], model, prompt, detail, max_tokens)
+            return est.input_tokens + est.output_tokens if est.input_tokens else 1000
+    return 1000
+
+
 @dataclass
 class Progress:
     total: int
@@ -333,7 +357,8 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                     on_item(result, progress)
                 yield result
         return
-    limiter = RateLimiter(rpm, tpm) if rpm or tpm else None
+    limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get("detail", "auto"),
+                          options.get("max_tokens"))
     own = http is None
     client = http or Http(limiter=limiter, max_connections=max(concurrency, 10))
     if limiter and not own:

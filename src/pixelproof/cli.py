@@ -17,7 +17,7 @@ import click
 
 from . import cost, formats, output, providers
 from . import images as images_mod
-from .batch import Item, Progress, RateLimiter, abatch, from_json, pending, plan
+from .batch import Item, Progress, abatch, from_json, limiter_for, pending, plan
 from .errors import PixelproofError
 from .extract import (
     BUDGET_MAX_TOKENS,
@@ -450,7 +450,9 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
         else None
 
     async def work() -> None:
-        limiter = RateLimiter(rpm, tpm) if rpm or tpm else None
+        limiter = limiter_for(plan_, rpm, tpm, options.get("model") or providers.default_model(),
+                              options.get("prompt"), options.get("detail", "auto"),
+                              options.get("max_tokens"))
         async with Http(timeout=timeout, retries=retries, limiter=limiter,
                         max_connections=max(10, concurrency)) as http:
             async for e in abatch(plan_, run=run, concurrency=concurrency, http=http,

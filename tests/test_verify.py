@@ -282,3 +282,22 @@ def test_balances_chain_from_opening_to_closing():
     data["closing_balance"] = "95.05"
     (bad,) = [a for a in arithmetic(data) if not a.ok]
     assert bad.paths == ("rows[1].balance", "closing_balance")
+
+
+def test_overlay_of_an_image_from_stdin(tmp_path):
+    """Stdin is read once; the overlay is drawn on that same image."""
+    import io
+
+    from PIL import Image
+    doc, _ = page("receipt", 13)
+    png = io.BytesIO()
+    doc.image.save(png, "PNG")
+    with FakeAPI(answer=lambda body: json.dumps([{"total": doc.values["Total"]}])) as api:
+        r = cli("extract", "-", "--fields", "total", "-m", "openai:m", "--base-url", api.url,
+                "--overlay", str(tmp_path / "o.png"), stdin=png.getvalue())
+    assert r.returncode == 0, r.stderr
+    drawn = Image.open(tmp_path / "o.png").convert("RGB")
+    assert drawn.size == doc.image.size
+    x0, y0, x1, y1 = map(int, doc.boxes["Total"])
+    assert (22, 163, 74) in {drawn.getpixel((x, y)) for x in range(x0 - 12, x1 + 12)
+                             for y in range(y0 - 12, y1 + 12)}  # a green box by the total

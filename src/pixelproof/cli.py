@@ -395,8 +395,9 @@ class Checks:
     strict: bool = False
     overlay: str | None = None
 
-    def report(self, items: list[Extraction]) -> bool:
-        """Print each report's summary (and flags with --show); True when --strict fails."""
+    def report(self, items: list[Extraction], inputs: dict[str, Item] | None = None) -> bool:
+        """Print each report's summary (and flags with --show); True when --strict fails.
+        ``inputs`` (by label) give the images to draw on, stdin and URLs included."""
         checked = [(e, v if isinstance(v, dict) else v.to_dict())
                    for e in items if (v := e.verification) is not None]
         for n, (item, rep) in enumerate(checked, 1):
@@ -420,7 +421,8 @@ class Checks:
                 stem, dot, ext = self.overlay.rpartition(".")
                 path = self.overlay if len(checked) == 1 else \
                     f"{stem or ext}-{n}.{ext if dot else 'png'}"
-                (image,) = images_mod.load(item.label)
+                image = inputs[item.label].load() if inputs and item.label in inputs \
+                    else images_mod.load(item.label)[0]
                 draw_overlay(image, rep, path)
         from .verify import is_clean
         return self.strict and any(not is_clean(rep) for _, rep in checked)
@@ -476,7 +478,7 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
         output.write_atomic(out, render_items(items, output.format_for(out)))
     elif items:
         click.echo(render_items(items, fmt), nl=False)
-    strict_failed = checks.report(items)
+    strict_failed = checks.report(items, {i.label: i for i in plan_})
     failed = len(result.failed)
     costs = [e.cost for e in items if e.ok]
     spend = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]

@@ -99,9 +99,9 @@ def main(count: int = 500) -> None:
             cpu, wall = time.process_time(), time.perf_counter()
             done = asyncio.run(pixelproof_run(paths, url))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            floor = time.perf_counter()
+            floor_cpu, floor = time.process_time(), time.perf_counter()
             asyncio.run(httpx_floor(paths, url))
-            floor = time.perf_counter() - floor
+            floor, floor_cpu = time.perf_counter() - floor, time.process_time() - floor_cpu
             limit = count * LATENCY / CONCURRENCY
             sample = paths[:40]
             start = time.perf_counter()
@@ -113,8 +113,9 @@ def main(count: int = 500) -> None:
     print(f"limit (images x latency / concurrency): {limit:.2f} s")
     print(f"pixelproof: {wall:.2f} s ({100 * (wall / limit - 1):+.1f}% over the limit; "
           f"target within 10%), {done} done; CPU {1000 * cpu / count:.2f} ms per image")
-    print(f"bare httpx, same requests and concurrency: {floor:.2f} s; pixelproof takes "
-          f"{wall / floor:.2f}x that")
+    print(f"bare httpx, same requests and concurrency: {floor:.2f} s, CPU "
+          f"{1000 * floor_cpu / count:.2f} ms per image; pixelproof takes {wall / floor:.2f}x "
+          f"the wall time and {1000 * (cpu - floor_cpu) / count:+.2f} ms CPU per image over it")
     print(f"openai SDK, sequential: {per * count:.1f} s for {count} "
           f"(measured {per * 1000:.0f} ms per image over {len(sample)} images, extrapolated); "
           f"pixelproof is {per * count / wall:.0f}x faster")

@@ -364,16 +364,20 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     if limiter and not own:
         client.limiter = limiter
     gate = asyncio.Semaphore(concurrency)
+    ahead = asyncio.Semaphore(2 * concurrency)  # images read before their turn, bounded
 
     async def one(item: Item) -> Extraction:
-        async with gate:
-            if keep is not None and item.error is None:
-                keep.start(run, item.key)  # type: ignore[arg-type]
-            result = await _item(item, task, client, spec, format, model, prompt, budget,
-                                 store, retries, base_url, options)
-            if keep is not None and item.error is None:
-                _keep_item(keep, run, item.key, result)  # type: ignore[arg-type]
-            return result
+        async with ahead:
+            image = await _load(item)
+            async with gate:
+                if keep is not None and item.error is None:
+                    keep.start(run, item.key)  # type: ignore[arg-type]
+                result = image if isinstance(image, Extraction) else await _item(
+                    image, task, client, spec, format, model, prompt, budget, store, retries,
+                    base_url, options)
+                if keep is not None and item.error is None:
+                    _keep_item(keep, run, item.key, result)  # type: ignore[arg-type]
+                return result
 
     tasks = [asyncio.ensure_future(one(item)) for item in todo]
     try:
@@ -391,17 +395,21 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
             await client.aclose()
 
 
-async def _item(item: Item, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
+async def _load(item: Item) -> Image | Extraction:
+    """The item's image, or its failed Extraction when it cannot be read."""
+    if item.error is not None:
+        return Extraction(source=item.source, error=item.error)
+    try:
+        return await asyncio.to_thread(item.load)
+    except PixelproofError as e:
+        return Extraction(source=item.source, page=item.page, error=str(e))
+
+
+async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
                 model: str | None, prompt: str | None, budget: Budget | None,
                 store: Store | None, retries: int, base_url: str | None,
                 options: dict[str, Any]) -> Extraction:
     """One image, asked and read; transient failures retried (after Http's own retries)."""
-    if item.error is not None:
-        return Extraction(source=item.source, error=item.error)
-    try:
-        image = await asyncio.to_thread(item.load)
-    except PixelproofError as e:
-        return Extraction(source=item.source, page=item.page, error=str(e))
     for attempt in range(retries + 1):
         try:
             if task != "describe":

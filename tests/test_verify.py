@@ -301,3 +301,16 @@ def test_overlay_of_an_image_from_stdin(tmp_path):
     x0, y0, x1, y1 = map(int, doc.boxes["Total"])
     assert (22, 163, 74) in {drawn.getpixel((x, y)) for x in range(x0 - 12, x1 + 12)
                              for y in range(y0 - 12, y1 + 12)}  # a green box by the total
+
+
+def test_text_wrapped_onto_the_next_line_is_found():
+    page = _page([("Item", 40), ("Qty", 400), ("Amount", 600)],
+                 [("Tea", 40), ("2", 400), ("3.00", 600)],
+                 [("Soap", 40), ("1", 400), ("1.20", 600)],
+                 [("lavender", 40)])
+    rows = [{"item": "Tea", "qty": 2, "amount": 3.0},
+            {"item": "Soap lavender", "qty": 1, "amount": 1.2}]
+    assert verify(None, {"rows": rows}, ocr=page).flagged == []
+    rows[0]["item"] = "Soap"  # the next row's text
+    (bad,) = verify(None, {"rows": rows}, ocr=page).flagged
+    assert bad.path == "rows[0].item" and bad.status == "contradicted" and bad.ocr_text == "Tea"

@@ -113,7 +113,16 @@ def _spans(page: OcrResult, longest: int = 6) -> list[_Span]:
                 if cell and cell[1] is not None and re.search(r"\d", text):
                     number = cell[1]
                 out.append(_Span(text, box, n, number))
+    lines = [tables.cells_of(line) for line in page.lines]
+    for n, (above, below) in enumerate(zip(lines, lines[1:], strict=False)):
+        out += [_Span(f"{a.text} {b.text}", _union_boxes(a.box, b.box), n, None)
+                for a in above for b in below if min(a.box[2], b.box[2]) > max(
+                    a.box[0], b.box[0])]  # a cell wrapped onto the next line
     return out
+
+
+def _union_boxes(a: Box, b: Box) -> Box:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
 def _cell_number(text: str) -> Decimal | None:
@@ -337,6 +346,7 @@ def _mostly_negative(values: list[Any]) -> bool:
 
 def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | None,
                 negative: bool, page: _Page) -> Check:
+    """One table value: on its row's line, else compared with what its cell reads."""
     hit = row.hit(key)
     if hit is not None:
         return Check(path, value, "verified", hit.box, hit.text)
@@ -347,12 +357,6 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | 
                      f"{path.rsplit('[', 1)[0]}[{row.repeats}]: a row given twice")
     x0 = min(b[0] for b in column) - 8 if column else None
     x1 = max(b[2] for b in column) + 8 if column else None
-    if column and isinstance(value, str) and _as_number(value) is None:
-        wrapped = [s for s in row.found[key] if abs(s.line - row.line) == 1
-                   and x0 <= s.box[0] and s.box[2] <= x1]  # type: ignore[operator]
-        if wrapped:
-            return Check(path, value, "verified", wrapped[0].box, wrapped[0].text,
-                         "wrapped onto the next line")
     flipped = [s for s in page.spans if s.line == row.line and _magnitude_match(value, s)
                and (not column or x0 <= (s.box[0] + s.box[2]) / 2 <= x1)]  # type: ignore
     if flipped and negative and _DEBIT.search(key) and _as_number(value) < 0:  # type: ignore

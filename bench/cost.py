@@ -57,7 +57,7 @@ def main(model: str = "openai:gpt-4o") -> None:
     print(f"{'image':16} {'size':>10} {'naive':>6} {'auto':>6} {'sent as':>14} "
           f"{'CER full':>8} {'CER sent':>8}")
     for (image, name), truth in docs:
-        plan = cost.plan(image, model, "extract", "extract")
+        plan = cost.choose_detail(image, model, "extract", "extract")
         sent = images.resize(image, *plan.size)
         a, b = render.cer(truth, ocr.read(image).text), render.cer(truth, ocr.read(sent).text)
         naive += plan.full_tokens or 0
@@ -69,7 +69,7 @@ def main(model: str = "openai:gpt-4o") -> None:
     photo_naive = photo_auto = 0
     for image, name in photos:
         for prompt, task in (("What is in this picture?", "describe"), ("extract", "extract")):
-            plan = cost.plan(image, model, prompt, task)
+            plan = cost.choose_detail(image, model, prompt, task)
             photo_naive += plan.full_tokens or 0
             photo_auto += plan.tokens or 0
             print(f"{name:16} {image.width:>4}x{image.height:<5} {plan.full_tokens:>6} "

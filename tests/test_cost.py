@@ -112,7 +112,7 @@ def _png(im, tmp_path, name):
 def test_auto_detail_halves_document_tokens_and_keeps_text(tmp_path):
     doc = render.statement(seed=5)
     (image,) = images.load(_png(doc.image, tmp_path, "s.png"))
-    plan = cost.plan(image, "openai:gpt-4o", "extract", "extract")
+    plan = cost.choose_detail(image, "openai:gpt-4o", "extract", "extract")
     assert plan.detail == "high" and plan.tokens <= plan.full_tokens / 2
     from pixelproof import ocr
     small = ocr.read(images.resize(image, *plan.size)).text
@@ -121,11 +121,11 @@ def test_auto_detail_halves_document_tokens_and_keeps_text(tmp_path):
 
 def test_auto_detail_low_for_small_images_and_scene_questions(tmp_path):
     (small,) = images.load(_png(render.scale(render.receipt(1).image, 0.6), tmp_path, "r.png"))
-    assert cost.plan(small, "openai:gpt-4o", "extract", "extract").detail == "low"
+    assert cost.choose_detail(small, "openai:gpt-4o", "extract", "extract").detail == "low"
     (big,) = images.load(_png(render.statement(1).image, tmp_path, "b.png"))
-    assert cost.plan(big, "openai:gpt-4o", "What mood does this picture have?",
+    assert cost.choose_detail(big, "openai:gpt-4o", "What mood does this picture have?",
                      "describe").detail == "low"
-    assert cost.plan(big, "ollama:llava", "extract", "extract").detail == "auto"
+    assert cost.choose_detail(big, "ollama:llava", "extract", "extract").detail == "auto"
 
 
 def test_cost_command_table(tmp_path):

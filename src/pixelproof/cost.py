@@ -12,7 +12,7 @@ import math
 import re
 import threading
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -24,25 +24,38 @@ from .types import Image, Request, Usage
 
 # --- image token formulas -------------------------------------------------------------------
 
-# OpenAI, "Images and vision: calculating costs" (platform.openai.com/docs/guides/images-vision,
-# read 2025-10): tile models fit the image in 2048x2048, scale the shortest side down to 768,
-# count 512 px tiles: base + tiles x per-tile; detail "low" costs the base alone.
+# OpenAI, "Images and vision", section "Calculating costs"
+# (https://platform.openai.com/docs/guides/images-vision#calculating-costs, read 2025-11).
+# Tile models: fit the image in 2048x2048, scale it down so the shortest side is 768 px, count
+# 512 px tiles: base + tiles x per-tile tokens. detail "low" sends a 512x512 version and costs
+# the base alone. "auto" is counted as "high" (the worst case). (base, per-tile) per model:
 TILE_MODELS = {"gpt-4o-mini": (2833, 5667), "gpt-4o": (85, 170), "gpt-4.1": (85, 170),
-               "gpt-4.5": (85, 170), "gpt-5-chat-latest": (70, 140), "gpt-5": (70, 140),
-               "o1": (75, 150), "o3": (75, 150), "computer-use-preview": (65, 129)}
-# Same page: patch models count 32 px patches, scaled down to at most 1536 patches, times a
-# per-model multiplier.
+               "gpt-4.5": (85, 170), "gpt-5": (70, 140), "o1": (75, 150), "o3": (75, 150),
+               "computer-use-preview": (65, 129)}
+# Same page: patch models count 32 px patches; above 1536 patches the image is scaled down
+# (r = sqrt(32^2 x 1536 / (w x h)), then r shrunk so whole patches fit each side); tokens =
+# patches x a per-model multiplier. The detail level does not change the count. Note: OpenAI's
+# own pricing calculator has used 1.2 (gpt-5-mini) and 1.5 (gpt-5-nano), and users report
+# bills that match those; the guide's 1.62/2.46 are kept here as the published (higher) rule.
 PATCH_MODELS = {"gpt-4.1-mini": 1.62, "gpt-4.1-nano": 2.46, "o4-mini": 1.72,
                 "gpt-5-mini": 1.62, "gpt-5-nano": 2.46}
-PATCH_CAP = 1536
-# Anthropic, "Vision: evaluate image size" (docs.anthropic.com/en/docs/build-with-claude/vision,
-# read 2025-10): images are scaled to fit a 1568 px long edge and about 1.15 megapixels
-# (1092x1092 at 1:1), then cost about width x height / 750 tokens.
-CLAUDE_EDGE, CLAUDE_PIXELS = 1568, 1092 * 1092
-# Google, "Image understanding: tokens" (ai.google.dev/gemini-api/docs/image-understanding,
-# read 2025-10): Gemini 2.x counts 258 tokens for an image of at most 384 px on both sides,
-# otherwise 258 per 768x768 tile.
-GEMINI_TOKENS, GEMINI_SMALL, GEMINI_TILE = 258, 384, 768
+PATCH, PATCH_CAP = 32, 1536
+# Anthropic, "Vision", section "Evaluate image size"
+# (https://docs.anthropic.com/en/docs/build-with-claude/vision, read 2025-11): an image whose
+# long edge is over 1568 px, or which is over ~1,600 tokens, is scaled down (aspect kept) until
+# it fits, then costs about width x height / 750 tokens (rounded up here). The page's table of
+# the largest sizes sent unscaled (1092x1092, 951x1268, 896x1344, 819x1456, 784x1568) is
+# exactly "at most 1568 patches of 28x28 px", which the current page states as Claude's
+# unit (28 px patches): that is the limit used. Claude Opus 4.7 and later have a larger native
+# resolution whose limits are not modelled: they count as unknown.
+CLAUDE_EDGE, CLAUDE_PATCH, CLAUDE_PATCHES, CLAUDE_PIXELS_PER_TOKEN = 1568, 28, 1568, 750
+# Google, "Understand and count tokens" and "Image understanding"
+# (https://ai.google.dev/gemini-api/docs/tokens, read 2025-11): Gemini 2.x counts 258 tokens for
+# an image of at most 384 px on both sides, otherwise 258 per 768x768 tile (tiles counted as
+# ceil(w/768) x ceil(h/768); the page does not say how it crops). Gemini 1.x: a flat 258 per
+# image. Gemini 3 (https://ai.google.dev/gemini-api/docs/media-resolution): at most 1120 tokens
+# per image at its default (high) media resolution; counted as 1120.
+GEMINI_TOKENS, GEMINI_SMALL, GEMINI_TILE, GEMINI3_TOKENS = 258, 384, 768, 1120
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,7 @@ class Family:
 
     provider: str
     name: str
-    kind: str  # tile, patch, claude, gemini, free
+    kind: str  # tile, patch, claude, gemini2, flat, free
 
 
 def family(model_id: str) -> Family | None:
@@ -62,9 +75,15 @@ def family(model_id: str) -> Family | None:
     name = target.model.lower().rsplit("/", 1)[-1]
     name = re.sub(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$", "", name)
     if "claude" in name:
+        version = re.search(r"claude-(?:[a-z]+-)?(\d+)(?:[.-](\d{1,2}))?(?!\d)", name)
+        if version is None or (int(version[1]), int(version[2] or 0)) >= (4, 7):
+            return None
         return Family("anthropic", name, "claude")
     if name.startswith("gemini"):
-        return Family("gemini", name, "gemini")
+        version = re.match(r"gemini-(\d+)", name)
+        major = int(version[1]) if version else 0
+        kind = {1: "flat", 2: "gemini2", 3: "flat"}.get(major)
+        return Family("gemini", name, kind) if kind else None
     for table, kind in ((PATCH_MODELS, "patch"), (TILE_MODELS, "tile")):
         for known in sorted(table, key=len, reverse=True):
             if name == known or name.startswith(known + "-"):
@@ -72,8 +91,23 @@ def family(model_id: str) -> Family | None:
     return None
 
 
-def _fit(w: float, h: float, scale: float) -> tuple[float, float]:
+def _scaled(w: float, h: float, scale: float) -> tuple[float, float]:
+    """Only ever scale down."""
     return (w * scale, h * scale) if scale < 1 else (w, h)
+
+
+def _patches(w: float, h: float, size: int) -> int:
+    return math.ceil(w / size) * math.ceil(h / size)
+
+
+def _claude_size(w: float, h: float) -> tuple[float, float]:
+    w, h = _scaled(w, h, CLAUDE_EDGE / max(w, h))
+    if _patches(w, h, CLAUDE_PATCH) > CLAUDE_PATCHES:
+        w, h = _scaled(w, h, math.sqrt(CLAUDE_PATCHES * CLAUDE_PATCH ** 2 / (w * h)))
+        ratio = h / w
+        while _patches(math.floor(w), math.floor(h), CLAUDE_PATCH) > CLAUDE_PATCHES:
+            w, h = (w - 1, (w - 1) * ratio) if w >= h else ((h - 1) / ratio, h - 1)
+    return w, h
 
 
 def sent_size(model_id: str, width: int, height: int,
@@ -85,23 +119,24 @@ def sent_size(model_id: str, width: int, height: int,
     w, h = float(width), float(height)
     if fam.kind == "tile":
         if detail == "low":
-            return (min(width, 512), min(height, 512))
-        w, h = _fit(w, h, 2048 / max(w, h))
-        w, h = _fit(w, h, 768 / min(w, h))
-    elif fam.kind == "patch":
-        if math.ceil(w / 32) * math.ceil(h / 32) > PATCH_CAP:
-            shrink = math.sqrt(32 * 32 * PATCH_CAP / (w * h))
-            shrink *= min(math.floor(w * shrink / 32) / (w * shrink / 32),
-                          math.floor(h * shrink / 32) / (h * shrink / 32))
-            w, h = w * shrink, h * shrink
+            w, h = _scaled(w, h, 512 / max(w, h))
+        else:
+            w, h = _scaled(w, h, 2048 / max(w, h))
+            w, h = _scaled(w, h, 768 / min(w, h))
+    elif fam.kind == "patch" and _patches(w, h, PATCH) > PATCH_CAP:
+        r = math.sqrt(PATCH ** 2 * PATCH_CAP / (w * h))
+        r *= min(math.floor(w * r / PATCH) / (w * r / PATCH),
+                 math.floor(h * r / PATCH) / (h * r / PATCH))
+        w, h = w * r, h * r
     elif fam.kind == "claude":
-        w, h = _fit(w, h, CLAUDE_EDGE / max(w, h))
-        w, h = _fit(w, h, math.sqrt(CLAUDE_PIXELS / (w * h)))
-    return (int(w), int(h))
+        w, h = _claude_size(w, h)
+    return (max(1, math.floor(w)), max(1, math.floor(h)))
 
 
 def image_tokens(model_id: str, width: int, height: int, detail: str = "auto") -> int | None:
-    """Input tokens one image costs (``auto`` is counted as ``high``), None when unknown."""
+    """Input tokens one image costs (``auto`` is counted as ``high``), None when unknown.
+
+    ``model_id`` is ``provider:model`` (a bare name is an OpenAI model); ``local`` costs 0."""
     fam = family(model_id)
     size = sent_size(model_id, width, height, detail)
     if fam is None or size is None:
@@ -111,23 +146,27 @@ def image_tokens(model_id: str, width: int, height: int, detail: str = "auto") -
         return 0
     if fam.kind == "tile":
         base, tile = TILE_MODELS[fam.name]
-        return base if detail == "low" else base + tile * math.ceil(w / 512) * math.ceil(h / 512)
+        return base if detail == "low" else base + tile * _patches(w, h, 512)
     if fam.kind == "patch":
-        patches = min(PATCH_CAP, math.ceil(w / 32) * math.ceil(h / 32))
-        return math.ceil(patches * PATCH_MODELS[fam.name])
+        return math.ceil(min(PATCH_CAP, _patches(w, h, PATCH)) * PATCH_MODELS[fam.name])
     if fam.kind == "claude":
-        return math.ceil(w * h / 750)
+        return math.ceil(w * h / CLAUDE_PIXELS_PER_TOKEN)
+    if fam.kind == "flat":
+        return GEMINI3_TOKENS if fam.name.startswith("gemini-3") else GEMINI_TOKENS
     if w <= GEMINI_SMALL and h <= GEMINI_SMALL:
         return GEMINI_TOKENS
-    return GEMINI_TOKENS * math.ceil(w / GEMINI_TILE) * math.ceil(h / GEMINI_TILE)
+    return GEMINI_TOKENS * _patches(w, h, GEMINI_TILE)
 
 
 def text_tokens(text: str) -> int:
-    """A rough count for prompt text: about four characters per token (an estimate)."""
+    """A rough count for prompt text: about four characters per token (an estimate only)."""
     return math.ceil(len(text) / 4)
 
 
 # --- prices ---------------------------------------------------------------------------------
+
+PRICE_FIELDS = ("input", "cached_input", "output", "batch_input", "batch_output")
+
 
 @cache
 def _bundled() -> dict[str, Any]:
@@ -144,41 +183,56 @@ def use_price_file(path: str | Path | None) -> None:
 
 
 def load_prices(path: str | Path | None = None) -> dict[str, Any]:
-    """The bundled price table, with a user's ``--price-file`` merged over it."""
+    """The bundled price table (USD per 1M tokens), with a ``--price-file`` merged over it:
+    its models replace or add entries by id, its ``date`` replaces the table's."""
     table = dict(_bundled())
-    if path is not None:
-        try:
-            extra = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{path}: cannot read the price file ({e}). It is JSON like "
-                              '{"models": {"openai:gpt-4o": {"input": "2.50", ...}}}.') from None
-        table["models"] = {**table["models"], **extra.get("models", {})}
-        table["date"] = extra.get("date", table["date"])
+    if path is None:
+        return table
+    shape = ('JSON like {"date": "2025-11-01", "models": {"openai:gpt-4o": {"input": "2.50", '
+             '"cached_input": "1.25", "output": "10.00", "batch_input": "1.25", '
+             '"batch_output": "5.00"}}}')
+    try:
+        extra = json.loads(Path(path).read_text())
+        models = extra.get("models", {})
+        for model, entry in models.items():
+            for key in PRICE_FIELDS:
+                if Decimal(str(entry[key])) < 0:
+                    raise ValueError(f"{model} {key} is negative")
+    except (OSError, ValueError, AttributeError, TypeError, InvalidOperation) as e:
+        raise ConfigError(f"{path}: cannot read the price file ({e}). It is {shape}.") from None
+    except KeyError as e:
+        raise ConfigError(f"{path}: a model has no {e} price. Each model needs "
+                          f"{', '.join(PRICE_FIELDS)}; the file is {shape}.") from None
+    table["models"] = {**table["models"], **models}
+    table["date"] = extra.get("date", table["date"])
     return table
 
 
 def price(model_id: str, prices: dict[str, Any] | None = None) -> dict[str, Decimal] | None:
+    """The five prices of a model (USD per 1M tokens), looked up by its id, then by its
+    family name (``openrouter:openai/gpt-4o`` is priced as ``openai:gpt-4o``); None if unknown."""
     prices = prices or _default or _bundled()
     fam = family(model_id)
     target = providers.resolve(model_id, base_url="http://unused")
-    keys = [target.id] + ([f"{fam.provider}:{fam.name}"] if fam and fam.name else []) + (
-        ["local"] if target.provider == "local" else [])
+    keys = [target.id, "local" if target.provider == "local" else ""] + (
+        [f"{fam.provider}:{fam.name}"] if fam and fam.name else [])
     for key in keys:
         if key in prices["models"]:
-            return {k: Decimal(str(v)) for k, v in prices["models"][key].items()}
+            entry = prices["models"][key]
+            return {k: Decimal(str(entry[k])) for k in PRICE_FIELDS}
     return None
 
 
 def cost_of(model_id: str, usage: Usage, batch: bool = False,
             prices: dict[str, Any] | None = None) -> Decimal | None:
-    """Dollars for real usage; cached input tokens at the cached price. None when unknown."""
+    """Dollars for real usage; cached input tokens at the cached price (the batch input price
+    under ``batch``). None when the price is unknown."""
     p = price(model_id, prices)
     if p is None:
         return None
     fresh = usage.input_tokens - usage.cached_tokens
     if batch:
-        total = fresh * p["batch_input"] + usage.cached_tokens * p["batch_input"] \
-            + usage.output_tokens * p["batch_output"]
+        total = usage.input_tokens * p["batch_input"] + usage.output_tokens * p["batch_output"]
     else:
         total = fresh * p["input"] + usage.cached_tokens * p["cached_input"] \
             + usage.output_tokens * p["output"]
@@ -192,19 +246,29 @@ DEFAULT_OUTPUT = 1024  # assumed answer length when no max_tokens is given
 
 @dataclass(frozen=True)
 class ImageCost:
+    """One image of an estimate: its size, the size the provider works on, its input tokens
+    and their dollars (None when unknown)."""
+
     label: str
     size: tuple[int, int]
     sent: tuple[int, int] | None
     tokens: int | None
+    cost: Decimal | None = None
 
 
 @dataclass(frozen=True)
 class Estimate:
+    """Tokens and dollars before sending. ``text_tokens`` is a chars/4 estimate of the prompt
+    (and schema); ``output_tokens`` is the answer allowance (max_tokens, else DEFAULT_OUTPUT).
+    ``cost`` counts the whole allowance of output (the most it can cost), ``input_cost`` none."""
+
     model: str
     images: tuple[ImageCost, ...]
     text_tokens: int
     output_tokens: int
     cost: Decimal | None
+    input_cost: Decimal | None = None
+    price_date: str = ""
 
     @property
     def input_tokens(self) -> int | None:
@@ -217,15 +281,27 @@ def estimate(images: list[Image], model_id: str, prompt: str = "", detail: str =
              prices: dict[str, Any] | None = None, requests: int = 1) -> Estimate:
     """Tokens and dollars for sending ``images`` with ``prompt``, before sending anything.
     ``requests`` > 1 counts one request per image (an extract batch) with the prompt in each."""
-    rows = tuple(ImageCost(im.label, (im.width, im.height),
-                           sent_size(model_id, im.width, im.height, detail),
-                           image_tokens(model_id, im.width, im.height, detail)) for im in images)
+    table = prices or _default or _bundled()
+    unit = price(model_id, table)
+
+    def dollars(tokens: int | None, kind: str) -> Decimal | None:
+        if tokens is None or unit is None:
+            return None
+        return tokens * unit[kind] / Decimal(1_000_000)
+
+    rows = []
+    for im in images:
+        tokens = image_tokens(model_id, im.width, im.height, detail)
+        rows.append(ImageCost(im.label, (im.width, im.height),
+                              sent_size(model_id, im.width, im.height, detail), tokens,
+                              dollars(tokens, "input")))
     text = text_tokens(prompt + (json.dumps(schema) if schema else "")) * requests
     output = (max_tokens or DEFAULT_OUTPUT) * requests
-    est = Estimate(model_id, rows, text, output, None)
+    est = Estimate(model_id, tuple(rows), text, output, None, price_date=table.get("date", ""))
     if est.input_tokens is None:
         return est
-    return replace(est, cost=cost_of(model_id, Usage(est.input_tokens, output), prices=prices))
+    return replace(est, cost=cost_of(model_id, Usage(est.input_tokens, output), prices=table),
+                   input_cost=dollars(est.input_tokens, "input"))
 
 
 def money(cost: Decimal | None) -> str:
@@ -233,58 +309,93 @@ def money(cost: Decimal | None) -> str:
 
 
 def render_estimate(est: Estimate) -> str:
-    """A plain table of images, sizes, tokens and the total."""
-    lines = [f"{'image':40} {'size':>11} {'sent as':>11} {'tokens':>8}"]
-    for row in est.images:
-        sent = f"{row.sent[0]}x{row.sent[1]}" if row.sent else "?"
-        tokens = "unknown" if row.tokens is None else str(row.tokens)
-        lines.append(f"{row.label[-40:]:40} {row.size[0]:>5}x{row.size[1]:<5} {sent:>11} "
-                     f"{tokens:>8}")
+    """A plain table: each image with its size, size after the provider's resize, tokens and
+    dollars; then the prompt, the answer allowance and the total."""
+    def row(label: str, size: str, sent: str, tokens: int | None, cost: Decimal | None) -> str:
+        shown = "unknown" if tokens is None else str(tokens)
+        return f"{label[-36:]:36} {size:>11} {sent:>11} {shown:>8} {money(cost):>10}"
+
+    lines = [f"{'image':36} {'size':>11} {'sent as':>11} {'tokens':>8} {'dollars':>10}"]
+    for im in est.images:
+        sent = f"{im.sent[0]}x{im.sent[1]}" if im.sent else "unknown"
+        lines.append(row(im.label, f"{im.size[0]}x{im.size[1]}", sent, im.tokens, im.cost))
+    known = est.input_cost is not None
+    text_cost = est.input_cost - sum(i.cost for i in est.images) if known else None  # type: ignore
+    lines.append(row("prompt text (about chars/4)", "", "", est.text_tokens, text_cost))
+    out_cost = est.cost - est.input_cost if known and est.cost is not None else None  # type: ignore
+    lines.append(row("answer (at most)", "", "", est.output_tokens, out_cost))
     total = est.input_tokens
-    lines.append(f"{'prompt text (about)':64} {est.text_tokens:>8}")
     lines.append(f"total: {'unknown' if total is None else total} input tokens, up to "
-                 f"{est.output_tokens} output tokens; {money(est.cost)} with {est.model}")
+                 f"{est.output_tokens} output tokens; {money(est.cost)} at most"
+                 + (f" ({money(est.input_cost)} for the input)" if known else "")
+                 + f" with {est.model}" + (f", prices of {est.price_date}" if est.price_date
+                                            else ""))
     if total is None:
-        lines.append("No published image token formula is known for this model; "
-                     "the cost cannot be estimated.")
+        lines.append("No published image token formula is known for this model, so the cost "
+                     "cannot be estimated; unknown is not zero.")
+    elif est.cost is None:
+        lines.append("No price is known for this model; add it with --price-file.")
     return "\n".join(lines)
 
 
 # --- budget ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Reservation:
+    """Money held for one request in flight; settle it exactly once."""
+
     amount: Decimal
 
 
 class Budget:
     """A spending cap: reserve a request's worst case before sending, settle with the real cost
-    after. Reservations and spend together never exceed the cap, whatever the concurrency."""
+    after. Reserved plus spent never exceeds the cap, whatever the concurrency (threads or
+    asyncio tasks), as long as each real cost is within its reservation."""
 
     def __init__(self, max_cost: Decimal | float | str) -> None:
         self.max_cost = Decimal(str(max_cost))
-        self.spent = Decimal(0)
-        self.reserved = Decimal(0)
+        self._spent = Decimal(0)
+        self._reserved = Decimal(0)
+        self._open: set[Reservation] = set()
         self._lock = threading.Lock()
 
+    @property
+    def spent(self) -> Decimal:
+        return self._spent
+
+    @property
+    def reserved(self) -> Decimal:
+        return self._reserved
+
     def reserve(self, amount: Decimal | None) -> Reservation:
+        """Hold ``amount`` or raise BudgetError when it would take the total past the cap."""
         if amount is None:
             raise BudgetError("--max-cost needs a cost estimate, but this model's price or "
-                              "image formula is unknown. Add it with --price-file.")
+                              "image formula is unknown. Add its price with --price-file, or "
+                              "drop --max-cost.")
+        if amount < 0:
+            raise BudgetError(f"cannot reserve a negative amount ({amount}).")
         with self._lock:
-            if self.spent + self.reserved + amount > self.max_cost:
+            if self._spent + self._reserved + amount > self.max_cost:
                 raise BudgetError(
                     f"the next request (up to {money(amount)}) would take the spend past "
-                    f"--max-cost {money(self.max_cost)} ({money(self.spent)} spent, "
-                    f"{money(self.reserved)} in flight). Raise --max-cost to go on.")
-            self.reserved += amount
-            return Reservation(amount)
+                    f"--max-cost {money(self.max_cost)} ({money(self._spent)} spent, "
+                    f"{money(self._reserved)} in flight). Raise --max-cost to go on.")
+            self._reserved += amount
+            held = Reservation(amount)
+            self._open.add(held)
+            return held
 
     def settle(self, reservation: Reservation, actual: Decimal | None) -> None:
-        """Replace the reservation with the real cost (the reservation itself when unknown)."""
+        """Replace the reservation with the real cost; None (unknown) keeps the whole
+        reservation as spent."""
         with self._lock:
-            self.reserved -= reservation.amount
-            self.spent += reservation.amount if actual is None else actual
+            if reservation not in self._open:
+                raise BudgetError("this reservation was already settled (or is not from this "
+                                  "budget); settle each one once.")
+            self._open.discard(reservation)
+            self._reserved -= reservation.amount
+            self._spent += reservation.amount if actual is None else actual
 
 
 def request_ceiling(request: Request, max_tokens: int) -> Decimal | None:
@@ -304,11 +415,13 @@ def request_ceiling(request: Request, max_tokens: int) -> Decimal | None:
 NEEDS_TEXT = re.compile(r"\b(read|text|extract|transcribe|number|amount|total|price|table|date|"
                         r"name|digit|value|figure|row|column|list|write|ocr)s?\b", re.I)
 LEGIBLE_CER = 0.005  # the smaller image must read within half a point of the full one
+LOW_BOX = 512  # detail "low": the tile models look at the image fitted in 512x512
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How to send one image: the detail level, the size, and the tokens against full size."""
+    """How to send one image: the detail level, the size to resize it to (images.resize), its
+    tokens, and the tokens it would cost at full size with detail high."""
 
     detail: str
     size: tuple[int, int]
@@ -320,19 +433,24 @@ class Plan:
         return (self.full_tokens or 0) - (self.tokens or 0)
 
 
-def plan(image: Image, model_id: str, prompt: str = "", task: str = "extract") -> Plan:
-    """``low`` where it is enough (a small image, or a question that needs no fine text);
-    otherwise the smallest size, on a tile or patch boundary, at which the local engine still
-    reads the text as it does at full size."""
+def choose_detail(image: Image, model_id: str, prompt: str = "", task: str = "extract") -> Plan:
+    """``--detail auto`` for one image. ``low`` (tile models) where it is enough: an image
+    already within the low-detail box, or a ``describe`` question that needs no fine text.
+    Otherwise the smallest size, on a tile or patch boundary (the largest size for each token
+    count), that the local engine still reads as it reads the full image (character error rate
+    within LEGIBLE_CER); a page with no text keeps its size. Text pages are never sent at
+    ``low``: its ~85 tokens are too few for a page of figures, however well OCR reads it.
+    Unknown models and the local engine are left as they are (``auto``)."""
     size = (image.width, image.height)
     full = image_tokens(model_id, *size, "high")
     fam = family(model_id)
     if fam is None or fam.kind == "free" or full is None:
         return Plan("auto", size, full, full)
-    if fam.kind == "tile" and (max(size) <= 512 or task == "describe"
+    if fam.kind == "tile" and (max(size) <= LOW_BOX or task == "describe"
                                and not NEEDS_TEXT.search(prompt)):
-        return Plan("low", size, image_tokens(model_id, *size, "low"), full)
-    candidates = _cheaper_sizes(model_id, size, full)
+        return Plan("low", _fit(size, LOW_BOX), image_tokens(model_id, *size, "low"), full)
+    candidates = [Plan("high", s, image_tokens(model_id, *s, "high"), full)
+                  for s in _cheaper_sizes(model_id, size, full)]
     if not candidates:
         return Plan("high", size, full, full)
     from . import images, ocr  # the legibility check needs the local engine
@@ -341,27 +459,30 @@ def plan(image: Image, model_id: str, prompt: str = "", task: str = "extract") -
     if not reference.strip():
         return Plan("high", size, full, full)  # nothing to read: keep every detail
 
-    def legible(candidate: tuple[int, int]) -> bool:
-        small = ocr.read(images.resize(image, *candidate)).text
-        return _cer(reference, small) <= LEGIBLE_CER
+    def legible(plan: Plan) -> bool:
+        return _cer(reference, ocr.read(images.resize(image, *plan.size)).text) <= LEGIBLE_CER
 
-    lo, hi, best = 0, len(candidates) - 1, None
+    lo, hi, best = 0, len(candidates) - 1, Plan("high", size, full, full)
     while lo <= hi:  # candidates go from fewest tokens up; legibility grows with size
         mid = (lo + hi) // 2
         if legible(candidates[mid]):
             best, hi = candidates[mid], mid - 1
         else:
             lo = mid + 1
-    if best is None:
-        return Plan("high", size, full, full)
-    return Plan("high", best, image_tokens(model_id, *best, "high"), full)
+    return best
+
+
+def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:
+    scale = min(1.0, box / max(size))
+    return (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
 
 
 def _cheaper_sizes(model_id: str, size: tuple[int, int], full: int) -> list[tuple[int, int]]:
-    """For each token count below ``full``, the largest size that costs it (fewest first)."""
+    """For each token count below ``full``, the largest size (in 0.5% steps down to 15%)
+    that costs it; fewest tokens first."""
     best: dict[int, tuple[int, int]] = {}
-    for step in range(98, 19, -2):
-        w, h = round(size[0] * step / 100), round(size[1] * step / 100)
+    for step in range(995, 149, -5):
+        w, h = max(1, size[0] * step // 1000), max(1, size[1] * step // 1000)
         tokens = image_tokens(model_id, w, h, "high")
         if tokens is not None and tokens < full and tokens not in best:
             best[tokens] = (w, h)
@@ -378,17 +499,19 @@ def _cer(truth: str, read: str) -> float:
 
 
 def optimize(request: Request, task: str | None = None) -> tuple[Request, int]:
-    """Apply ``plan`` to every image of a ``detail="auto"`` request; returns the tokens saved."""
+    """Apply ``choose_detail`` to every image of a ``detail="auto"`` request; returns the
+    request to send and the image tokens saved against full size at detail high. One detail
+    level goes with the request: ``low`` only when every image may go low."""
     if request.detail != "auto" or family(request.model) is None or not request.images:
         return request, 0
     from .images import resize
 
-    plans = [plan(im, request.model, request.prompt, task or request.task)
+    plans = [choose_detail(im, request.model, request.prompt, task or request.task)
              for im in request.images]
     if all(p.detail == "auto" for p in plans):
         return request, 0
     detail = "low" if all(p.detail == "low" for p in plans) else "high"
-    sent = tuple(im if p.size == (im.width, im.height) else resize(im, *p.size)
-                 for im, p in zip(request.images, plans, strict=True))
-    saved = sum(p.saved for p in plans if p.detail == detail)
+    sent = tuple(resize(im, *p.size) for im, p in zip(request.images, plans, strict=True))
+    saved = sum((p.full_tokens or 0) - (image_tokens(request.model, im.width, im.height, detail)
+                                        or 0) for im, p in zip(sent, plans, strict=True))
     return replace(request, images=sent, detail=detail), saved

@@ -3,6 +3,8 @@
 import asyncio
 import json
 import random
+import re
+import threading
 from decimal import Decimal
 
 import pytest
@@ -49,8 +51,28 @@ def test_documented_examples(model, w, h, detail, tokens):
 
 
 def test_patch_resize_matches_the_documented_size():
-    assert cost.sent_size("openai:gpt-4.1-mini", 1800, 2400) == (1056, 1408)
+    assert cost.sent_size("openai:gpt-4.1-mini", 1800, 2400) == (1056, 1408)  # 33 x 44 = 1452
     assert cost.sent_size("openai:gpt-4o", 2048, 4096) == (768, 1536)
+    assert cost.sent_size("openai:gpt-4o", 4096, 8192, "low") == (256, 512)  # aspect kept
+    assert cost.image_tokens("openai:gpt-4.1-nano", 9000, 9000) <= 1536 * 2.46
+
+
+@pytest.mark.parametrize(("w", "h"), [(1092, 1092), (951, 1268), (896, 1344), (819, 1456),
+                                      (784, 1568), (1568, 784)])
+def test_claude_sends_the_documented_largest_sizes_unscaled(w, h):
+    model = "anthropic:claude-sonnet-4-5"
+    assert cost.sent_size(model, w, h) == (w, h)
+    assert cost.image_tokens(model, w, h) == -(-w * h // 750)
+    bigger = cost.sent_size(model, w * 3, h * 3)  # scaled back to (about) the same size
+    assert abs(bigger[0] - w) <= 2 and abs(bigger[1] - h) <= 2
+
+
+@pytest.mark.parametrize(("model", "tokens"), [
+    ("gemini:gemini-3-pro-preview", 1120), ("gemini:gemini-1.5-pro", 258),
+    ("gemini:gemini-2.0-flash", 258 * 6), ("anthropic:claude-opus-4-7", None),
+    ("gemini:gemini-flash-latest", None), ("openai:gpt-5.1", None), ("local", 0)])
+def test_families_beyond_the_worked_examples(model, tokens):
+    assert cost.image_tokens(model, 1500, 2000) == tokens
 
 
 @pytest.mark.parametrize("model", ["ollama:llava", "openai:my-finetune",
@@ -76,6 +98,41 @@ def test_prices_are_decimal_and_cached_tokens_cheaper(tmp_path):
     bad.write_text("{nope")
     with pytest.raises(ConfigError, match="bad.json"):
         cost.load_prices(bad)
+    bad.write_text(json.dumps({"models": {"openai:gpt-4o": {"input": "1"}}}))
+    with pytest.raises(ConfigError, match="no 'output' price|no 'cached_input' price"):
+        cost.load_prices(bad)
+    bad.write_text(json.dumps({"models": {"openai:gpt-4o": dict.fromkeys(cost.PRICE_FIELDS,
+                                                                       "two")}}))
+    with pytest.raises(ConfigError, match="cannot read"):
+        cost.load_prices(bad)
+
+
+def test_bundled_prices_are_complete_and_dated():
+    table = cost.load_prices()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", table["date"])
+    for model, entry in table["models"].items():
+        prices = {k: Decimal(entry[k]) for k in cost.PRICE_FIELDS}
+        assert prices["batch_input"] == prices["input"] / 2, model
+        assert prices["cached_input"] <= prices["input"], model
+        assert set(entry) <= {*cost.PRICE_FIELDS, "unverified"}, model
+    # a dated id and a router's id are priced as the family they belong to
+    assert cost.price("anthropic:claude-3-5-haiku-20241022")["output"] == Decimal("4.00")
+    assert cost.price("openrouter:openai/gpt-4o") == cost.price("openai:gpt-4o")
+    assert cost.cost_of("openai:o1", Usage(1000, 1000)) == Decimal("0.075")
+
+
+def test_estimate_prices_each_image_and_the_answer_allowance(tmp_path):
+    loaded = images.load(_png(PILImage.new("RGB", (1024, 1024), "white"), tmp_path, "w.png"))
+    est = cost.estimate(loaded * 2, "openai:gpt-4o", "x" * 40, "high", max_tokens=100)
+    assert [i.tokens for i in est.images] == [765, 765]
+    assert [i.cost for i in est.images] == [Decimal("0.0019125")] * 2
+    assert est.text_tokens == 10 and est.input_tokens == 1540
+    assert est.input_cost == Decimal("0.00385")
+    assert est.cost == est.input_cost + 100 * Decimal("10.00") / 1_000_000
+    table = cost.render_estimate(est)
+    assert table.count("765") == 2 and "$0.001912" in table and "$0.004850 at most" in table
+    unknown = cost.render_estimate(cost.estimate(loaded, "ollama:llava", "hi"))
+    assert "unknown" in unknown.splitlines()[1] and "$" not in unknown
 
 
 def test_budget_never_overshoots_under_concurrency():
@@ -101,6 +158,45 @@ def test_budget_never_overshoots_under_concurrency():
     assert budget.reserved == 0
     with pytest.raises(BudgetError, match="--max-cost"):
         budget.reserve(Decimal("0.2"))
+
+
+def test_budget_settles_each_reservation_once_and_keeps_unknown_as_spent():
+    budget = cost.Budget("0.10")
+    held = budget.reserve(Decimal("0.04"))
+    budget.settle(held, None)  # unknown: the whole reservation counts as spent
+    assert (budget.spent, budget.reserved) == (Decimal("0.04"), 0)
+    with pytest.raises(BudgetError, match="already settled"):
+        budget.settle(held, Decimal("0.01"))
+    with pytest.raises(BudgetError, match="unknown"):
+        budget.reserve(None)
+    with pytest.raises(BudgetError, match="negative"):
+        budget.reserve(Decimal("-1"))
+    same = [budget.reserve(Decimal("0.01")), budget.reserve(Decimal("0.01"))]
+    budget.settle(same[0], Decimal("0.01"))
+    budget.settle(same[1], Decimal("0.005"))  # equal amounts are still two reservations
+    assert budget.spent == Decimal("0.055") and budget.reserved == 0
+
+
+def test_budget_never_overshoots_under_16_threads():
+    budget = cost.Budget("0.50")
+    rnd = random.Random(9)
+    amounts = [Decimal(rnd.randint(1, 40)) / 1000 for _ in range(400)]
+
+    def work(share):
+        for amount in share:
+            try:
+                held = budget.reserve(amount)
+            except BudgetError:
+                continue
+            assert budget.spent + budget.reserved <= budget.max_cost
+            budget.settle(held, amount * Decimal(rnd.random()))
+
+    threads = [threading.Thread(target=work, args=(amounts[n::16],)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 0 < budget.spent <= budget.max_cost and budget.reserved == 0
 
 
 def _png(im, tmp_path, name):
@@ -132,9 +228,22 @@ def test_cost_command_table(tmp_path):
     path = _png(render.receipt(2).image, tmp_path, "r.png")
     run = cli("cost", path, path, "-m", "openai:gpt-4o", "--detail", "high")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.count("r.png") == 2 and "total:" in run.stdout and "$" in run.stdout
+    rows = [line.split() for line in run.stdout.splitlines() if "r.png" in line]
+    size = PILImage.open(path).size
+    tokens = cost.image_tokens("openai:gpt-4o", *size, "high")
+    sent = "x".join(map(str, cost.sent_size("openai:gpt-4o", *size, "high")))
+    assert rows == [[path, f"{size[0]}x{size[1]}", sent, str(tokens),
+                     f"${tokens * Decimal('2.50') / 1_000_000:.6f}"]] * 2
+    assert "total:" in run.stdout and "prices of 2025-11-01" in run.stdout
     unknown = cli("cost", path, "-m", "ollama:llava")
     assert unknown.returncode == 0 and "unknown" in unknown.stdout
+    prices = tmp_path / "p.json"
+    prices.write_text(json.dumps({"date": "2030-01-01", "models": {"openai:gpt-4o": dict(
+        input="1000000", cached_input="0", output="0", batch_input="0", batch_output="0")}}))
+    custom = cli("cost", path, "-m", "openai:gpt-4o", "--detail", "low", "--price-file",
+                 str(prices))
+    assert custom.returncode == 0, custom.stderr
+    assert f"{'$85.000000':>10}" in custom.stdout and "prices of 2030-01-01" in custom.stdout
 
 
 def test_max_cost_under_concurrency_16_never_spends_more_than_the_cap(tmp_path):

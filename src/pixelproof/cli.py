@@ -556,7 +556,6 @@ def cost_command(images: tuple[str, ...], model: str | None, detail: str, prompt
     est = cost.estimate(loaded, model or providers.default_model(), prompt, detail, max_tokens,
                         prices=prices, requests=max(1, len(loaded)))
     click.echo(cost.render_estimate(est))
-    click.echo(f"prices as of {prices['date']}", err=True)
     if failed:
         sys.exit(1)
 

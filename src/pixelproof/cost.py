@@ -304,18 +304,21 @@ def estimate(images: list[Image], model_id: str, prompt: str = "", detail: str =
                    input_cost=dollars(est.input_tokens, "input"))
 
 
-def money(cost: Decimal | None) -> str:
-    return "unknown" if cost is None else f"${cost:.4f}"
+def money(cost: Decimal | None, places: int = 4) -> str:
+    """Dollars for people: ``$0.0138``, or ``unknown`` (never $0 for an unknown cost)."""
+    return "unknown" if cost is None else f"${cost:.{places}f}"
 
 
 def render_estimate(est: Estimate) -> str:
     """A plain table: each image with its size, size after the provider's resize, tokens and
     dollars; then the prompt, the answer allowance and the total."""
+    width = max([27] + [len(im.label) for im in est.images])
+
     def row(label: str, size: str, sent: str, tokens: int | None, cost: Decimal | None) -> str:
         shown = "unknown" if tokens is None else str(tokens)
-        return f"{label[-36:]:36} {size:>11} {sent:>11} {shown:>8} {money(cost):>10}"
+        return f"{label:{width}} {size:>11} {sent:>11} {shown:>8} {money(cost, 6):>10}"
 
-    lines = [f"{'image':36} {'size':>11} {'sent as':>11} {'tokens':>8} {'dollars':>10}"]
+    lines = [f"{'image':{width}} {'size':>11} {'sent as':>11} {'tokens':>8} {'dollars':>10}"]
     for im in est.images:
         sent = f"{im.sent[0]}x{im.sent[1]}" if im.sent else "unknown"
         lines.append(row(im.label, f"{im.size[0]}x{im.size[1]}", sent, im.tokens, im.cost))
@@ -326,8 +329,8 @@ def render_estimate(est: Estimate) -> str:
     lines.append(row("answer (at most)", "", "", est.output_tokens, out_cost))
     total = est.input_tokens
     lines.append(f"total: {'unknown' if total is None else total} input tokens, up to "
-                 f"{est.output_tokens} output tokens; {money(est.cost)} at most"
-                 + (f" ({money(est.input_cost)} for the input)" if known else "")
+                 f"{est.output_tokens} output tokens; {money(est.cost, 6)} at most"
+                 + (f" ({money(est.input_cost, 6)} for the input)" if known else "")
                  + f" with {est.model}" + (f", prices of {est.price_date}" if est.price_date
                                             else ""))
     if total is None:

@@ -177,6 +177,33 @@ def test_pages_are_items_and_a_changed_file_is_a_new_item(tmp_path):
     assert third[f"{pdf}#page=2"].data == first[f"{pdf}#page=2"].data
 
 
+def test_urls_are_fetched_at_their_turn(tmp_path, pngs):
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    pages = [PILImage.new("RGB", (40, 30), c) for c in ("red", "blue")]
+    pages[0].save(tmp_path / "scan", format="PDF", save_all=True, append_images=pages[1:])
+    got = []
+
+    class Files(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            got.append(self.path)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Files, directory=tmp_path))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        urls = [f"{base}/img00.png", f"{base}/scan"]
+        assert [i.key for i in plan(urls)] == urls and got == []  # nothing fetched yet
+        with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
+            results = {e.label: e for e in batch(urls, model="openai:m", base_url=api.url,
+                                                 verify=False)}
+    finally:
+        server.shutdown()
+    assert results[urls[0]].ok and len(api.requests) == 1
+    assert "is a PDF of 2 pages" in results[urls[1]].error
+
+
 def test_sync_batch_yields_and_bad_input_goes_on(pngs, tmp_path):
     (tmp_path / "bad.png").write_text("not an image")
     with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:

@@ -29,6 +29,7 @@ from .cost import Budget
 from .errors import (
     BadResponse,
     ConfigError,
+    InputError,
     NetworkError,
     PixelproofError,
     ProviderError,
@@ -143,6 +144,13 @@ class Item:
     def load(self) -> Image:
         if self.image is not None:
             return self.image
+        if _is_url(self.source):
+            loaded = images_mod.load(self.source)
+            if len(loaded) > 1:
+                raise InputError(self.source, f"is a PDF of {len(loaded)} pages", "Download it "
+                                 "and pass the file (or a URL ending in .pdf): each page is "
+                                 "its own item.")
+            return loaded[0]
         if self.page and not _PDF_PAGE.fullmatch(self.label):  # a PDF without .pdf in its name
             return images_mod.load(self.source)[self.page - 1]
         (image,) = images_mod.load(self.label)
@@ -152,6 +160,10 @@ class Item:
 _PDF_PAGE = re.compile(r"(.*\.pdf)#page=(\d+)", flags=re.IGNORECASE)
 
 
+def _is_url(spec: str) -> bool:
+    return spec.startswith(("http://", "https://"))
+
+
 def _key(label: str, sha256: str) -> str:
     return f"{label}@{sha256[:16]}"
 
@@ -159,7 +171,8 @@ def _key(label: str, sha256: str) -> str:
 def plan(inputs: Iterable[str]) -> list[Item]:
     """Every image of ``inputs`` (globs and folders expanded, each PDF page its own item), in
     input order, each once. Files are only hashed here (and PDFs' pages counted); they are
-    loaded when their turn comes. Stdin, data URLs and URLs are read now, once."""
+    loaded when their turn comes. Image URLs are known by their address and downloaded at
+    their turn; stdin, data URLs and PDF URLs are read now, once."""
     out: dict[str, Item] = {}
     for spec in images_mod.expand(list(inputs)):
         for item in _items_of(spec):
@@ -168,10 +181,12 @@ def plan(inputs: Iterable[str]) -> list[Item]:
 
 
 def _items_of(spec: str) -> list[Item]:
+    if _is_url(spec) and not spec.split("?")[0].lower().endswith(".pdf"):
+        return [Item(spec, spec)]  # known by its address; downloaded at its turn
     m = _PDF_PAGE.fullmatch(spec)
     path, page = (m.group(1), int(m.group(2))) if m else (spec, None)
     try:
-        if spec == "-" or spec.startswith(("http://", "https://", "data:")):
+        if spec == "-" or _is_url(spec) or spec.startswith("data:"):
             return [Item(_key(im.label, im.sha256), im.source, im.page, im)
                     for im in images_mod.load(spec)]
         try:

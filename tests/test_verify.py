@@ -314,3 +314,29 @@ def test_text_wrapped_onto_the_next_line_is_found():
     rows[0]["item"] = "Soap"  # the next row's text
     (bad,) = verify(None, {"rows": rows}, ocr=page).flagged
     assert bad.path == "rows[0].item" and bad.status == "contradicted" and bad.ocr_text == "Tea"
+
+
+def test_pydantic_rows_are_checked_as_a_table():
+    from pydantic import BaseModel
+
+    class Line(BaseModel):
+        item: str
+        qty: int
+        amount: float
+
+    class Receipt(BaseModel):
+        rows: list[Line]
+        subtotal: float
+
+    page = _page([("Item", 40), ("Qty", 400), ("Amount", 600)],
+                 [("Tea", 40), ("2", 400), ("3.00", 600)],
+                 [("Soap", 40), ("1", 400), ("1.20", 600)],
+                 [("Subtotal:", 400), ("4.20", 600)])
+    good = Receipt(rows=[Line(item="Tea", qty=2, amount=3), Line(item="Soap", qty=1,
+                                                                 amount=1.2)], subtotal=4.2)
+    report = verify(None, good, ocr=page)
+    assert report.flagged == [] and [a.ok for a in report.arithmetic] == [True]
+    bad = verify(None, [good.rows[1], good.rows[0].model_copy(update={"amount": 1.2})],
+                 ocr=page)  # a bare list of models: rows too
+    assert [c.path for c in bad.flagged] == ["[1].amount"]
+    assert bad.flagged[0].status == "contradicted" and bad.flagged[0].ocr_text == "3.00"

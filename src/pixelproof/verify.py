@@ -1,18 +1,24 @@
 """Check extracted values against the pixels and against the document's own arithmetic.
 
 Each value is looked up among the words the local OCR engine reads from the same image:
-numbers by exact value (a changed, swapped or dropped digit, sign or decimal point never
-passes), dates in any common format, text loosely. A table cell is looked for on its row's
-line, a labelled field next to its label. Each value ends ``verified`` (with the box and text
-that support it), ``unverified`` (nothing supports it) or ``contradicted`` (its place on the
-page reads differently). Sums, line totals and running balances are checked as well.
+numbers by exact value, read with the rest of their cell (a changed, swapped or dropped digit,
+sign or decimal point never passes; "(12.00)", "12.00-", "- 12.00" and "12.00 DR" are
+negative), dates in any common format read the page's way round (day first when a printed
+date says so), text loosely but with exact digits. A table row is found on the printed line
+that holds most of its values (each line stands for one row); a value missing there is
+compared with its cell, located by that line and the column's x range learnt from the other
+rows. A labelled field is looked for next to its label. Each value ends ``verified`` (with
+the box and text that support it), ``unverified`` (nothing supports it) or ``contradicted``
+(its place on the page reads differently). Line totals, sums, subtotal + tax, running balances
+(opening to closing) and total rows are checked as well; ``vote`` compares several answers.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import date
 from decimal import Decimal
 from difflib import SequenceMatcher
 from typing import Any, Literal
@@ -60,6 +66,10 @@ class Report:
         return sum(c.status == status for c in self.checks)
 
     @property
+    def counts(self) -> dict[str, int]:
+        return {s: self.count(s) for s in ("verified", "unverified", "contradicted")}
+
+    @property
     def flagged(self) -> list[Check]:
         return [c for c in self.checks if c.status != "verified"]
 
@@ -80,9 +90,7 @@ class Report:
         return text + (f"; votes: {split} fields disagree" if self.votes else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary(), "verified": self.count("verified"),
-                "unverified": self.count("unverified"),
-                "contradicted": self.count("contradicted"),
+        return {"summary": self.summary(), **self.counts,
                 "checks": [asdict(c) for c in self.checks],
                 "arithmetic": [asdict(a) for a in self.arithmetic],
                 "votes": [asdict(v) for v in self.votes]}
@@ -206,10 +214,21 @@ _DEBIT = re.compile(r"debit|withdraw|paid out|payment|charge|out\b|spent", re.I)
 
 # --- grounding -----------------------------------------------------------------------------
 
-def _leaves(data: Any, path: str = "") -> list[tuple[str, str, Any]]:
-    """(path, field name, value) for every scalar in ``data``."""
+def _plain(data: Any) -> Any:
+    """``data`` as plain JSON values: Pydantic objects and dataclasses dumped, dates ISO."""
     if hasattr(data, "model_dump"):
-        data = data.model_dump(mode="json")
+        return data.model_dump(mode="json")
+    if is_dataclass(data) and not isinstance(data, type):
+        data = asdict(data)
+    if isinstance(data, dict):
+        return {str(k): _plain(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_plain(v) for v in data]
+    return data.isoformat() if isinstance(data, date) else data
+
+
+def _leaves(data: Any, path: str = "") -> list[tuple[str, str, Any]]:
+    """(path, field name, value) for every scalar in plain ``data``."""
     if isinstance(data, dict):
         out = []
         for k, v in data.items():
@@ -222,9 +241,7 @@ def _leaves(data: Any, path: str = "") -> list[tuple[str, str, Any]]:
 
 
 def _rows(data: Any, path: str = "") -> list[tuple[str, list[dict[str, Any]]]]:
-    """Every list of row objects in ``data``, with its path."""
-    if hasattr(data, "model_dump"):
-        data = data.model_dump(mode="json")
+    """Every list of row objects in plain ``data``, with its path."""
     if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
         return [(path, data)]
     if isinstance(data, dict):
@@ -252,6 +269,7 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
         ocr = read(image)
     page = _Page(_spans(ocr), ocr.lines, formats.day_first([w.text for w in ocr.words]))
     labels = tables.key_values(ocr)
+    data = _plain(data)
     checks: dict[str, Check] = {}
     for rows_path, rows in _rows(data):
         if {"key", "value"} <= set(rows[0]):
@@ -278,11 +296,9 @@ class _Page:
 
 
 def _parent(data: Any, path: str) -> Any:
-    node = data.model_dump(mode="json") if hasattr(data, "model_dump") else data
+    node = data
     for part in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path)[:-1]:
         node = node[int(part[0])] if part[0] else node[part[1]]
-        if hasattr(node, "model_dump"):
-            node = node.model_dump(mode="json")
     return node
 
 
@@ -429,6 +445,7 @@ def arithmetic(data: Any) -> list[Arithmetic]:
     subtotal or total, subtotal + tax = total, running balances and total rows. Rows of
     several tables in one list (a ``table`` column) are taken table by table; a key/value
     table supplies labelled totals like top-level fields do."""
+    data = _plain(data)
     scalars = {p: (name, v) for p, name, v in _leaves(data) if not re.search(r"\[\d+\]", p)}
     tables: list[tuple[str, list[tuple[int, dict[str, Any]]]]] = []
     for path, rows in _rows(data):
@@ -536,7 +553,7 @@ def _sum_check(name: str, expected: Decimal, found: Decimal, paths: list[str]) -
 
 def vote(answers: list[Any]) -> list[Vote]:
     """Per-field agreement across several answers to the same question."""
-    flat = [dict((p, v) for p, _, v in _leaves(a)) for a in answers]
+    flat = [dict((p, v) for p, _, v in _leaves(_plain(a))) for a in answers]
     paths = list(dict.fromkeys(p for f in flat for p in f))
     out = []
     for path in paths:

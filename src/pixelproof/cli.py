@@ -378,7 +378,7 @@ class Reporter:
             fail(e.error or "")
         if self.bar is not None:
             self.bar.update(self.task, completed=p.done + p.failed, info=info)
-        else:
+        elif p.done + p.failed > p.skipped:  # items done in an earlier attempt go unlisted
             state = "done" if e.ok else "failed"
             click.echo(f"[{p.done + p.failed}/{p.total}] {e.label}: {state}; {info}", err=True)
 

@@ -340,3 +340,9 @@ def test_pydantic_rows_are_checked_as_a_table():
                  ocr=page)  # a bare list of models: rows too
     assert [c.path for c in bad.flagged] == ["[1].amount"]
     assert bad.flagged[0].status == "contradicted" and bad.flagged[0].ocr_text == "3.00"
+
+
+def test_an_account_number_does_not_hide_the_page_s_date_order():
+    page = _page([("Account:", 40), ("05-67-12", 300)], [("Date:", 40), ("04/03/2024", 300)],
+                 [("Due:", 40), ("25/03/2024", 300)])
+    assert verify(None, {"date": "2024-04-03"}, ocr=page).checks[0].status == "contradicted"

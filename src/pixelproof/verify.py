@@ -267,7 +267,8 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
     if ocr is None:
         from .ocr import read
         ocr = read(image)
-    page = _Page(_spans(ocr), ocr.lines, formats.day_first([w.text for w in ocr.words]))
+    page = _Page(_spans(ocr), ocr.lines, formats.day_first(
+        [w.text for w in ocr.words if formats.parse_date(w.text, True)]))  # not "05-67-12"
     labels = tables.key_values(ocr)
     data = _plain(data)
     checks: dict[str, Check] = {}

@@ -75,7 +75,7 @@ def test_every_item_done_and_none_paid_twice(pngs):
         async with Http(timeout=0.8, retries=2) as http:
             return [e async for e in abatch(
                 pngs, model="openai:m", base_url=ctx.url, concurrency=8, http=http,
-                fields="image, amount:number")]
+                fields="image, amount:number", verify=False)]
 
     with FakeAPI(answer=flaky, latency=0.01) as ctx:
         results = asyncio.run(go())
@@ -98,7 +98,7 @@ def test_rate_limit_is_kept(pngs):
     async def go():
         async with Http(limiter=limiter) as http:
             return [p async for p in abatch(pngs[:12], model="openai:m", base_url=api.url,
-                                                  concurrency=12, http=http)]
+                                            concurrency=12, http=http, verify=False)]
 
     with FakeAPI(answer=answer) as api:
         asyncio.run(go())
@@ -159,7 +159,7 @@ def test_pages_are_items_and_a_changed_file_is_a_new_item(tmp_path):
 
     def go(api):
         return {e.label: e for e in batch([str(pdf), str(png)], model="openai:m",
-                                          base_url=api.url, run="R",
+                                          base_url=api.url, run="R", verify=False,
                                           fields="image, amount:number")}
 
     with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
@@ -208,7 +208,7 @@ def test_sync_batch_yields_and_bad_input_goes_on(pngs, tmp_path):
     (tmp_path / "bad.png").write_text("not an image")
     with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
         got = {e.label: e for e in batch(pngs[:3] + [str(tmp_path / "bad.png")],
-                                         model="openai:m", base_url=api.url)}
+                                         model="openai:m", base_url=api.url, verify=False)}
     assert len(got) == 4
     bad = got[str(tmp_path / "bad.png")]
     assert "bad.png" in bad.error and not bad.ok
@@ -268,12 +268,14 @@ def test_killed_run_resumes_without_paying_twice(pngs, tmp_path):
 def test_runs_export_rebuilds_the_output(pngs, tmp_path):
     from test_cli_describe import cli
     with FakeAPI(answer=lambda body: answer_for(image_id(body))) as api:
-        first = cli("extract", *pngs[:4], "-m", "openai:m", "--base-url", api.url, "--run", "E",
-                    "-o", str(tmp_path / "a.csv"))
+        first = cli("extract", *pngs[:3], "-m", "openai:m", "--base-url", api.url, "--run", "E",
+                    "-o", str(tmp_path / "a.json"))
     assert first.returncode == 0, first.stderr
-    again = cli("runs", "export", "E", "-o", str(tmp_path / "b.csv"))
+    again = cli("runs", "export", "E", "-o", str(tmp_path / "b.json"))
     assert again.returncode == 0, again.stderr
-    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    whole = json.loads((tmp_path / "a.json").read_text())
+    assert len(whole["records"]) == 3 and len(whole["verification"]) == 3  # reports kept too
+    assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
     assert "E\t" in cli("runs", "list").stdout
     assert cli("runs", "export", "nope").returncode == 1
 

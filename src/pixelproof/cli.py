@@ -376,9 +376,12 @@ class Reporter:
         info = f"{p.failed} failed, {p.spend}, {p.rate:.1f}/s"
         if not e.ok:
             fail(e.error or "")
-        if self.bar is not None:
+        earlier = p.done + p.failed == p.skipped  # done in an earlier attempt of the run
+        if self.bar is not None and earlier:  # counted, but left out of the rate and ETA
+            self.bar.reset(self.task, completed=p.skipped, info=info)
+        elif self.bar is not None:
             self.bar.update(self.task, completed=p.done + p.failed, info=info)
-        elif p.done + p.failed > p.skipped:  # items done in an earlier attempt go unlisted
+        elif not earlier:
             state = "done" if e.ok else "failed"
             click.echo(f"[{p.done + p.failed}/{p.total}] {e.label}: {state}; {info}", err=True)
 

@@ -346,3 +346,12 @@ def test_an_account_number_does_not_hide_the_page_s_date_order():
     page = _page([("Account:", 40), ("05-67-12", 300)], [("Date:", 40), ("04/03/2024", 300)],
                  [("Due:", 40), ("25/03/2024", 300)])
     assert verify(None, {"date": "2024-04-03"}, ocr=page).checks[0].status == "contradicted"
+
+
+def test_a_date_the_page_leaves_ambiguous_says_so():
+    page = _page([("Date:", 40), ("03/04/2024", 300)])
+    (check,) = verify(None, {"date": "2024-04-03"}, ocr=page).checks
+    assert check.status == "verified" and "day and month" in check.note
+    clear = _page([("Date:", 40), ("03/04/2024", 300)], [("Due:", 40), ("25/04/2024", 300)])
+    (check,) = verify(None, {"date": "2024-04-03"}, ocr=clear).checks
+    assert check.status == "verified" and check.note == ""

@@ -367,7 +367,8 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | 
     """One table value: on its row's line, else compared with what its cell reads."""
     hit = row.hit(key)
     if hit is not None:
-        return Check(path, value, "verified", hit.box, hit.text)
+        return Check(path, value, "verified", hit.box, hit.text, _order_note(value, hit.text,
+                                                                              page))
     if row.line is None or row.support < 2:
         return Check(path, value, "unverified", None, None, "this row was not found in the image")
     if row.repeats is not None:
@@ -403,15 +404,27 @@ def _check_field(path: str, name: str, value: Any, page: _Page,
             if key and SequenceMatcher(None, key, _text_key(label)).ratio() >= 0.8]
     for _, text, box in near:
         if _at_label(value, text, box, page):
-            return Check(path, value, "verified", box, text)
+            return Check(path, value, "verified", box, text, _order_note(value, text, page))
     if near:
         _, text, box = near[0]
         return Check(path, value, "contradicted", box, text, f"'{name}' reads '{text}'")
     hits = page.find(value)
     if hits:
         hit = min(hits, key=lambda s: len(s.text))
-        return Check(path, value, "verified", hit.box, hit.text, "found on the page")
+        return Check(path, value, "verified", hit.box, hit.text,
+                     _order_note(value, hit.text, page) or "found on the page")
     return Check(path, value, "unverified", None, None, "not found in the image")
+
+
+def _order_note(value: Any, printed: str, page: _Page) -> str:
+    """A warning when a date matched only because the page does not show whether it writes
+    the day or the month first ("03/04/2024" for 2024-04-03 or 2024-03-04)."""
+    if page.dayfirst is not None or not isinstance(value, str) or _as_number(value) is not None:
+        return ""
+    readings = {formats.parse_date(printed, True), formats.parse_date(printed, False)}
+    if None in readings or len(readings) < 2 or formats.parse_date(value, True) is None:
+        return ""
+    return "day and month order not shown on the page; read either way round"
 
 
 def _at_label(value: Any, text: str, box: Box, page: _Page) -> bool:

@@ -213,6 +213,11 @@ def test_auto_detail_halves_document_tokens_and_keeps_text(tmp_path):
     from pixelproof import ocr
     small = ocr.read(images.resize(image, *plan.size)).text
     assert render.cer(doc.text, small) < 0.01
+    # a patch model could go far smaller for OCR's sake; the median word stays 14 px tall
+    words = sorted(w.box[3] - w.box[1] for w in ocr.read(image).words)
+    mini = cost.choose_detail(image, "openai:gpt-4.1-mini", "extract", "extract")
+    assert mini.tokens < mini.full_tokens / 2
+    assert words[len(words) // 2] * mini.size[0] / image.width >= cost.MIN_TEXT_PX
 
 
 def test_auto_detail_low_for_small_images_and_scene_questions(tmp_path):

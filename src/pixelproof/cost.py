@@ -419,6 +419,10 @@ NEEDS_TEXT = re.compile(r"\b(read|text|extract|transcribe|number|amount|total|pr
                         r"name|digit|value|figure|row|column|list|write|ocr)s?\b", re.I)
 LEGIBLE_CER = 0.005  # the smaller image must read within half a point of the full one
 LOW_BOX = 512  # detail "low": the tile models look at the image fitted in 512x512
+# The local engine reads text far smaller than a vision model can (it rescales each line), so
+# no size is chosen at which the page's median word box is under this many pixels tall
+# (about an 8 px glyph). A guard, not a measurement of any vision model.
+MIN_TEXT_PX = 14
 
 
 @dataclass(frozen=True)
@@ -441,7 +445,8 @@ def choose_detail(image: Image, model_id: str, prompt: str = "", task: str = "ex
     already within the low-detail box, or a ``describe`` question that needs no fine text.
     Otherwise the smallest size, on a tile or patch boundary (the largest size for each token
     count), that the local engine still reads as it reads the full image (character error rate
-    within LEGIBLE_CER); a page with no text keeps its size. Text pages are never sent at
+    within LEGIBLE_CER) and whose median word stays MIN_TEXT_PX tall; a page with no text
+    keeps its size. Text pages are never sent at
     ``low``: its ~85 tokens are too few for a page of figures, however well OCR reads it.
     Unknown models and the local engine are left as they are (``auto``)."""
     size = (image.width, image.height)
@@ -458,9 +463,13 @@ def choose_detail(image: Image, model_id: str, prompt: str = "", task: str = "ex
         return Plan("high", size, full, full)
     from . import images, ocr  # the legibility check needs the local engine
 
-    reference = ocr.read(image).text
+    read = ocr.read(image)
+    reference = read.text
     if not reference.strip():
         return Plan("high", size, full, full)  # nothing to read: keep every detail
+    heights = sorted(w.box[3] - w.box[1] for w in read.words)
+    smallest = MIN_TEXT_PX / max(1.0, heights[len(heights) // 2])
+    candidates = [c for c in candidates if c.size[0] >= size[0] * smallest]
 
     def legible(plan: Plan) -> bool:
         return _cer(reference, ocr.read(images.resize(image, *plan.size)).text) <= LEGIBLE_CER

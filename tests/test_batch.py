@@ -244,21 +244,30 @@ def test_killed_run_resumes_without_paying_twice(pngs, tmp_path):
     out, whole = tmp_path / "out.jsonl", tmp_path / "whole.jsonl"
     common = ["-m", "openai:m", "--fields", "image, amount:number", "--no-cache", "--no-verify"]
     with FakeAPI(answer=answer, latency=0.15) as api:
-        first = run_cli(*pngs, *common, "--base-url", api.url, "--run", "R", "-o", str(out),
-                        "--concurrency", "3")
-        deadline = time.time() + 30
-        while time.time() < deadline and (not out.exists() or
-                                          out.read_text().count("\n") < 6):
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-        finished = {json.loads(line)["image"] for line in out.read_text().splitlines()}
+        def kill_at(lines):
+            """Run, SIGKILL once out.jsonl has ``lines`` lines; the images it holds."""
+            proc = run_cli(*pngs, *common, "--base-url", api.url, "--run", "R", "-o", str(out),
+                           "--concurrency", "3")
+            deadline = time.time() + 30
+            while time.time() < deadline and (not out.exists() or
+                                              out.read_text().count("\n") < lines):
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            rows = out.read_text().splitlines()
+            assert len(rows) == len(set(rows))  # a resumed run never writes a line twice
+            return {json.loads(line)["image"] for line in rows}
+
+        finished = kill_at(6)
         assert 6 <= len(finished) < len(pngs)
+        again = kill_at(len(finished) + 4)  # killed again while resuming
+        assert finished < again and len(again) < len(pngs)
+        asked = dict(seen)  # (one in flight at a kill is asked again: it never finished)
         resumed = run_cli(*pngs, *common, "--base-url", api.url, "--run", "R", "-o", str(out),
                           "--concurrency", "3")
         assert resumed.wait(60) == 0, resumed.stderr.read()
-        for key in finished:
-            assert seen[key] == 1  # finished before the kill: never asked again
+        assert all(seen[key] == 1 for key in finished)  # finished: never asked again
+        assert all(seen[key] == asked[key] for key in again)
         clean = run_cli(*pngs, *common, "--base-url", api.url, "-o", str(whole))
         assert clean.wait(60) == 0
     assert out.read_text() == whole.read_text()

@@ -355,3 +355,11 @@ def test_a_date_the_page_leaves_ambiguous_says_so():
     clear = _page([("Date:", 40), ("03/04/2024", 300)], [("Due:", 40), ("25/04/2024", 300)])
     (check,) = verify(None, {"date": "2024-04-03"}, ocr=clear).checks
     assert check.status == "verified" and check.note == ""
+
+
+def test_a_field_named_after_more_than_its_label_is_checked_at_that_label():
+    doc, read = page("receipt", 12)
+    truth = {"total_amount": doc.values["Total"], "date": doc.values["Date"]}
+    assert verify(None, truth, ocr=read).flagged == []
+    (bad,) = verify(None, {"total_amount": doc.values["Subtotal"]}, ocr=read).flagged
+    assert bad.status == "contradicted" and bad.ocr_text == doc.values["Total"]

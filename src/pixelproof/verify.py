@@ -180,8 +180,7 @@ def _matches(value: Any, span: str, dayfirst: bool | None = None) -> bool:
     span = span.strip().rstrip(":;,")
     number = _as_number(value)
     if number is not None:
-        printed = formats.parse_number(span)
-        return printed is not None and printed == number
+        return _cell_number(span) == number
     if not isinstance(value, str) or not value.strip():
         return False
     same = _same_date(value.strip(), span, dayfirst)
@@ -398,10 +397,13 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | 
 
 def _check_field(path: str, name: str, value: Any, page: _Page,
                  labels: list[tuple[str, str, Box]]) -> Check:
-    """A labelled value: next to its label when the label is on the page, else anywhere."""
+    """A labelled value: next to its label when the label is on the page, else anywhere.
+    A label is the field's when the names are alike or the field's name holds every word of
+    the label ("total_amount" and "Total:")."""
     key = _text_key(name)
     near = [(label, text, box) for label, text, box in labels
-            if key and SequenceMatcher(None, key, _text_key(label)).ratio() >= 0.8]
+            if key and (SequenceMatcher(None, key, _text_key(label)).ratio() >= 0.8 or
+                        set() != set(_text_key(label).split()) <= set(key.split()))]
     for _, text, box in near:
         if _at_label(value, text, box, page):
             return Check(path, value, "verified", box, text, _order_note(value, text, page))

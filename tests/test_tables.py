@@ -84,3 +84,26 @@ def test_key_values_with_boxes_and_not_from_table_rows():
                                              ("Total", "7.50")]
     assert pairs[1][2] == (300, 40, 390, 60)  # "ACME Ltd"
     assert pairs[2][2] == (78, 280, 126, 300)  # "7.50", not the label
+
+
+def test_label_and_amount_lines_are_key_values_not_a_table_row_each():
+    page = _page(
+        _line(0, (0, "Item"), (300, "Amount")), _line(1, (0, "Tea"), (300, "4.00")),
+        _line(2, (0, "Cake"), (300, "3.50")),
+        _line(4, (0, "Subtotal"), (300, "7.50")), _line(5, (0, "Tax"), (300, "0.75")),
+        _line(6, (0, "Total"), (300, "8.25")))
+    found = tables.find_tables(page)
+    assert [t.header for t in found] == [("Item", "Amount"), ("column_1", "column_2")]
+    assert [(k, v) for k, v, _ in tables.key_values(page)] == [
+        ("Subtotal", "7.50"), ("Tax", "0.75"), ("Total", "8.25")]
+
+
+def test_years_can_head_columns_of_figures():
+    page = _page(_line(0, (0, "Region"), (300, "2023"), (500, "2024")),
+                 _line(1, (0, "North"), (300, "1,200"), (500, "1,350")),
+                 _line(2, (0, "South"), (300, "900"), (500, "1,010")))
+    (table,) = tables.find_tables(page)
+    assert table.header == ("Region", "2023", "2024")
+    assert table.rows[1] == ("South", "900", "1,010")
+    years_only = _page(_line(0, (0, "2023"), (300, "41.50")), _line(1, (0, "2024"), (300, "44")))
+    assert tables.find_tables(years_only)[0].header == ("column_1", "column_2")

@@ -57,7 +57,8 @@ def _is_key_value(cells: list[Cell]) -> bool:
 
 
 def find_tables(ocr: OcrResult, min_rows: int = 2) -> list[Table]:
-    """Tables in reading order; the first row is the header when it holds no numbers."""
+    """Tables in reading order; the first row is the header when every cell is filled and
+    holds words (years such as "2024" may head columns of figures)."""
     tables, run = [], []
     lines = ocr.lines
     for n, line in enumerate(lines + [[]]):
@@ -105,7 +106,8 @@ def _table(run: list[list[Cell]]) -> Table | None:
         else:
             grid.append(placed)
     texts = [tuple(c.text if c else "" for c in row) for row in grid]
-    has_header = not any(_number(t) for t in texts[0]) and all(texts[0])
+    has_header = all(texts[0]) and not any(_number(t) and not _year(t) for t in texts[0]) \
+        and not all(_year(t) for t in texts[0])
     header = texts[0] if has_header else tuple(f"column_{i}" for i in range(1, len(spans) + 1))
     body = grid[1:] if has_header else grid
     if len(body) < 1:
@@ -121,18 +123,28 @@ def _join(a: Cell | None, b: Cell | None) -> Cell | None:
     return Cell(f"{a.text} {b.text}", _union([a.box, b.box]))
 
 
+def _year(text: str) -> bool:
+    """A year heading a column of figures ("2023", "2024")."""
+    return bool(re.fullmatch(r"(19|20)\d\d", text.strip()))
+
+
 def _number(text: str) -> bool:
     return bool(re.fullmatch(r"[-+($€£]*\s*\d[\d.,/:%-]*\)?\s*[€]?", text.strip()))
 
 
 def key_values(ocr: OcrResult) -> list[tuple[str, str, Box]]:
     """(label, value, value box) for lines like "Total: 42.10", "Date 12/03/2024", and
-    "Plan:  Team" laid out in two cells; table rows are left out."""
-    out = []
-    in_tables = [t.box for t in find_tables(ocr)]
+    "Plan:  Team" laid out in two cells. Table rows are left out, except the rows of a
+    headerless two-column table of labels and values ("Subtotal      16.30")."""
+    out: list[tuple[str, str, Box]] = []
+    found, done = find_tables(ocr), set()
     for line in ocr.lines:
         box = _union([w.box for w in line])
-        if any(t[1] <= (box[1] + box[3]) / 2 <= t[3] for t in in_tables):
+        table = next((t for t in found if t.box[1] <= (box[1] + box[3]) / 2 <= t.box[3]), None)
+        if table is not None:
+            if _label_list(table) and id(table) not in done:
+                done.add(id(table))
+                out.extend((a.text, b.text, b.box) for a, b in table.cells if a and b)
             continue
         cells = cells_of(line)
         if len(cells) == 2 and cells[0].text.endswith(":"):
@@ -144,6 +156,13 @@ def key_values(ocr: OcrResult) -> list[tuple[str, str, Box]]:
                 out.append((match["key"].strip(), match["value"].strip(),
                             _value_box(line, match["value"], cell.box)))
     return out
+
+
+def _label_list(table: Table) -> bool:
+    """A headerless two-column table whose left cells are words and right cells figures."""
+    return table.header == ("column_1", "column_2") and all(
+        a is not None and b is not None and not _number(a.text) and _number(b.text)
+        for a, b in table.cells)
 
 
 def _value_box(line: list[Word], value: str, fallback: Box) -> Box:

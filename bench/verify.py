@@ -3,7 +3,8 @@
 Renders statements, receipts, invoices and ruled tables (tests/render.py) with scan-like
 degradation, reads each once with the local engine, then checks the true data and copies with
 one injected error each: a changed digit, swapped digits, a dropped or added minus sign, a
-shifted decimal point, an invented row, a wrong total, a wrong date, day and month swapped.
+shifted decimal point, an invented row, a wrong total, a wrong date, day and month swapped,
+two numbers of a row swapped between columns.
 Each document's data is checked twice: as printed (strings copied from the page) and typed
 the way a model's JSON answer usually is (numbers as numbers, ISO dates, debits negative).
 
@@ -134,6 +135,16 @@ def inject(kind: str, data: dict, rnd: random.Random) -> tuple[dict, str, str] |
         path = rnd.choice(dates)
         value = get(data, path)
         new = value[3:5] + value[2] + value[:2] + value[5:]
+    elif kind == "column swap":
+        n = rnd.randrange(len(data["rows"]))
+        row = bad["rows"][n]
+        numeric = [k for k, v in row.items() if v is None or re.fullmatch(r"-?[\d,.]+", v)]
+        pairs = [(a, b) for a in numeric for b in numeric if a < b and row[a] != row[b]]
+        if not pairs:
+            return None
+        a, b = rnd.choice(pairs)
+        row[a], row[b] = row[b], row[a]
+        return bad, f"rows[{n}].{a}|rows[{n}].{b}", f"column swap: rows[{n}] {a} <-> {b}"
     elif kind == "invented row":
         row = copy.deepcopy(rnd.choice(data["rows"]))
         for k, v in row.items():
@@ -150,6 +161,8 @@ def inject(kind: str, data: dict, rnd: random.Random) -> tuple[dict, str, str] |
 
 
 def caught(report, path: str) -> bool:
+    if "|" in path:
+        return any(caught(report, p) for p in path.split("|"))
     if path == "rows":
         return any(c.path.startswith("rows[") for c in report.flagged) or any(
             not a.ok for a in report.arithmetic)
@@ -158,7 +171,7 @@ def caught(report, path: str) -> bool:
 
 
 KINDS = ["changed digit", "swapped digits", "sign", "shifted decimal", "wrong total",
-         "wrong date", "day/month swapped", "invented row"]
+         "wrong date", "day/month swapped", "column swap", "invented row"]
 
 
 def main(documents: int = 40) -> None:

@@ -363,3 +363,12 @@ def test_a_field_named_after_more_than_its_label_is_checked_at_that_label():
     assert verify(None, truth, ocr=read).flagged == []
     (bad,) = verify(None, {"total_amount": doc.values["Subtotal"]}, ocr=read).flagged
     assert bad.status == "contradicted" and bad.ocr_text == doc.values["Total"]
+
+
+def test_a_value_put_in_the_wrong_column_is_flagged():
+    data, read = _statement()
+    n = _first_number(data["rows"], "debit")
+    row = data["rows"][n]
+    row["credit"], row["debit"] = row["debit"], None
+    check = next(c for c in verify(None, data, ocr=read).checks if c.path == f"rows[{n}].credit")
+    assert check.status != "verified" and "another column" in check.note, check

@@ -311,12 +311,29 @@ class _Row:
     support: int  # how many of its values are on that line
     repeats: int | None = None  # the row whose line this one claims too
 
-    def hit(self, key: str) -> _Span | None:
-        """The value's shortest match on the row's line, when the row was found."""
-        on_line = [s for s in self.found[key] if s.line == self.line]
+    def hit(self, key: str, column: _Column | None = None) -> _Span | None:
+        """The value's shortest match on the row's line (in its column, when the column is
+        known), when the row was found."""
+        on_line = [s for s in self.found[key] if s.line == self.line and (
+            column is None or _overlap(s.box, column) > 0)]
         if on_line and self.repeats is None and (len(self.cells) == 1 or self.support >= 2):
             return min(on_line, key=lambda s: len(s.text))
         return None
+
+
+_Column = tuple[float, float]  # x0, x1
+
+
+def _column(boxes: list[Box]) -> _Column | None:
+    """A column's x range from its values' boxes: those that line up with at least half of
+    the others (a value found in another column does not widen it)."""
+    agreed = [b for b in boxes if 2 * sum(_overlap(b, (o[0], o[2])) > 0 for o in boxes) >=
+              len(boxes) + 1]
+    return (min(b[0] for b in agreed) - 4, max(b[2] for b in agreed) + 4) if agreed else None
+
+
+def _overlap(box: Box, column: _Column) -> float:
+    return min(box[2], column[1]) - max(box[0], column[0])
 
 
 def _check_table(path: str, rows: list[dict[str, Any]], page: _Page) -> dict[str, Check]:
@@ -342,11 +359,12 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: _Page) -> dict[str
             taken[line] = n
         repeats = taken[line] if line is not None and not free and support >= 2 else None
         found[n] = _Row(cells, hits, line, support, repeats)
-    columns: dict[str, list[Box]] = {}
+    boxes: dict[str, list[Box]] = {}
     for row in found:
         for key in row.cells:
             if (hit := row.hit(key)) is not None:
-                columns.setdefault(key, []).append(hit.box)
+                boxes.setdefault(key, []).append(hit.box)
+    columns = {k: _column(b) for k, b in boxes.items()}
     negative = {k for r in found for k in r.cells if _mostly_negative([x.get(k) for x in rows])}
     out = {}
     for n, row in enumerate(found):
@@ -361,10 +379,11 @@ def _mostly_negative(values: list[Any]) -> bool:
     return bool(numbers) and sum(x < 0 for x in numbers) * 2 > len(numbers)
 
 
-def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | None,
+def _check_cell(path: str, key: str, value: Any, row: _Row, column: _Column | None,
                 negative: bool, page: _Page) -> Check:
-    """One table value: on its row's line, else compared with what its cell reads."""
-    hit = row.hit(key)
+    """One table value: on its row's line in its column, else compared with what its cell
+    reads."""
+    hit = row.hit(key, column)
     if hit is not None:
         return Check(path, value, "verified", hit.box, hit.text, _order_note(value, hit.text,
                                                                               page))
@@ -373,25 +392,24 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: list[Box] | 
     if row.repeats is not None:
         return Check(path, value, "unverified", None, None, "its row is printed once, as "
                      f"{path.rsplit('[', 1)[0]}[{row.repeats}]: a row given twice")
-    x0 = min(b[0] for b in column) - 8 if column else None
-    x1 = max(b[2] for b in column) + 8 if column else None
     flipped = [s for s in page.spans if s.line == row.line and _magnitude_match(value, s)
-               and (not column or x0 <= (s.box[0] + s.box[2]) / 2 <= x1)]  # type: ignore
+               and (not column or _overlap(s.box, column) > 0)]
     if flipped and negative and _DEBIT.search(key) and _as_number(value) < 0:  # type: ignore
         return Check(path, value, "verified", flipped[0].box, flipped[0].text,
                      "printed without its sign in a debit column")
     if flipped:
         return Check(path, value, "contradicted", flipped[0].box, flipped[0].text,
                      "the sign differs from the page")
+    elsewhere = "; the value is printed in another column" if row.hit(key) else ""
     if column:
-        taken = [h.box for k in row.cells if k != key and (h := row.hit(k)) is not None]
-        words = [w for w in page.lines[row.line] if x0 <= (w.box[0] + w.box[2]) / 2 <= x1
-                 and not any(_inside(w.box, t) for t in taken)]  # type: ignore[operator]
+        words = [w for w in page.lines[row.line]
+                 if 2 * _overlap(w.box, column) >= w.box[2] - w.box[0]]
         if words:
             text = " ".join(w.text for w in words)
             return Check(path, value, "contradicted", _union(words), text,
-                         f"its cell reads {text!r}")
-        return Check(path, value, "unverified", None, None, "its cell is empty in the image")
+                         f"its cell reads {text!r}{elsewhere}")
+        return Check(path, value, "unverified", None, None,
+                     f"its cell is empty in the image{elsewhere}")
     return Check(path, value, "unverified", None, None, "not on its row's line in the image")
 
 

@@ -372,3 +372,25 @@ def test_a_value_put_in_the_wrong_column_is_flagged():
     row["credit"], row["debit"] = row["debit"], None
     check = next(c for c in verify(None, data, ocr=read).checks if c.path == f"rows[{n}].credit")
     assert check.status != "verified" and "another column" in check.note, check
+
+
+def test_votes_ask_again_with_some_temperature_and_report_disagreement(tmp_path):
+    doc, _ = page("receipt", 13)
+    path = tmp_path / "receipt.png"
+    doc.image.save(path)
+    total, calls = doc.values["Total"], []
+
+    def answer(body):
+        calls.append(body)
+        return json.dumps([{"total": total if len(calls) != 2 else "9" + total}])
+
+    with FakeAPI(answer=answer) as api:
+        r = cli("extract", str(path), "--fields", "total", "-m", "openai:m", "--votes", "3",
+                "--base-url", api.url, "--show", "-f", "json", "--no-cache")
+    assert r.returncode == 0, r.stderr  # not --strict: reported, not failed
+    assert len(api.requests) == 3
+    assert [b.get("temperature", 0) > 0 for b in api.requests].count(True) == 2
+    (report,) = json.loads(r.stdout)["verification"]
+    (split,) = report["votes"]
+    assert split["path"] == "[0].total" and split["agreement"] == pytest.approx(2 / 3)
+    assert "votes split on 1 of 1 fields" in r.stderr and "votes disagree on [0].total" in r.stderr

@@ -88,7 +88,8 @@ class Report:
                 f"{self.count('unverified')} unverified, {self.count('contradicted')} "
                 f"contradicted; {sums}")
         split = sum(v.agreement < 1 for v in self.votes)
-        return text + (f"; votes: {split} fields disagree" if self.votes else "")
+        return text + (f"; votes split on {split} of {len(self.votes)} fields" if self.votes
+                       else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": self.summary(), **self.counts,

@@ -394,3 +394,16 @@ def test_votes_ask_again_with_some_temperature_and_report_disagreement(tmp_path)
     (split,) = report["votes"]
     assert split["path"] == "[0].total" and split["agreement"] == pytest.approx(2 / 3)
     assert "votes split on 1 of 1 fields" in r.stderr and "votes disagree on [0].total" in r.stderr
+
+
+def test_a_header_set_off_from_its_column_flags_nothing():
+    page = _page([("Item", 40), ("Qty", 300), ("Amount", 400)],
+                 [("Tea", 40), ("2", 300), ("3.00", 700)],
+                 [("Soap", 40), ("1", 300), ("1.20", 700)],
+                 [("Salt", 40), ("4", 300), ("0.80", 700)])
+    rows = [{"item": "Tea", "qty": 2, "amount": 3.0}, {"item": "Soap", "qty": 1, "amount": 1.2},
+            {"item": "Salt", "qty": 4, "amount": 0.8}]
+    assert verify(None, {"rows": rows}, ocr=page).flagged == []
+    rows[1]["qty"], rows[1]["amount"] = None, 1  # the quantity read into the amount column
+    (bad,) = verify(None, {"rows": rows}, ocr=page).flagged
+    assert bad.path == "rows[1].amount" and "another column" in bad.note

@@ -325,12 +325,26 @@ class _Row:
 _Column = tuple[float, float]  # x0, x1
 
 
-def _column(boxes: list[Box]) -> _Column | None:
-    """A column's x range from its values' boxes: those that line up with at least half of
-    the others (a value found in another column does not widen it)."""
-    agreed = [b for b in boxes if 2 * sum(_overlap(b, (o[0], o[2])) > 0 for o in boxes) >=
-              len(boxes) + 1]
+def _column(boxes: list[Box], header: Box | None) -> _Column | None:
+    """A column's x range from its values' boxes: those under its header, else those that
+    line up with at least half of the others (a value found in another column does not
+    widen it)."""
+    under = [b for b in boxes if header and _overlap(b, (header[0], header[2])) > 0]
+    if under or header and len(boxes) < 2:
+        agreed = [header, *under]  # type: ignore[list-item]
+    else:  # no header, or one set off from its values: the values that line up
+        agreed = [b for b in boxes if 2 * sum(_overlap(b, (o[0], o[2])) > 0 for o in boxes) >=
+                  len(boxes) + 1]
     return (min(b[0] for b in agreed) - 4, max(b[2] for b in agreed) + 4) if agreed else None
+
+
+def _header(key: str, top: int, page: _Page) -> Box | None:
+    """The box of the column header named like ``key``, on the nearest line above line
+    ``top`` (the table's first row) that has one."""
+    name = _text_key(key)
+    heads = [s for s in page.spans if s.line < top and s.number is None and name and
+             SequenceMatcher(None, name, _text_key(s.text)).ratio() >= 0.8]
+    return max(heads, key=lambda s: s.line).box if heads else None
 
 
 def _overlap(box: Box, column: _Column) -> float:
@@ -365,7 +379,8 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: _Page) -> dict[str
         for key in row.cells:
             if (hit := row.hit(key)) is not None:
                 boxes.setdefault(key, []).append(hit.box)
-    columns = {k: _column(b) for k, b in boxes.items()}
+    top = min((r.line for r in found if r.line is not None), default=0)
+    columns = {k: _column(b, _header(k, top, page)) for k, b in boxes.items()}
     negative = {k for r in found for k in r.cells if _mostly_negative([x.get(k) for x in rows])}
     out = {}
     for n, row in enumerate(found):

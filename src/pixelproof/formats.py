@@ -180,8 +180,10 @@ def csv_rows(text: str) -> list[dict[str, str | None]]:
 
 # --- numbers and dates ---------------------------------------------------------------------
 
-_CURRENCY = re.compile(r"^(?:[$€£¥₹]|USD|EUR|GBP|CHF|JPY|CAD|AUD|US\$|R\$)\s*|"
-                       r"\s*(?:[$€£¥₹]|USD|EUR|GBP|CHF|JPY|CAD|AUD)$", re.I)
+_CODES = (r"USD|EUR|GBP|CHF|JPY|CAD|AUD|NZD|SGD|HKD|MYR|RM|INR|Rs\.?|IDR|Rp\.?|PHP|THB|CNY|RMB|"
+          r"KRW|VND|ZAR|AED|SAR|MXN|BRL|SEK|NOK|DKK|PLN|CZK|HUF|TRY")
+_CURRENCY = re.compile(rf"^(?:(?:[A-Z]{{1,2}})?[$€£¥₹₱₩฿₫]|{_CODES})\s*|"
+                       rf"\s*(?:[$€£¥₹₱₩฿₫]|{_CODES})$", re.I)
 
 
 def parse_number(text: Any) -> Decimal | None:

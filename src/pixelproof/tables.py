@@ -9,7 +9,8 @@ all its rows overlap on. A row with nothing in the first column continues the ro
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 from statistics import median
 
 from .types import OcrResult, Word
@@ -38,13 +39,19 @@ def _union(boxes: list[Box]) -> Box:
 
 def cells_of(line: list[Word]) -> list[Cell]:
     """Words joined into cells; a gap wider than the text height starts a new cell."""
+    return [Cell(" ".join(w.text for w in g), _union([w.box for w in g]))
+            for g in word_groups(line)]
+
+
+def word_groups(line: list[Word]) -> list[list[Word]]:
+    """A line's words in cells: a gap wider than the text height starts a new cell."""
     height = median(w.box[3] - w.box[1] for w in line)
     groups: list[list[Word]] = [[line[0]]]
     for prev, word in zip(line, line[1:], strict=False):
         if word.box[0] - prev.box[2] > 0.9 * height:
             groups.append([])
         groups[-1].append(word)
-    return [Cell(" ".join(w.text for w in g), _union([w.box for w in g])) for g in groups]
+    return groups
 
 
 _KEY_VALUE = re.compile(r"^(?P<key>[^\W\d][^:]{0,40}?)\s*:\s*(?P<value>\S.*)$")
@@ -156,6 +163,86 @@ def key_values(ocr: OcrResult) -> list[tuple[str, str, Box]]:
                 out.append((match["key"].strip(), match["value"].strip(),
                             _value_box(line, match["value"], cell.box)))
     return out
+
+
+def labels(ocr: OcrResult) -> list[tuple[str, str, Box]]:
+    """``key_values`` and, besides, every other place where a labelled value may be printed:
+    a line that ends with a figure after words ("TOTAL   13.10", "08:37PM Total 1360.00",
+    "Total Qty  3" among a table's rows), and a figure under its heading in a table of one
+    row ("GALLONS  TOTAL" over "9.505  $19.00")."""
+    out = key_values(ocr)
+    seen = {box for _, _, box in out}
+    for line in ocr.lines:
+        cells = cells_of(line)
+        if len(cells) < 2 or cells[-1].box in seen or ":" in cells[-2].text.rstrip(": ") or \
+                not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", cells[-1].text)):
+            continue
+        label = re.sub(r"^[^A-Za-z]*\d\S*\s+", "", cells[-2].text).rstrip(": ")
+        if re.match(r"[^\W\d]{2}", label):
+            out.append((label, cells[-1].text, cells[-1].box))
+            seen.add(cells[-1].box)
+    for table in find_tables(ocr):
+        if len(table.cells) == 1 and not table.header[0].startswith("column_"):
+            out += [(head, cell.text, cell.box) for head, cell in zip(
+                table.header, table.cells[0], strict=True) if cell and _number(cell.text)]
+    return out
+
+
+# Words that make a label name something else than a field it shares a word with ("Total Qty"
+# is not the total, "Company No" not the company).
+_OTHER = {"no", "number", "num", "nbr", "id", "qty", "quantity", "count", "items", "item",
+          "tax", "gst", "vat", "sst", "discount", "disc", "saving", "savings", "saved", "change",
+          "tendered", "cash", "card", "tel", "phone", "fax", "reg", "registration", "code",
+          "points", "rounding", "round", "sub", "tip", "tips", "time", "net", "before", "excl"}
+_SAME = [{"tax", "vat", "gst", "sst", "hst", "pst"}]  # names printed for the same thing
+
+
+def fits(name: str, label: str) -> bool:
+    """Whether a printed ``label`` names the field ``name``: the same words (OCR noise
+    allowed), or the field's words plus words that only qualify them ("Total Amount" for
+    ``total``, "Total:" for ``total_amount``), never a label naming something else ("Total Qty",
+    "Company No")."""
+    field_words = _key(name).split()
+    label = re.sub(r"\(.*?\)|\b(incl|including|includes|inclusive|inc)\b.*", "", label, flags=re.I)
+    label_words = [w for w in re.findall(r"[^\W\d_]+", _key(label))
+                   if w not in ("the", "of", "in", "rm", "myr", "rs")]
+    if not field_words or not label_words:
+        return False
+    if _same_word("".join(field_words), "".join(label_words)):
+        return True  # "SUB TOTAL" for subtotal
+    same = [any(_same_word(f, w) for w in label_words) for f in field_words]
+    extra = [w for w in label_words if not any(_same_word(f, w) for f in field_words)]
+    if all(same):
+        return not any(_same_word(w, o) for w in extra for o in _OTHER)
+    return not extra and any(same)
+
+
+def _same_word(a: str, b: str) -> bool:
+    return a == b or any({a, b} <= group for group in _SAME) or len(a) >= 4 and SequenceMatcher(
+        None, a, b).ratio() >= 0.8
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.casefold()).strip()
+
+
+_GLUED = re.compile(r"(?P<label>[^\W\d][^\W\d.]+\s?[:#])(?P<value>[\w$€£(+-].*)")
+
+
+def split_glued(ocr: OcrResult) -> OcrResult:
+    """``ocr`` with labels that OCR glued to their value ("DATE:15/06/2017", "TOTAL:MYR",
+    "Receipt#24881") read as two words, the box shared by letter count."""
+    words = []
+    for word in ocr.words:
+        m = _GLUED.fullmatch(word.text)
+        if not m or re.fullmatch(r"\d{1,2}", m["value"]):
+            words.append(word)
+            continue
+        x0, y0, x1, y1 = word.box
+        cut = x0 + (x1 - x0) * len(m["label"]) / len(word.text)
+        words += [replace(word, text=m["label"], box=(x0, y0, cut, y1)),
+                  replace(word, text=m["value"], box=(cut, y0, x1, y1))]
+    return ocr if len(words) == len(ocr.words) else replace(ocr, words=tuple(words))
 
 
 def _label_list(table: Table) -> bool:

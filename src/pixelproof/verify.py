@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date
 from decimal import Decimal
 from difflib import SequenceMatcher
+from functools import cached_property
 from typing import Any, Literal
 
-from . import formats, tables
+from . import align, formats, tables
 from .errors import ConfigError
 from .types import Image, OcrResult, Word
 
@@ -136,12 +137,17 @@ def _union_boxes(a: Box, b: Box) -> Box:
 
 
 def _cell_number(text: str) -> Decimal | None:
-    """A cell's number; "12.00 DR" is negative, "1, 234.50" (split by the reader) 1234.50."""
-    text = re.sub(r"(?<=\d[,.])\s+(?=\d)|(?<=\d)\s+(?=[,.]\d)", "", text)
-    if m := re.fullmatch(r"(.*?\d)\s*(dr|cr)\.?", text.strip(), re.I):
+    """A cell's number; "12.00 DR" is negative, "1, 234.50" (split by the reader) 1234.50;
+    marks around it are not part of it: "28.00*", "9.99 T", "4x", "x2", "#24881", "@2.70"."""
+    text = re.sub(r"(?<=\d[,.])\s+(?=\d)|(?<=\d)\s+(?=[,.]\d)", "", text).strip()
+    if m := re.fullmatch(r"(.*?\d)\s*(dr|cr)\.?", text, re.I):
         number = formats.parse_number(m[1])
         return -number if number is not None and m[2].lower() == "dr" else number
-    return formats.parse_number(text)
+    number = formats.parse_number(text)
+    if number is None and (m := re.fullmatch(
+            r"(?:[#@x×]\s*)?([^a-z]*?\d[\d.,)]*)\s*(?:\*+|[a-z]|[x×])?", text, re.I)):
+        number = formats.parse_number(m[1])
+    return number
 
 
 def _union(words: list[Word]) -> Box:
@@ -178,7 +184,7 @@ def _same_date(value: str, printed: str, dayfirst: bool | None) -> bool | None:
 def _matches(value: Any, span: str, dayfirst: bool | None = None) -> bool:
     """Whether printed ``span`` says ``value``: numbers by value, dates by date (read the
     page's way round when it shows one), text loosely but with every digit exact."""
-    span = span.strip().rstrip(":;,")
+    span = span.strip().strip(":;,")
     number = _as_number(value)
     if number is not None:
         return _cell_number(span) == number
@@ -187,12 +193,19 @@ def _matches(value: Any, span: str, dayfirst: bool | None = None) -> bool:
     same = _same_date(value.strip(), span, dayfirst)
     if same is not None:
         return same
-    a, b = _text_key(value), _text_key(span)
-    if re.findall(r"\d", a) != re.findall(r"\d", b):
-        return False
+    return _same_text(value, span)
+
+
+def _same_text(value: str, printed: str) -> bool:
+    """Whether ``printed`` says ``value`` word for word, allowing OCR's letter noise only."""
+    a, b = align.fold(value), align.fold(printed)
     if a == b:
-        return True
-    return len(a) >= 4 and SequenceMatcher(None, a, b).ratio() >= 0.85
+        return bool(a)
+    if not a or abs(len(a) - len(b)) > max(2, len(a) // 4) or re.findall(
+            r"\d", a) != re.findall(r"\d", b):
+        return False
+    match = align.locate(value, printed.split())
+    return match is not None and match.ok and match.score >= 0.75
 
 
 def _says(value: Any, span: _Span, dayfirst: bool | None) -> bool:
@@ -268,9 +281,10 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
     if ocr is None:
         from .ocr import read
         ocr = read(image)
+    ocr = tables.split_glued(ocr)
     page = _Page(_spans(ocr), ocr.lines, formats.day_first(
         [w.text for w in ocr.words if formats.parse_date(w.text, True)]))  # not "05-67-12"
-    labels = tables.key_values(ocr)
+    labels = tables.labels(ocr)
     data = _plain(data)
     checks: dict[str, Check] = {}
     for rows_path, rows in _rows(data):
@@ -295,6 +309,25 @@ class _Page:
 
     def find(self, value: Any) -> list[_Span]:
         return [s for s in self.spans if _says(value, s, self.dayfirst)]
+
+    @cached_property
+    def words(self) -> tuple[list[Word], list[int]]:
+        """The words in reading order, and the cell each is in (a label's colon ends one)."""
+        words: list[Word] = []
+        cells: list[int] = []
+        for line in self.lines:
+            for group in tables.word_groups(line):
+                for n, word in enumerate(group):
+                    new = not cells or n == 0 or group[n - 1].text.endswith(":")
+                    words.append(word)
+                    cells.append(cells[-1] + new if cells else 0)
+        return words, cells
+
+    def locate(self, value: str) -> tuple[align.Match | None, list[Word]]:
+        """Where text ``value`` is printed, and the words it covers there."""
+        words, cells = self.words
+        match = align.locate(value, [w.text for w in words], cells)
+        return match, [words[n] for n in match.words] if match else []
 
 
 def _parent(data: Any, path: str) -> Any:
@@ -431,18 +464,19 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: _Column | No
 
 def _check_field(path: str, name: str, value: Any, page: _Page,
                  labels: list[tuple[str, str, Box]]) -> Check:
-    """A labelled value: next to its label when the label is on the page, else anywhere.
-    A label is the field's when the names are alike or the field's name holds every word of
-    the label ("total_amount" and "Total:")."""
-    key = _text_key(name)
-    near = [(label, text, box) for label, text, box in labels
-            if key and (SequenceMatcher(None, key, _text_key(label)).ratio() >= 0.8 or
-                        set() != set(_text_key(label).split()) <= set(key.split()))]
-    for _, text, box in near:
+    """A labelled value: ``verified`` when a place that fits it supports it (a label that names
+    the field, printing a value of the same kind), ``contradicted`` when every such place reads
+    differently; with no such place, looked for anywhere on the page."""
+    kind = _kind(value)
+    near = [(text, box) for label, text, box in labels
+            if tables.fits(name, label) and _kind_of_printed(text, kind)]
+    for text, box in near:
         if _at_label(value, text, box, page):
             return Check(path, value, "verified", box, text, _order_note(value, text, page))
+    if kind == "text" and not near:
+        return _check_text(path, value, page)
     if near:
-        _, text, box = near[0]
+        text, box = near[0]
         return Check(path, value, "contradicted", box, text, f"'{name}' reads '{text}'")
     hits = page.find(value)
     if hits:
@@ -450,6 +484,42 @@ def _check_field(path: str, name: str, value: Any, page: _Page,
         return Check(path, value, "verified", hit.box, hit.text,
                      _order_note(value, hit.text, page) or "found on the page")
     return Check(path, value, "unverified", None, None, "not found in the image")
+
+
+def _check_text(path: str, value: str, page: _Page) -> Check:
+    """A text value where the page prints it best: every word in order, OCR noise allowed."""
+    match, words = page.locate(value)
+    if match is None or match.score < 0.5:
+        return Check(path, value, "unverified", None, None, "not found in the image")
+    box, text = _union(words), " ".join(w.text for w in words)
+    if match.wrong:
+        differ = ", ".join(f"'{a}' reads '{b}'" for a, b in match.wrong)
+        return Check(path, value, "contradicted", box, text, differ)
+    if match.extra:
+        return Check(path, value, "unverified", box, text,
+                     "not printed: " + ", ".join(f"'{w}'" for w in match.extra))
+    if match.missing:
+        return Check(path, value, "unverified", box, text,
+                     "left out: " + ", ".join(f"'{w}'" for w in match.missing))
+    return Check(path, value, "verified", box, text)
+
+
+def _kind(value: Any) -> str:
+    if _as_number(value) is not None:
+        return "number"
+    if isinstance(value, str) and formats.parse_date(value.strip(), True) is not None:
+        return "date"
+    return "text"
+
+
+def _kind_of_printed(text: str, kind: str) -> bool:
+    """Whether a label's printed ``text`` can hold a value of ``kind`` (a time next to "Date:"
+    cannot hold a date, nor a rate "6%" next to "GST" an amount)."""
+    if kind == "number":
+        return bool(re.search(r"\d(?![\d.,]*\s*%)", text))
+    if kind == "date":
+        return any(formats.parse_date(w.strip(",;"), True) for w in text.split())
+    return bool(re.search(r"[^\W\d_]{2}", text))
 
 
 def _order_note(value: Any, printed: str, page: _Page) -> str:
@@ -469,6 +539,7 @@ def _at_label(value: Any, text: str, box: Box, page: _Page) -> bool:
     if number is not None and printed is not None:
         return number == printed
     return _matches(value, text, page.dayfirst) or any(
+        _matches(value, word, page.dayfirst) for word in text.split()) or any(
         _says(value, s, page.dayfirst) for s in page.spans if _inside(s.box, box))
 
 

@@ -13,11 +13,12 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
 from difflib import SequenceMatcher
 from typing import Any
 
-from .. import formats, ocr, tables
+from .. import formats, ocr, receipt, tables
 from ..http import Http
 from ..images import to_pil
 from ..types import Image, OcrResult, Request, Response, Usage
@@ -106,42 +107,130 @@ def _best(name: str, labels: list[str], threshold: float = 0.8) -> int | None:
     return index if score >= threshold else None
 
 
+_NAME = re.compile(r"company|store|shop|merchant|vendor|seller|business|restaurant|supplier|"
+                   r"issuer|payee|brand", re.I)
+_ADDRESS = re.compile(r"addr|location", re.I)
+_TOTAL = re.compile(r"total|amount|sum|due", re.I)
+_TOTAL_LABEL = re.compile(r"\b(total|amount due|balance due|amt due|grand|to pay|payable|"
+                          r"gross amt|amount)\b", re.I)  # what a receipt prints by its total
+
+
+@dataclass
+class _Pages:
+    """What the engine read, as the filler looks it up."""
+
+    pages: list[OcrResult]
+
+    def __post_init__(self) -> None:
+        self.pages = [tables.split_glued(p) for p in self.pages]
+        self.labels = [(k, v) for page in self.pages for k, v, _ in tables.labels(page)]
+        self.tables = [t for page in self.pages for t in tables.find_tables(page)]
+        self.dayfirst = formats.day_first([w.text for p in self.pages for w in p.words])
+        self.head = receipt.header(self.pages[0]) if self.pages else ("", "")
+
+
 def fill(schema: dict[str, Any], pages: list[OcrResult]) -> Any:
-    """A value for ``schema`` from what was read: fields by label, rows by column header."""
-    pairs = [(k, v) for page in pages for k, v, _ in tables.key_values(page)]
-    found = [t for page in pages for t in tables.find_tables(page)]
-    return _fill(schema, schema.get("$defs", {}), pairs, found)
+    """A value for ``schema`` from what was read: fields by label (the store's name and address
+    from the head of a receipt, a date anywhere), rows by column header. A value that does not
+    read as its field's type is left null."""
+    return _fill(schema, schema.get("$defs", {}), _Pages(pages))
 
 
-def _fill(schema: dict[str, Any], defs: dict[str, Any], pairs: list[tuple[str, str]],
-          found: list[Any], name: str = "") -> Any:
+def _fill(schema: dict[str, Any], defs: dict[str, Any], found: _Pages, name: str = "") -> Any:
     if "$ref" in schema:
         schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
     for option in schema.get("anyOf", []):
         if option.get("type") != "null":
-            return _fill(option, defs, pairs, found, name)
+            return _fill(option, defs, found, name)
     kinds = schema.get("type")
     kinds = [kinds] if isinstance(kinds, str) else (kinds or [])
     if "object" in kinds or "properties" in schema:
-        return {key: _fill(sub, defs, pairs, found, key)
+        return {key: _fill(sub, defs, found, key)
                 for key, sub in schema.get("properties", {}).items()}
     if "array" in kinds:
         item = schema.get("items", {})
         if "$ref" in item:
             item = defs.get(item["$ref"].rsplit("/", 1)[-1], {})
         props = list(item.get("properties", {}))
-        return _rows(props, found) if props else []
-    index = _best(name, [k for k, _ in pairs]) if name else None
-    return pairs[index][1] if index is not None else None
+        rows = _rows(props, found.tables) if props else []
+        if rows or not props:
+            return rows
+        record = _fill(item, defs, found, name)  # fields that are no table's columns
+        return [record] if any(v is not None for v in record.values()) else []
+    kind = next((k for k in kinds if k != "null"), "string")
+    return _typed(_field(name, kind, schema.get("format"), found), kind, schema.get("format"),
+                  found.dayfirst)
+
+
+def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
+    """The printed text for field ``name``: at a label that names it, else by its role."""
+    places = [v for k, v in found.labels if tables.fits(name, k)]
+    if kind in ("number", "integer"):
+        if not places and _TOTAL.search(name):
+            places = [v for k, v in found.labels if _TOTAL_LABEL.search(k) and not any(
+                tables.fits(other, k) for other in ("subtotal", "tax", "quantity", "change"))]
+        numbers = [n for v in places if (n := _number(v)) is not None]
+        if numbers:
+            return max(numbers) if _TOTAL.search(name) else numbers[0]
+        return None
+    if fmt == "date" or "date" in name.lower():
+        dates = [d for v in places for d in _dates(v)] or [
+            d for page in found.pages for w in page.words for d in _dates(w.text)]
+        return dates[0] if dates else None
+    if places:
+        return places[0]
+    if _ADDRESS.search(name):
+        return found.head[1] or None
+    if _NAME.search(name) and not re.search(r"\b(no|number|id|tel|phone)\b", _norm(name)):
+        return found.head[0] or None
+    index = _best(name, [k for k, _ in found.labels]) if name else None
+    return found.labels[index][1] if index is not None else None
+
+
+def _number(text: str) -> Any:
+    """The figure in a label's text: "RM 57.80", "TOTAL: $13.10", "28.00*"."""
+    for token in reversed(re.findall(r"[-(]?[$€£]?\d[\d.,]*\)?", text)):
+        number = formats.parse_number(token.rstrip(".,"))
+        if number is not None:
+            return number
+    return None
+
+
+def _dates(text: str) -> list[str]:
+    out = []
+    for m in re.finditer(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}[ -][A-Za-z]{3,9}\.?,?[ -]"
+                         r"\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}", text):
+        if formats.parse_date(m[0], True) is not None:
+            out.append(m[0])
+    return out
+
+
+def _typed(value: Any, kind: str, fmt: str | None, dayfirst: bool | None) -> Any:
+    """``value`` as its field's type, or None when it does not read as one."""
+    if value is None:
+        return None
+    if kind in ("number", "integer"):
+        number = value if isinstance(value, Decimal) else _number(str(value))
+        if number is None or kind == "integer" and number != number.to_integral_value():
+            return None
+        return int(number) if kind == "integer" else float(number)
+    if kind == "boolean":
+        coerced = formats.coerce(value, "boolean")
+        return coerced if isinstance(coerced, bool) else None
+    if fmt == "date":
+        parsed = next((formats.parse_date(d, dayfirst) for d in _dates(str(value))), None)
+        return parsed.isoformat() if parsed else None
+    return str(value)
 
 
 def _rows(props: list[str], found: list[Any]) -> list[dict[str, Any]]:
-    """Rows of the table whose header matches most of ``props``; unmatched fields stay null."""
+    """Rows of the table whose header matches at least half of ``props`` (most first);
+    unmatched fields stay null."""
     best: tuple[int, list[dict[str, Any]]] = (0, [])
     for table in found:
         columns = {p: _best(p, list(table.header), 0.75) for p in props}
         matched = sum(c is not None for c in columns.values())
-        if matched > best[0]:
+        if matched > best[0] and 2 * matched >= len(props):
             rows = [{p: (row[c] or None) if c is not None else None for p, c in columns.items()}
                     for row in table.rows]
             best = (matched, rows)

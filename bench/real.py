@@ -1,0 +1,259 @@
+"""Verification and the local engine on real receipt photos (WildReceipt, ../shared/data).
+
+For each receipt the true company (store name), address, date, total, subtotal and tax come
+from the set's labelled regions. The bench measures
+(a) the local engine: the object it fills for a company/date/address/total schema, per field;
+(b) the verifier: how many true values it flags, and how many injected errors it catches, per
+kind (seeded): a digit of the total changed, the total x10, the day moved, one word of the
+company replaced, dropped or added, one word of the address replaced, an invented field.
+
+The labels hold text with its spaces removed ("KOREANRESTAURANT"): a text value's characters
+are the label's, its spaces those the engine printed at the same place. Text is compared with
+case, spaces and punctuation ignored.
+
+    python bench/real.py [receipts]        # default: all 120; OCR cached in ~/.cache
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import random
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from difflib import SequenceMatcher
+from pathlib import Path
+
+from pixelproof import formats, ocr
+from pixelproof.images import load
+from pixelproof.providers.local import fill
+from pixelproof.verify import verify
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wildreceipt"
+CACHE = Path.home() / ".cache" / "pixelproof-bench" / "wildreceipt-ocr.pkl"
+SCHEMA = {"type": "object", "properties": {
+    "company": {"type": "string"}, "date": {"type": "string", "format": "date"},
+    "address": {"type": "string"}, "total": {"type": "number"}}}
+WORDS = ["MARKET", "GRILL", "PHARMACY", "KITCHEN", "STREET", "PLAZA", "COFFEE", "DELI", "BAR",
+         "HOUSE", "GARDEN", "SUPPLY", "EXPRESS", "CENTER", "AVENUE", "NORTH", "SOUTH"]
+
+
+def compact(text: object) -> str:
+    return re.sub(r"[\W_]+", "", str(text).casefold())
+
+
+def _box(points: list[list[float]]) -> tuple[float, float, float, float]:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def spaced(label: str, box: tuple[float, ...], page: ocr.OcrResult) -> str:
+    """``label`` (spaces removed) with the spaces the engine printed inside ``box``."""
+    words = [w for w in page.words if box[0] - 4 <= (w.box[0] + w.box[2]) / 2 <= box[2] + 4
+             and box[1] - 4 <= (w.box[1] + w.box[3]) / 2 <= box[3] + 4]
+    printed = " ".join(w.text for w in words)
+    gaps = {n for n, ch in enumerate(printed.replace(" ", "\0")) if ch == "\0"}
+    seen, breaks = 0, set()
+    for n, ch in enumerate(printed):
+        if n in gaps:
+            breaks.add(seen)
+        else:
+            seen += 1
+    plain = printed.replace(" ", "")
+    out, cut = [], set()
+    for op, a0, a1, b0, b1 in SequenceMatcher(None, label.casefold(), plain.casefold(),
+                                              autojunk=False).get_opcodes():
+        if op in ("equal", "replace") and a1 - a0 == b1 - b0:
+            cut |= {a0 + k for k in range(a1 - a0) if b0 + k in breaks and k}
+            if b0 in breaks and a0:
+                cut.add(a0)
+    for n, ch in enumerate(label):
+        out.append((" " if n in cut else "") + ch)
+    return "".join(out)
+
+
+def first_block(mine: list[dict], regions: list[dict]) -> list[dict]:
+    """The first of ``mine`` (top to bottom) and those that follow it with no region of another
+    label between them: a store name printed twice is one value, not both copies."""
+    def mid(r: dict) -> float:
+        box = _box(r["points"])
+        return (box[1] + box[3]) / 2
+
+    others = [mid(r) for r in regions if r not in mine and r["label"] not in ("Ignore", )]
+    block = [mine[0]]
+    for r in mine[1:]:
+        if any(mid(block[-1]) < y < mid(r) for y in others):
+            break
+        block.append(r)
+    return block
+
+
+def truth(record: dict, page: ocr.OcrResult) -> dict:
+    regions = defaultdict(list)
+    for r in sorted(record["regions"], key=lambda r: (_box(r["points"])[1],
+                                                       _box(r["points"])[0])):
+        regions[r["label"]].append(r)
+    out: dict[str, object] = {}
+    text = {"company": "Store_name_value", "address": "Store_addr_value"}
+    for key, label in text.items():
+        if regions[label]:
+            out[key] = " ".join(spaced(r["transcription"], _box(r["points"]), page)
+                                for r in first_block(regions[label], record["regions"]))
+    for r in regions["Date_value"]:
+        m = re.search(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}", r["transcription"])
+        parsed = formats.parse_date(m[0], False) if m else None
+        if parsed:
+            out["date"] = parsed.isoformat()
+            break
+    for key, label in (("total", "Total_value"), ("subtotal", "Subtotal_value"),
+                       ("tax", "Tax_value")):
+        for r in regions[label]:
+            number = formats.parse_number(r["transcription"].replace("$", ""))
+            if number is not None:
+                out[key] = float(number)
+                break
+    return out
+
+
+def read_all(limit: int) -> list[tuple[str, dict, ocr.OcrResult]]:
+    records = [json.loads(line) for line in (DATA / "labels.jsonl").open()][:limit]
+    cache = pickle.loads(CACHE.read_bytes()) if CACHE.exists() else {}
+    out, fresh = [], 0
+    for rec in records:
+        image = load(str(DATA / rec["image"]))[0]
+        key = hashlib.sha256(image.data).hexdigest()
+        if key not in cache:
+            cache[key], fresh = ocr.read(image), fresh + 1
+        out.append((rec["image"], rec, cache[key]))
+    if fresh:
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        CACHE.write_bytes(pickle.dumps(cache))
+    return out
+
+
+def inject(kind: str, data: dict, rng: random.Random) -> tuple[str, dict] | None:
+    """A copy of ``data`` with one error of ``kind`` and the path it is at, or None."""
+    bad = dict(data)
+    if kind in ("total digit", "total x10") and data.get("total"):
+        text = f"{data['total']:.2f}"
+        if kind == "total x10":
+            bad["total"] = round(data["total"] * 10, 2)
+        else:
+            spots = [n for n, c in enumerate(text) if c.isdigit()]
+            n = rng.choice(spots)
+            new = rng.choice([d for d in "0123456789" if d != text[n] and (n or d != "0")])
+            bad["total"] = float(text[:n] + new + text[n + 1:])
+        return "total", bad
+    if kind == "day" and "date" in data:
+        y, m, d = map(int, data["date"].split("-"))
+        d = d + 1 if d < 28 else d - 1
+        bad["date"] = f"{y:04d}-{m:02d}-{d:02d}"
+        return "date", bad
+    if kind.startswith(("company", "address")):
+        field = kind.split()[0]
+        words = str(data.get(field, "")).split()
+        if not words or kind.endswith("dropped") and len(words) < 2:
+            return None
+        n = rng.randrange(len(words))
+        if kind.endswith("replaced"):
+            words[n] = rng.choice([w for w in WORDS if compact(w) != compact(words[n])])
+        elif kind.endswith("dropped"):
+            del words[n]
+        else:
+            words.insert(n + 1, rng.choice(WORDS))
+        bad[field] = " ".join(words)
+        return field, bad
+    if kind == "invented field":
+        bad["invoice_number"] = f"INV-{rng.randrange(10000, 99999)}"
+        return "invoice_number", bad
+    return None
+
+
+KINDS = ["total digit", "total x10", "day", "company word replaced", "company word dropped",
+         "company word added", "address word replaced", "invented field"]
+
+
+def right(key: str, got: object, want: object) -> bool:
+    if got is None:
+        return False
+    if key in ("total", "date"):
+        return str(got) == str(want) if key == "date" else formats.parse_number(
+            got) == formats.parse_number(want)
+    a, b = compact(got), compact(want)
+    return bool(a) and SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.9
+
+
+def main() -> None:
+    if not DATA.exists():
+        sys.exit(f"{DATA} is absent: this bench needs the WildReceipt sample beside the repo.")
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else 120
+    start = time.perf_counter()
+    docs = read_all(limit)
+    print(f"{len(docs)} receipts read in {time.perf_counter() - start:.0f} s")
+    rng = random.Random(11)
+    local, local_n = Counter(), Counter()
+    false, seen = Counter(), Counter()
+    caught, tried = Counter(), Counter()
+    worst: list[str] = []
+    misses: list[str] = []
+    local_wrong: list[str] = []
+    seconds = 0.0
+    for name, rec, page in docs:
+        data = truth(rec, page)
+        got = fill(SCHEMA, [page])
+        for key in SCHEMA["properties"]:
+            if key in data:
+                local_n[key] += 1
+                ok = right(key, got.get(key), data[key])
+                local[key] += ok
+                if not ok:
+                    local_wrong.append(f"{name} {key}: got {got.get(key)!r}, want {data[key]!r}")
+        t = time.perf_counter()
+        report = verify(None, data, ocr=page)
+        seconds += time.perf_counter() - t
+        for c in report.checks:
+            seen[c.path] += 1
+            if c.status != "verified":
+                false[c.path] += 1
+                worst.append(f"{name} {c.path}={c.value!r}: {c.status} ({c.note}; "
+                             f"read {c.ocr_text!r})")
+        for kind in KINDS:
+            made = inject(kind, data, rng)
+            if made is None:
+                continue
+            path, bad = made
+            check = next(c for c in verify(None, bad, ocr=page).checks if c.path == path)
+            tried[kind] += 1
+            caught[kind] += check.status != "verified"
+            if check.status == "verified":
+                misses.append(f"{name} {kind}: {bad[path]!r} verified by {check.ocr_text!r}")
+    print("\n(a) local engine, object schema (company, date, address, total): right value")
+    for key in SCHEMA["properties"]:
+        print(f"  {key:10} {local[key]:3} of {local_n[key]:3}  {pct(local[key], local_n[key])}")
+    print("\n(b) verifier: true values flagged")
+    for key in sorted(seen):
+        print(f"  {key:10} {false[key]:3} of {seen[key]:3}  {pct(false[key], seen[key])}")
+    total_false, total_seen = sum(false.values()), sum(seen.values())
+    print(f"  {'all':10} {total_false:3} of {total_seen:3}  {pct(total_false, total_seen)}")
+    print("\n    injected errors caught")
+    for kind in KINDS:
+        print(f"  {kind:22} {caught[kind]:3} of {tried[kind]:3}  {pct(caught[kind], tried[kind])}")
+    all_caught, all_tried = sum(caught.values()), sum(tried.values())
+    print(f"  {'all':22} {all_caught:3} of {all_tried:3}  {pct(all_caught, all_tried)}")
+    print(f"\nverify: {1000 * seconds / len(docs):.0f} ms per receipt (OCR read excluded)")
+    for title, lines in (("true values flagged", worst), ("errors missed", misses),
+                         ("local engine wrong", local_wrong)):
+        print(f"\n{title} ({len(lines)}):")
+        print("\n".join(f"  {line}" for line in lines[:int(sys.argv[2]) if len(sys.argv) > 2
+                                                       else 25]))
+
+
+def pct(a: int, b: int) -> str:
+    return f"{100 * a / b:5.1f} %" if b else "   - "
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Where a text value is printed: the value aligned letter by letter with what OCR read, then
+judged word by word.
+
+Case, spaces and punctuation are ignored (OCR glues words, splits them and spaces out letters:
+"SDNBHD", "S . H . H . M O T O R"), and letters OCR confuses with digits ("0" and "O") count
+as the same. A word passes with at most about one wrong letter in four, never a wrong digit;
+so OCR noise passes while a replaced, added or dropped word does not.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+_LOOKALIKE = str.maketrans("oilszb", "011528")
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a value lines up with printed text: ``words`` are the printed words it covers (their
+    indexes); ``wrong`` the value's words that read differently, with what is printed there;
+    ``extra`` its words that are not printed; ``missing`` printed words inside it that it
+    leaves out."""
+
+    words: tuple[int, ...]
+    wrong: tuple[tuple[str, str], ...]
+    extra: tuple[str, ...]
+    missing: tuple[str, ...]
+    score: float  # share of the value's letters that match
+
+    @property
+    def ok(self) -> bool:
+        return not (self.wrong or self.extra or self.missing)
+
+
+def fold(text: str) -> str:
+    """Lower case letters and digits only, full-width forms and accents folded."""
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text)).casefold()
+    return "".join(c for c in text if c.isalnum() and not unicodedata.combining(c))
+
+
+def _codes(text: str) -> tuple[np.ndarray, np.ndarray]:
+    return (np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32),
+            np.frombuffer(text.translate(_LOOKALIKE).encode("utf-32-le"), dtype=np.uint32))
+
+
+def locate(value: str, printed: list[str], cells: list[int] | None = None) -> Match | None:
+    """The best place for ``value`` among ``printed`` words (in reading order). ``cells`` gives
+    each word's cell (words set apart by a wide gap or a line break). Between two of its words
+    the value may go on at the start of any cell (a value printed over several lines need not
+    follow the reader's order), but it must cover the cells it touches. None when the value has
+    no letters or digits."""
+    tokens = [t for t in (fold(w) for w in value.split()) if t]
+    a = "".join(tokens)
+    if not a:
+        return None
+    cells = cells or [0] * len(printed)
+    owner = [n for n, w in enumerate(printed) for _ in fold(w)]
+    b = "".join(fold(w) for w in printed)
+    if not b:
+        return Match((), (), tuple(value.split()), (), 0.0)
+    starts = np.array(sorted({j for j, p in enumerate(owner)
+                              if j == 0 or cells[owner[j - 1]] != cells[p]}))
+    ends = set(np.cumsum([len(t) for t in tokens])[:-1].tolist())  # value word boundaries
+    (a_raw, a_look), (b_raw, b_look) = _codes(a), _codes(b)
+    sub = 2 * ((a_raw[:, None] != b_raw[None, :]) & (a_look[:, None] != b_look[None, :]))
+    m, n = len(a), len(b)
+    cost = np.zeros((m + 1, n + 1), dtype=np.int32)  # free start and end in the printed text
+    cost[:, 0] = 2 * np.arange(m + 1)
+    steps = 2 * np.arange(n + 1, dtype=np.int32)
+    jump_from: dict[int, int] = {}
+    for i in range(1, m + 1):
+        row = np.empty(n + 1, dtype=np.int32)
+        row[0] = 2 * i
+        row[1:] = np.minimum(cost[i - 1, :-1] + sub[i - 1], cost[i - 1, 1:] + 2)
+        row = np.minimum.accumulate(row - steps) + steps
+        if i in ends:  # a jump (cost 1) to the start of any cell
+            jump_from[i] = int(np.argmin(row))
+            row[starts] = np.minimum(row[starts], row[jump_from[i]] + 1)
+        cost[i] = row
+    j = int(np.argmin(cost[m]))
+    pairs: list[tuple[int | None, int | None]] = []  # (value letter, printed letter)
+    i = m
+    while i > 0:
+        if j > 0 and cost[i, j] == cost[i - 1, j - 1] + sub[i - 1, j - 1]:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif cost[i, j] == cost[i - 1, j] + 2:
+            pairs.append((i - 1, None))
+            i -= 1
+        elif i in jump_from and cost[i, j] == cost[i, jump_from[i]] + 1:
+            j = jump_from[i]
+        else:
+            pairs.append((None, j - 1))
+            j -= 1
+    pairs.reverse()
+    return _judge(tokens, a, b, owner, pairs, printed, cells)
+
+
+def _judge(tokens: list[str], a: str, b: str, owner: list[int],
+           pairs: list[tuple[int | None, int | None]], printed: list[str],
+           cells: list[int]) -> Match:
+    word_of = [n for n, t in enumerate(tokens) for _ in t]
+    edits, hits = [0] * len(tokens), [0] * len(tokens)
+    digit_wrong = [False] * len(tokens)
+    read: list[list[int]] = [[] for _ in tokens]
+    inside: list[int] = []  # printed letters OCR added inside one of the value's words
+    following: list[int | None] = [None] * len(pairs)  # the next value letter after each pair
+    nxt = None
+    for k in range(len(pairs) - 1, -1, -1):
+        following[k] = nxt
+        nxt = pairs[k][0] if pairs[k][0] is not None else nxt
+    last = None
+    for k, (i, j) in enumerate(pairs):
+        if i is None:
+            assert j is not None
+            after = following[k]
+            if last is None or after is None:
+                continue
+            if word_of[last] == word_of[after]:
+                w = word_of[last]
+                edits[w] += 1
+                digit_wrong[w] |= b[j].isdigit()
+                read[w].append(j)
+                inside.append(j)
+            continue
+        w, last = word_of[i], i
+        if j is None:
+            edits[w] += 1
+            digit_wrong[w] |= a[i].isdigit()
+        elif a[i] == b[j] or a[i].translate(_LOOKALIKE) == b[j].translate(_LOOKALIKE) and (
+                not a[i].isdigit() or a[i] in "01"):  # a digit read as a letter: only 0 and 1
+            hits[w] += 1
+            read[w].append(j)
+        else:
+            edits[w] += 1
+            digit_wrong[w] |= a[i].isdigit() or b[j].isdigit()
+            read[w].append(j)
+    wrong, extra = [], []
+    reused = {w for w in range(len(tokens)) if any(
+        set(read[w]) & set(read[v]) for v in range(w))}  # a word said twice, printed once
+    for w, token in enumerate(tokens):
+        if not read[w] or w in reused or hits[w] * 3 < len(token) and len(token) > 1:
+            extra.append(token)
+        elif digit_wrong[w] or edits[w] > _allowed(len(token)):
+            wrong.append((token, "".join(b[j] for j in sorted(read[w]))))
+    used = [j for i, j in pairs if i is not None and j is not None]
+    return Match(tuple(sorted({owner[j] for j in used})), tuple(wrong), tuple(extra),
+                 _left_out(used + inside, owner, printed, cells), sum(hits) / len(a))
+
+
+def _left_out(used: list[int], owner: list[int], printed: list[str],
+              cells: list[int]) -> tuple[str, ...]:
+    """The printed words of the cells a value touches that it leaves out (whole, or three
+    letters or more of them)."""
+    touched = {cells[owner[j]] for j in used}
+    taken: dict[int, int] = {}
+    for j in used:
+        taken[owner[j]] = taken.get(owner[j], 0) + 1
+    return tuple(word for p, word in enumerate(printed) if cells[p] in touched and (
+        len(fold(word)) - taken.get(p, 0) >= (3 if p in taken else 2) or p in taken and any(
+            c.isdigit() for c in fold(word)) and len(fold(word)) > taken[p]))
+
+
+def _allowed(length: int) -> int:
+    """Wrong letters a word of ``length`` may have from OCR noise alone."""
+    return 0 if length <= 1 else max(1, round(length * 0.25))

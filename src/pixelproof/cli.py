@@ -17,7 +17,7 @@ import click
 
 from . import cost, formats, output, providers
 from . import images as images_mod
-from .batch import Item, Progress, abatch, from_json, limiter_for, pending, plan
+from .batch import Item, Progress, abatch, from_json, limiter_for, load_one, pending, plan
 from .errors import ConfigError, PixelproofError
 from .extract import (
     BUDGET_MAX_TOKENS,
@@ -543,22 +543,19 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
     try:
         if image == data == "-":
             raise ConfigError("IMAGE and DATA cannot both be - (stdin); give one as a file.")
-        pages = images_mod.load(image)
-        if len(pages) > 1:
-            raise ConfigError(f"{image}: has {len(pages)} pages; verify checks one. Name it "
-                              "as FILE.pdf#page=N.")
-        values = load_data(data, pages[0].label)
+        page = load_one(image)
+        values = load_data(data, page.label)
         if overlay:
             overlay_ready(overlay)
     except PixelproofError as e:
         fail(str(e))
         sys.exit(2)
-    rep = verify(pages[0], values).to_dict()
+    rep = verify(page, values).to_dict()
     if fmt == "json":
         click.echo(formats.to_json(rep), nl=False)
-    print_report(pages[0].label, rep, show, err=fmt == "json")
+    print_report(page.label, rep, show, err=fmt == "json")
     if overlay:
-        draw_overlay(pages[0], rep, overlay)
+        draw_overlay(page, rep, overlay)
     if strict and not is_clean(rep):
         fail(STRICT_FAILED)
         sys.exit(1)

@@ -180,6 +180,19 @@ def plan(inputs: Iterable[str]) -> list[Item]:
     return list(out.values())
 
 
+def load_one(spec: str) -> Image:
+    """The one image ``spec`` names (a file, URL, data URL, stdin or one PDF page), labelled as
+    a batch labels it; raises InputError when it names several."""
+    items = plan([spec])
+    if len(items) > 1:
+        what = f"a PDF of {len(items)} pages" if all(i.page for i in items) else \
+            f"{len(items)} images"
+        raise InputError(spec, f"is {what}", "Give one image, or one page as FILE.pdf#page=N.")
+    if items[0].error:
+        raise PixelproofError(items[0].error)
+    return items[0].load()
+
+
 def _items_of(spec: str) -> list[Item]:
     if _is_url(spec) and not spec.split("?")[0].lower().endswith(".pdf"):
         return [Item(spec, spec)]  # known by its address; downloaded at its turn

@@ -17,8 +17,8 @@ import click
 
 from . import cost, formats, output, providers
 from . import images as images_mod
-from .batch import Item, Progress, abatch, from_json, limiter_for, pending, plan
-from .errors import PixelproofError
+from .batch import Item, Progress, abatch, from_json, limiter_for, load_one, pending, plan
+from .errors import ConfigError, PixelproofError
 from .extract import (
     BUDGET_MAX_TOKENS,
     DEFAULT_PROMPT,
@@ -404,21 +404,7 @@ class Checks:
         checked = [(e, v if isinstance(v, dict) else v.to_dict())
                    for e in items if (v := e.verification) is not None]
         for n, (item, rep) in enumerate(checked, 1):
-            click.echo(f"{item.label}: {rep['summary']}", err=True)
-            if self.show:
-                for c in rep["checks"]:
-                    if c["status"] != "verified":
-                        seen = f"; the page reads {c['ocr_text']!r}" if c["ocr_text"] else ""
-                        click.echo(f"  {c['status']}: {c['path']} = {c['value']!r} "
-                                   f"({c['note']}{seen})", err=True)
-                for a in rep["arithmetic"]:
-                    if not a["ok"]:
-                        click.echo(f"  sum failed: {a['name']}: expected {a['expected']}, "
-                                   f"found {a['found']} ({', '.join(a['paths'])})", err=True)
-                for v in rep["votes"]:
-                    if v["agreement"] < 1:
-                        click.echo(f"  votes disagree on {v['path']}: {v['answers']}",
-                                   err=True)
+            print_report(item.label, rep, self.show)
             if self.overlay:
                 from .verify import draw_overlay
                 stem, dot, ext = self.overlay.rpartition(".")
@@ -429,6 +415,29 @@ class Checks:
                 draw_overlay(image, rep, path)
         from .verify import is_clean
         return self.strict and any(not is_clean(rep) for _, rep in checked)
+
+
+def print_report(label: str, rep: dict[str, Any], show: bool, err: bool = True) -> None:
+    """A report's summary line; with ``show``, every flagged value, failed sum and split vote."""
+    click.echo(f"{label}: {rep['summary']}", err=err)
+    if not show:
+        return
+    for c in rep["checks"]:
+        if c["status"] != "verified":
+            seen = f"; the page reads {c['ocr_text']!r}" if c["ocr_text"] else ""
+            click.echo(f"  {c['status']}: {c['path']} = {c['value']!r} ({c['note']}{seen})",
+                       err=err)
+    for a in rep["arithmetic"]:
+        if not a["ok"]:
+            click.echo(f"  sum failed: {a['name']}: expected {a['expected']}, found "
+                       f"{a['found']} ({', '.join(a['paths'])})", err=err)
+    for v in rep["votes"]:
+        if v["agreement"] < 1:
+            click.echo(f"  votes disagree on {v['path']}: {v['answers']}", err=err)
+
+
+STRICT_FAILED = ("--strict: some values are not supported by the image (see above; --show "
+                 "lists them).")
 
 
 def render_items(items: list[Extraction], fmt: str) -> str:
@@ -494,9 +503,61 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
                    f"; --detail auto saved {saved} image tokens" if (
                        saved := sum(e.saved_tokens for e in items)) else ""), err=True)
     if strict_failed:
-        fail("--strict: some values are not supported by the image (see above; --show lists "
-             "them).")
+        fail(STRICT_FAILED)
     if failed or strict_failed:
+        sys.exit(1)
+
+
+@main.command("verify")
+@click.argument("image")
+@click.argument("data", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--show", is_flag=True, help="List every flagged value and failed sum.")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 when any value is unverified or contradicted, or a sum fails.")
+@click.option("--overlay", type=click.Path(dir_okay=False), default=None,
+              help="Draw each value's box on the image (green verified, red flagged) to this "
+                   "PNG.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: print the whole report (every check) on stdout.")
+@click.option("--json", "fmt", flag_value="json", help="Same as -f json.")
+@handle_errors
+def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str | None,
+                   fmt: str) -> None:
+    """Check DATA against IMAGE, with no model: every value is looked up in what the offline
+    engine reads, and the document's sums are checked.
+
+    IMAGE is one image (a path, URL, data URL or scan.pdf#page=2; - for stdin). DATA is a
+    JSON file (an object, an array of rows, or `pixelproof extract -f json` output), JSON
+    Lines, a Markdown table or CSV; - for stdin. It can come from anywhere: another tool, a
+    person, an earlier run.
+
+    \b
+    Example:
+      pixelproof verify scan.png data.json --show --overlay checked.png
+
+    Exit status: 0 when done (flagged values included), 1 with --strict when anything is
+    flagged, 2 when IMAGE or DATA cannot be used.
+    """
+    from .verify import draw_overlay, is_clean, load_data, overlay_ready, verify
+
+    try:
+        if image == data == "-":
+            raise ConfigError("IMAGE and DATA cannot both be - (stdin); give one as a file.")
+        page = load_one(image)
+        values = load_data(data, page.label)
+        if overlay:
+            overlay_ready(overlay)
+    except PixelproofError as e:
+        fail(str(e))
+        sys.exit(2)
+    rep = verify(page, values).to_dict()
+    if fmt == "json":
+        click.echo(formats.to_json(rep), nl=False)
+    print_report(page.label, rep, show, err=fmt == "json")
+    if overlay:
+        draw_overlay(page, rep, overlay)
+    if strict and not is_clean(rep):
+        fail(STRICT_FAILED)
         sys.exit(1)
 
 

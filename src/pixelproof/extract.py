@@ -208,13 +208,8 @@ def read_answer(text: str, schema: schemas.Schema | None) -> tuple[Any, list[str
         except ExtractionError as e:
             return None, [str(e)]
         return schemas.validate(schema, value)
-    tables = formats.markdown_tables(text)
-    if tables:
-        rows = []
-        for n, table in enumerate(tables, 1):
-            for row in formats.table_to_rows(table):
-                rows.append({"table": n, **row} if len(tables) > 1 else row)
-        return rows, []
+    if formats.markdown_tables(text):
+        return formats.tables_rows(text), []
     try:
         value = formats.find_json(text)
     except ExtractionError:

@@ -166,6 +166,14 @@ def table_to_rows(table: Table) -> list[dict[str, str | None]]:
     return [{k: (v or None) for k, v in zip(keys, row, strict=True)} for row in table.rows]
 
 
+def tables_rows(text: str) -> list[dict[str, str | None]]:
+    """The rows of every Markdown table in ``text``; with several, each row's ``table`` (1, 2,
+    ...) comes first."""
+    tables = markdown_tables(text)
+    return [{"table": n, **row} if len(tables) > 1 else row
+            for n, table in enumerate(tables, 1) for row in table_to_rows(table)]
+
+
 def csv_rows(text: str) -> list[dict[str, str | None]]:
     """Rows of a CSV answer (in a fence or bare), keyed by its header row."""
     fenced = _FENCE.findall(text)

@@ -11,12 +11,12 @@ from statistics import median
 from . import formats
 from .types import OcrResult, Word
 
-_NOT_A_NAME = re.compile(r"^(welcome|thank|tax invoice|invoice|receipt|official|cash ?sale|"
-                         r"sales|copy|duplicate|customer|order|table|guest|server|cashier|tel|"
-                         r"phone|date|time|www|http)\b", re.I)
-_STOP = re.compile(r"\b(tel|phone|ph|fax|gst|vat|abn|reg|co\.? ?no|company no|date|time|invoice|"
-                   r"receipt|cashier|server|table|order|www|http|e-?mail|store ?#?\d|check)\b|"
-                   r"@|:\s*\S", re.I)
+_NOT_A_NAME = re.compile(r"\b(welcome|thank|invoice|receipt|official|cash ?sale|copy|"
+                         r"duplicate|customers?|order|table|guests?|server|cashier|number|closed|"
+                         r"www|http)\b|^\W*(tel|phone|date|time|sales)\b", re.I)
+_STOP = re.compile(r"\b(te[l1]|phone|ph|fax|gst|vat|abn|reg|co\.? ?no|company no|date|time|"
+                   r"invoice|receipt|cashier|server|table|order|www|http|e-?mail|store ?#? ?\d|"
+                   r"check)\b|@|:\s*\S|\d{8}", re.I)
 _SUFFIX = re.compile(r"\b(sdn\.? ?bhd|bhd|ltd|limited|inc|llc|plc|gmbh|co|corp|s/b|enterprise|"
                      r"trading)\.?\)?$", re.I)
 
@@ -30,20 +30,57 @@ def header(page: OcrResult, lines: int = 4) -> tuple[str, str]:
     tallest = max(rows[n][1] for n in top)
     first = next(n for n in top if rows[n][1] >= 0.85 * tallest)
     name, end = [rows[first][0]], first + 1
-    while end < len(rows) and len(name) < 2 and _wordy(rows[end][0]) and not re.search(
-            r"\d", rows[end][0]) and abs(rows[end][1] - rows[first][1]) <= 0.12 * rows[first][
-            1] and not _SUFFIX.search(name[-1]):
-        name.append(rows[end][0])
+    if end < len(rows) and len(name[0].split()) <= 2 and len(rows[end][0].split()) <= 2 and \
+            _wordy(rows[end][0]) and _place(rows[end][0]) == "words" and abs(
+            rows[end][1] - rows[first][1]) <= 0.12 * rows[first][1]:
+        name.append(rows[end][0])  # a short name broken over two lines
         end += 1
     if end < len(rows) and _registration(rows[end][0]):
         end += 1
-    address: list[str] = []
-    for text, _ in rows[end:end + lines]:
-        if _STOP.search(text) or _phone(text) or _has_date(text) or not re.search(
-                r"[^\W\d_]{2}", text):
+    head = [text for n, (text, _) in enumerate(rows[:end + 12]) if not first <= n < end]
+    return " ".join(name), " ".join(_address(head, lines))
+
+
+def _address(rows: list[str], most: int) -> list[str]:
+    """The first run of address lines among ``rows`` (the lines under the name): it starts at a
+    line that reads as a place (a street word, a postcode, "City, ST", or a number beside
+    words), taking a line of plain words just above it, and ends before a phone number, a date,
+    a labelled line or a line of figures."""
+    kinds = [_place(text) for text in rows]
+    body = next((n for n, text in enumerate(rows) if _has_date(text) or _money(text)),
+                len(rows))  # the address is printed above the date and the items
+    start = next((n for n, kind in enumerate(kinds[:body]) if kind == "place"), None)
+    if start is None:
+        return []
+    out = [rows[start]]
+    for text, kind in zip(rows[start + 1:], kinds[start + 1:], strict=True):
+        if kind not in ("place", "words") or len(out) == most:
             break
-        address.append(text)
-    return " ".join(name), " ".join(address)
+        out.append(text)
+    return out
+
+
+def _money(text: str) -> bool:
+    return bool(re.search(r"\d[.,]\d\d\b(?![.,/-]?\d)", text))
+
+
+_STREET = re.compile(r"\b(st|street|str|rd|road|ave|av|avenue|blvd|boulevard|lane|ln|dr|drive|"
+                     r"hwy|highway|way|plaza|plz|jalan|jln|jl|taman|floor|flr|fl|suite|ste|unit|"
+                     r"level|lot|box|centre|center|mall|complex|bldg|building|block|blk|rue|via|"
+                     r"strasse|straße|calle|place|pl|court|ct|pkwy|parkway|square|sq|market|"
+                     r"airport|station|route|rte|marg|nagar|road|crescent|terrace|parade)\b\.?",
+                     re.I)
+
+
+def _place(text: str) -> str:
+    """What kind of line ``text`` is for an address: "place", "words", "stop" or "other"."""
+    if _STOP.search(text) or _phone(text) or _has_date(text) or not re.search(
+            r"[^\W\d_]{2}", text) or re.search(r"\d[.,]\d\d\b", text):
+        return "stop"
+    if _STREET.search(text) or re.search(r",\s*[A-Z]{2}\b|\b[A-Z]{2}\s+\d{5}\b|\b\d{4,6}\b",
+                                         text) or re.match(r"\d+[A-Za-z]?\b", text):
+        return "place"
+    return "words" if not re.search(r"\d", text) and len(text.split()) <= 5 else "other"
 
 
 def _height(line: list[Word]) -> float:
@@ -51,10 +88,11 @@ def _height(line: list[Word]) -> float:
 
 
 def _wordy(text: str) -> bool:
-    """A line that may be a name: three letters or more, mostly letters, not a stock phrase."""
+    """A line that may be a name: three letters or more, mostly letters, not a stock phrase
+    nor an address."""
     letters = sum(c.isalpha() for c in text)
-    return letters >= 3 and letters >= sum(c.isdigit() for c in text) and not _NOT_A_NAME.match(
-        text.strip())
+    return letters >= 3 and letters >= 2 * sum(c.isdigit() for c in text) and not (
+        _NOT_A_NAME.search(text) or _place(text) in ("place", "stop"))
 
 
 def _registration(text: str) -> bool:

@@ -173,14 +173,22 @@ def labels(ocr: OcrResult) -> list[tuple[str, str, Box]]:
     out = key_values(ocr)
     seen = {box for _, _, box in out}
     for line in ocr.lines:
-        cells = cells_of(line)
-        if len(cells) < 2 or cells[-1].box in seen or ":" in cells[-2].text.rstrip(": ") or \
-                not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", cells[-1].text)):
+        groups = word_groups(line)
+        n = len(groups[-1])
+        while n and (re.search(r"\d", groups[-1][n - 1].text) or groups[-1][n - 1].text in ".,"):
+            n -= 1  # the figure at the end of the line: "16 . 10" as OCR split it too
+        value_words = groups[-1][n:]
+        label_words = groups[-1][:n] or (groups[-2] if len(groups) > 1 else [])
+        text = re.sub(r"\s*([.,])\s*(?=\d\d\b)", r"\1", " ".join(w.text for w in value_words))
+        label = re.sub(r"^[^A-Za-z]*\d\S*\s+", "", " ".join(w.text for w in label_words))
+        if re.search(r":[^\d:]*$", label):
+            label = label.rsplit(":", 1)[0]  # "TOTAL: Palin $48.40", a stray word read
+        box = _union([w.box for w in value_words]) if value_words else None
+        if box is None or box in seen or ":" in label.rstrip(": ") or not re.match(
+                r"[^\W\d]{2}", label) or not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", text)):
             continue
-        label = re.sub(r"^[^A-Za-z]*\d\S*\s+", "", cells[-2].text).rstrip(": ")
-        if re.match(r"[^\W\d]{2}", label):
-            out.append((label, cells[-1].text, cells[-1].box))
-            seen.add(cells[-1].box)
+        out.append((label.rstrip(": "), text, box))
+        seen.add(box)
     for table in find_tables(ocr):
         if len(table.cells) == 1 and not table.header[0].startswith("column_"):
             out += [(head, cell.text, cell.box) for head, cell in zip(

@@ -9,6 +9,7 @@ so OCR noise passes while a replaced, added or dropped word does not.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -154,14 +155,29 @@ def _judge(tokens: list[str], a: str, b: str, owner: list[int],
 def _left_out(used: list[int], owner: list[int], printed: list[str],
               cells: list[int]) -> tuple[str, ...]:
     """The printed words of the cells a value touches that it leaves out (whole, or three
-    letters or more of them)."""
+    letters or more of them), except contact details at the end of a cell (a phone number
+    printed on the line of a name or an address: "Tel: (919) 220-9638")."""
     touched = {cells[owner[j]] for j in used}
     taken: dict[int, int] = {}
     for j in used:
         taken[owner[j]] = taken.get(owner[j], 0) + 1
-    return tuple(word for p, word in enumerate(printed) if cells[p] in touched and (
+    left = [p for p, word in enumerate(printed) if cells[p] in touched and (
         len(fold(word)) - taken.get(p, 0) >= (3 if p in taken else 2) or p in taken and any(
-            c.isdigit() for c in fold(word)) and len(fold(word)) > taken[p]))
+            c.isdigit() for c in fold(word)) and len(fold(word)) > taken[p])]
+    last = {cells[p]: p for p in sorted(taken)}
+    tail = {p for p in left if p not in taken and p > last[cells[p]]}
+    tails: dict[int, list[int]] = {}
+    for p in sorted(tail):
+        tails.setdefault(cells[p], []).append(p)
+    spared = {p for run in tails.values() if _contact([printed[p] for p in run]) for p in run}
+    return tuple(printed[p] for p in left if p not in spared)
+
+
+def _contact(words: list[str]) -> bool:
+    """A phone or fax number, with its label: "Tel: (919) 220-9638", "(770)979-5667"."""
+    return sum(c.isdigit() for w in words for c in w) >= 7 and all(
+        re.fullmatch(r"[\d()+\-./]+|(te[l1]|tel\.|phone|ph|fax|hp|mobile)[:.]?", w, re.I)
+        for w in words)
 
 
 def _allowed(length: int) -> int:

@@ -278,6 +278,18 @@ def parse_date(text: Any, dayfirst: bool | None = None) -> date | None:
     return None
 
 
+_DATE_IN_TEXT = re.compile(
+    r"(?<![\d/.-])(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2}))"
+    r"(?=$|[^\d/.-]|\.\D|\.$|\d{1,2}:\d\d)|\b\d{1,2}(?:st|nd|rd|th)?[ -][A-Za-z]{3,9}\.?,?[ -]"
+    r"\d{2,4}\b|\b[A-Za-z]{3,9}\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}\b")
+
+
+def find_dates(text: str) -> list[str]:
+    """The dates printed in ``text``, as printed: "Date:02/17/14,02:21 PM" and "4/4/20127:33"
+    (a date glued to its time) hold one each."""
+    return [m[0] for m in _DATE_IN_TEXT.finditer(text) if parse_date(m[0], True) is not None]
+
+
 def _year(text: str) -> int:
     year = int(text)
     return year + (2000 if year < 70 else 1900) if len(text) == 2 else year

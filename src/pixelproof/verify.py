@@ -142,14 +142,16 @@ def _union_boxes(a: Box, b: Box) -> Box:
 
 def _cell_number(text: str) -> Decimal | None:
     """A cell's number; "12.00 DR" is negative, "1, 234.50" (split by the reader) 1234.50;
-    marks around it are not part of it: "28.00*", "9.99 T", "4x", "x2", "#24881", "@2.70"."""
-    text = re.sub(r"(?<=\d[,.])\s+(?=\d)|(?<=\d)\s+(?=[,.]\d)", "", text).strip()
+    marks around it are not part of it: "28.00*", "9.99 T", "4x", "x2", "#24881", "@2.70";
+    "16 . 10" is 16.10."""
+    text = re.sub(r"(?<=\d)\s*([,.])\s*(?=\d)", r"\1", text).strip()
     if m := re.fullmatch(r"(.*?\d)\s*(dr|cr)\.?", text, re.I):
         number = formats.parse_number(m[1])
         return -number if number is not None and m[2].lower() == "dr" else number
     number = formats.parse_number(text)
     if number is None and (m := re.fullmatch(
-            r"(?:[#@x×]\s*)?([^a-z]*?\d[\d.,)]*)\s*(?:\*+|[a-z]|[x×])?", text, re.I)):
+            r"(?:[#@x×]\s*|[ES](?=\d+[.,]\d\d$))?([^a-z]*?\d[\d.,)]*)\s*(?:\*+|[a-z]|[x×])?",
+            text, re.I)):  # "E5.99" and "S5.99" are how OCR reads £5.99 and $5.99
         number = formats.parse_number(m[1])
     return number
 
@@ -179,9 +181,12 @@ def _same_date(value: str, printed: str, dayfirst: bool | None) -> bool | None:
     is not a date."""
     if formats.parse_date(value, True) is None:
         return None
-    ways = (dayfirst,) if dayfirst is not None or re.search(r"\d\.\d+\.\d", printed) else (
+    found = formats.find_dates(printed)
+    if len(found) != 1 or len(printed) > len(found[0]) + 12:
+        return False  # one date, with a time or a word beside it at most
+    ways = (dayfirst,) if dayfirst is not None or re.search(r"\d\.\d+\.\d", found[0]) else (
         True, False)  # "12.03.2024" is day first
-    return any(formats.parse_date(printed, way) == formats.parse_date(value, way) is not None
+    return any(formats.parse_date(found[0], way) == formats.parse_date(value, way) is not None
                for way in ways)
 
 

@@ -174,8 +174,8 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
             return max(numbers) if _TOTAL.search(name) else numbers[0]
         return None
     if fmt == "date" or "date" in name.lower():
-        dates = [d for v in places for d in _dates(v)] or [
-            d for page in found.pages for w in page.words for d in _dates(w.text)]
+        dates = [d for v in places for d in formats.find_dates(v)] or [
+            d for page in found.pages for w in page.words for d in formats.find_dates(w.text)]
         return dates[0] if dates else None
     if places:
         return places[0]
@@ -196,15 +196,6 @@ def _number(text: str) -> Any:
     return None
 
 
-def _dates(text: str) -> list[str]:
-    out = []
-    for m in re.finditer(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}[ -][A-Za-z]{3,9}\.?,?[ -]"
-                         r"\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}", text):
-        if formats.parse_date(m[0], True) is not None:
-            out.append(m[0])
-    return out
-
-
 def _typed(value: Any, kind: str, fmt: str | None, dayfirst: bool | None) -> Any:
     """``value`` as its field's type, or None when it does not read as one."""
     if value is None:
@@ -218,7 +209,7 @@ def _typed(value: Any, kind: str, fmt: str | None, dayfirst: bool | None) -> Any
         coerced = formats.coerce(value, "boolean")
         return coerced if isinstance(coerced, bool) else None
     if fmt == "date":
-        parsed = next((formats.parse_date(d, dayfirst) for d in _dates(str(value))), None)
+        parsed = next((formats.parse_date(d, dayfirst) for d in formats.find_dates(str(value))), None)
         return parsed.isoformat() if parsed else None
     return str(value)
 

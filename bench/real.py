@@ -155,9 +155,9 @@ def inject(kind: str, data: dict, rng: random.Random) -> tuple[str, dict] | None
     if kind.startswith(("company", "address")):
         field = kind.split()[0]
         words = str(data.get(field, "")).split()
-        if not words or kind.endswith("dropped") and len(words) < 2:
+        if not words or kind.endswith("dropped") and sum(bool(compact(w)) for w in words) < 2:
             return None
-        n = rng.randrange(len(words))
+        n = rng.choice([k for k, w in enumerate(words) if compact(w)] or [0])
         if kind.endswith("replaced"):
             words[n] = rng.choice([w for w in WORDS if compact(w) != compact(words[n])])
         elif kind.endswith("dropped"):
@@ -172,6 +172,21 @@ def inject(kind: str, data: dict, rng: random.Random) -> tuple[str, dict] | None
     return None
 
 
+# Labels that disagree with what the receipt prints, seen by eye on crops of their regions:
+# a verifier should flag these values, so they are counted apart from the correct ones.
+LABEL_ERRORS = {
+    "wr006": {"date": "printed 22-09-2014"},
+    "wr016": {"total": "printed 197,285 (rupiah)", "subtotal": "printed 170,000",
+              "tax": "printed 17,935"},
+    "wr026": {"address": "printed 1488 ... V6H1L1"},
+    "wr046": {"company": "printed WAL*MART"},
+    "wr056": {"address": "printed KØBENHAVN"},
+    "wr057": {"address": "printed Abbey Wood", "tax": "printed 14.79"},
+    "wr062": {"company": "printed STORE"},
+    "wr074": {"subtotal": "printed 11.99"},
+    "wr078": {"address": "printed 630 St Peter Street ... LA"},
+    "wr083": {"address": "printed Parikh Marg ... Mumbai"},
+}
 KINDS = ["total digit", "total x10", "day", "company word replaced", "company word dropped",
          "company word added", "address word replaced", "invented field"]
 
@@ -195,7 +210,7 @@ def main() -> None:
     print(f"{len(docs)} receipts read in {time.perf_counter() - start:.0f} s")
     rng = random.Random(11)
     local, local_n = Counter(), Counter()
-    false, seen = Counter(), Counter()
+    false, seen, label_errors = Counter(), Counter(), Counter()
     caught, tried = Counter(), Counter()
     worst: list[str] = []
     misses: list[str] = []
@@ -214,7 +229,11 @@ def main() -> None:
         t = time.perf_counter()
         report = verify(None, data, ocr=page)
         seconds += time.perf_counter() - t
+        wrong_labels = LABEL_ERRORS.get(Path(name).stem, {})
         for c in report.checks:
+            if c.path in wrong_labels:
+                label_errors[c.status != "verified"] += 1
+                continue
             seen[c.path] += 1
             if c.status != "verified":
                 false[c.path] += 1
@@ -238,6 +257,8 @@ def main() -> None:
         print(f"  {key:10} {false[key]:3} of {seen[key]:3}  {pct(false[key], seen[key])}")
     total_false, total_seen = sum(false.values()), sum(seen.values())
     print(f"  {'all':10} {total_false:3} of {total_seen:3}  {pct(total_false, total_seen)}")
+    print(f"  and {label_errors[True]} of {sum(label_errors.values())} values whose label "
+          "disagrees with the print (LABEL_ERRORS)")
     print("\n    injected errors caught")
     for kind in KINDS:
         print(f"  {kind:22} {caught[kind]:3} of {tried[kind]:3}  {pct(caught[kind], tried[kind])}")

@@ -47,12 +47,13 @@ def _codes(text: str) -> tuple[np.ndarray, np.ndarray]:
             np.frombuffer(text.translate(_LOOKALIKE).encode("utf-32-le"), dtype=np.uint32))
 
 
-def locate(value: str, printed: list[str], cells: list[int] | None = None) -> Match | None:
+def locate(value: str, printed: list[str], cells: list[int] | None = None,
+           lines: list[int] | None = None) -> Match | None:
     """The best place for ``value`` among ``printed`` words (in reading order). ``cells`` gives
-    each word's cell (words set apart by a wide gap or a line break). Between two of its words
-    the value may go on at the start of any cell (a value printed over several lines need not
-    follow the reader's order), but it must cover the cells it touches. None when the value has
-    no letters or digits."""
+    each word's cell (words set apart by a wide gap or a line break) and ``lines`` its line.
+    Between two of its words the value may go on at the start of any line (a value printed over
+    several lines need not follow the reader's order), but it must cover the cells it touches.
+    None when the value has no letters or digits."""
     tokens = [t for t in (fold(w) for w in value.split()) if t]
     a = "".join(tokens)
     if not a:
@@ -62,8 +63,9 @@ def locate(value: str, printed: list[str], cells: list[int] | None = None) -> Ma
     b = "".join(fold(w) for w in printed)
     if not b:
         return Match((), (), tuple(value.split()), (), 0.0)
+    lines = lines or cells
     starts = np.array(sorted({j for j, p in enumerate(owner)
-                              if j == 0 or cells[owner[j - 1]] != cells[p]}))
+                              if j == 0 or lines[owner[j - 1]] != lines[p]}))
     ends = set(np.cumsum([len(t) for t in tokens])[:-1].tolist())  # value word boundaries
     (a_raw, a_look), (b_raw, b_look) = _codes(a), _codes(b)
     sub = 2 * ((a_raw[:, None] != b_raw[None, :]) & (a_look[:, None] != b_look[None, :]))
@@ -97,12 +99,12 @@ def locate(value: str, printed: list[str], cells: list[int] | None = None) -> Ma
             pairs.append((None, j - 1))
             j -= 1
     pairs.reverse()
-    return _judge(tokens, a, b, owner, pairs, printed, cells)
+    return _judge(tokens, a, b, owner, pairs, printed, cells, lines)
 
 
 def _judge(tokens: list[str], a: str, b: str, owner: list[int],
            pairs: list[tuple[int | None, int | None]], printed: list[str],
-           cells: list[int]) -> Match:
+           cells: list[int], lines: list[int]) -> Match:
     word_of = [n for n, t in enumerate(tokens) for _ in t]
     edits, hits = [0] * len(tokens), [0] * len(tokens)
     digit_wrong = [False] * len(tokens)
@@ -149,14 +151,23 @@ def _judge(tokens: list[str], a: str, b: str, owner: list[int],
             wrong.append((token, "".join(b[j] for j in sorted(read[w]))))
     used = [j for i, j in pairs if i is not None and j is not None]
     return Match(tuple(sorted({owner[j] for j in used})), tuple(wrong), tuple(extra),
-                 _left_out(used + inside, owner, printed, cells), sum(hits) / len(a))
+                 _left_out(used + inside, owner, printed, cells, lines), sum(hits) / len(a))
 
 
-def _left_out(used: list[int], owner: list[int], printed: list[str],
-              cells: list[int]) -> tuple[str, ...]:
-    """The printed words of the cells a value touches that it leaves out (whole, or three
-    letters or more of them), except contact details at the end of a cell (a phone number
-    printed on the line of a name or an address: "Tel: (919) 220-9638")."""
+def _left_out(used: list[int], owner: list[int], printed: list[str], cells: list[int],
+              lines: list[int]) -> tuple[str, ...]:
+    """The printed words a value leaves out: in the cells it touches (whole, or three letters
+    or more of them) and on the lines between its first and last, except contact details at
+    the end of a cell or on a line of their own ("Tel: (919) 220-9638")."""
+    if not used:
+        return ()
+    rows = {lines[owner[j]] for j in used}
+    between: dict[int, list[int]] = {}
+    for p in range(len(printed)):
+        if min(rows) < lines[p] < max(rows) and lines[p] not in rows and fold(printed[p]):
+            between.setdefault(lines[p], []).append(p)
+    skipped = [printed[p] for run in between.values() if not _contact(
+        [printed[p] for p in run]) for p in run]
     touched = {cells[owner[j]] for j in used}
     taken: dict[int, int] = {}
     for j in used:
@@ -170,7 +181,7 @@ def _left_out(used: list[int], owner: list[int], printed: list[str],
     for p in sorted(tail):
         tails.setdefault(cells[p], []).append(p)
     spared = {p for run in tails.values() if _contact([printed[p] for p in run]) for p in run}
-    return tuple(printed[p] for p in left if p not in spared)
+    return tuple(printed[p] for p in left if p not in spared) + tuple(skipped)
 
 
 def _contact(words: list[str]) -> bool:

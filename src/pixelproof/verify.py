@@ -335,7 +335,7 @@ class _Page:
     def locate(self, value: str) -> tuple[align.Match | None, list[Word]]:
         """Where text ``value`` is printed, and the words it covers there."""
         words, cells = self.words
-        match = align.locate(value, [w.text for w in words], cells)
+        match = align.locate(value, [w.text for w in words], cells, [w.line for w in words])
         return match, [words[n] for n in match.words] if match else []
 
 

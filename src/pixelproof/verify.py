@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from datetime import date
 from decimal import Decimal
 from difflib import SequenceMatcher
@@ -53,6 +53,7 @@ class Arithmetic:
     expected: str
     found: str
     paths: tuple[str, ...]
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,16 +143,17 @@ def _union_boxes(a: Box, b: Box) -> Box:
 
 def _cell_number(text: str) -> Decimal | None:
     """A cell's number; "12.00 DR" is negative, "1, 234.50" (split by the reader) 1234.50;
-    marks around it are not part of it: "28.00*", "9.99 T", "4x", "x2", "#24881", "@2.70";
-    "16 . 10" is 16.10."""
+    marks around it are not part of it: "28.00*", "9.99 T", ".85 T2", "4x", "x2", "#24881",
+    "@2.70"; "16 . 10" is 16.10 and ".88" 0.88."""
     text = re.sub(r"(?<=\d)\s*([,.])\s*(?=\d)", r"\1", text).strip()
     if m := re.fullmatch(r"(.*?\d)\s*(dr|cr)\.?", text, re.I):
         number = formats.parse_number(m[1])
         return -number if number is not None and m[2].lower() == "dr" else number
+    text = re.sub(r"^([-($]?)[.,](\d\d)\b", r"\g<1>0.\2", text)  # ".88" is 0.88
     number = formats.parse_number(text)
     if number is None and (m := re.fullmatch(
-            r"(?:[#@x×]\s*|[ES](?=\d+[.,]\d\d$))?([^a-z]*?\d[\d.,)]*)\s*(?:\*+|[a-z]|[x×])?",
-            text, re.I)):  # "E5.99" and "S5.99" are how OCR reads £5.99 and $5.99
+            r"(?:[#@x×]\s*|[ES](?=\d+[.,]\d\d$))?([^a-z]*?\d[\d.,)]*)\s*(?:\*+|[a-z]{1,2}\d?|"
+            r"[x×])?", text, re.I)):  # "E5.99" and "S5.99" are how OCR reads £5.99 and $5.99
         number = formats.parse_number(m[1])
     return number
 
@@ -307,7 +309,26 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
         label = str(_parent(data, path).get("key", "")) if key_value else name
         checks[path] = _check_field(path, label, value, page, labels)
     ordered = [checks[p] for p, _, _ in _leaves(data) if p in checks]
-    return Report(tuple(ordered), tuple(arithmetic(data)))
+    return Report(tuple(ordered), tuple(_explained(a, labels) for a in arithmetic(data)))
+
+
+def _explained(sum_: Arithmetic, labels: list[tuple[str, str, Box]]) -> Arithmetic:
+    """A column total that failed because the printed total holds tax the answer left out: it
+    passes when the page prints the lines' sum as a subtotal and taxes or charges that make up
+    the difference."""
+    if sum_.ok or "column total" not in sum_.name:
+        return sum_
+    expected, found = (Decimal(x.replace(",", "")) for x in (sum_.expected, sum_.found))
+    figures = [(label, _cell_number(text)) for label, text, _ in labels]
+    subtotal = [x for label, x in figures if tables.fits("subtotal", label) and x == expected]
+    extras = [(label, x) for label, x in figures if x is not None and _EXTRA.search(
+        _text_key(label)) and not tables.fits("subtotal", label)]
+    if subtotal and extras and abs(expected + sum(x for _, x in extras) - found) <= Decimal(
+            "0.011"):
+        printed = ", ".join(f"{label} {x}" for label, x in extras)
+        return replace(sum_, ok=True, note=f"the page prints the lines' sum as the subtotal, "
+                       f"and {printed} make up the total")
+    return sum_
 
 
 @dataclass(frozen=True)
@@ -355,9 +376,11 @@ class _Row:
     repeats: int | None = None  # the row whose line this one claims too
 
     def hit(self, key: str, column: _Column | None = None) -> _Span | None:
-        """The value's shortest match on the row's line (in its column, when the column is
-        known), when the row was found."""
-        on_line = [s for s in self.found[key] if s.line == self.line and (
+        """The value's shortest match on the row's line, or a text's on the line above (in its
+        column, when the column is known), when the row was found."""
+        lines = (self.line, (self.line or 0) - 1) if _kind(self.cells[key]) == "text" else (
+            self.line,)
+        on_line = [s for s in self.found[key] if s.line in lines and (
             column is None or _overlap(s.box, column) > 0)]
         if on_line and self.repeats is None and (len(self.cells) == 1 or self.support >= 2):
             return min(on_line, key=lambda s: len(s.text))
@@ -402,8 +425,9 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: _Page) -> dict[str
         cells = {k: v for k, v in row.items() if v not in (None, "")
                  and not isinstance(v, bool) and k not in ("table", "source", "page")}
         hits = {k: page.find(v) for k, v in cells.items()}
-        seen.append((cells, hits, Counter(line for spans in hits.values()
-                                          for line in {s.line for s in spans})))
+        seen.append((cells, hits, Counter(line for k, spans in hits.items() for line in {
+            s.line + up for s in spans for up in ((0, 1) if _kind(cells[k]) == "text" else (0,))
+        })))  # a description may be printed on the line above its figures
     found = [_Row({}, {}, None, 0)] * len(seen)
     taken: dict[int, int] = {}  # each printed line stands for one row: best supported first
     for n in sorted(range(len(seen)), key=lambda n: -max(seen[n][2].values(), default=0)):
@@ -589,7 +613,8 @@ def arithmetic(data: Any) -> list[Arithmetic]:
                                 for i, r in members})
             else:
                 tables.append((path, members))
-    return [check for path, members in tables for check in _row_checks(path, members, scalars)]
+    return [check for path, members in tables for check in _row_checks(path, members, scalars)
+            ] + _totals(scalars)
 
 
 def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
@@ -650,20 +675,54 @@ def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
                                   [before[0], closing[0]]))
     if amount and not balance:
         lines = [_num(r.get(amount)) for r in body]
-        subtotal = _scalar(scalars, r"sub ?total")
-        total = _scalar(scalars, r"^(grand )?total( amount| due| payable)?$|amount due")
-        tax = _scalar(scalars, r"tax|vat|gst")
-        if None not in lines and lines:
-            target = subtotal or (total if not tax else None)
-            if target:
-                label = scalars[target[0]][0]
-                out.append(_sum_check(f"{amount} lines = {label}", sum(lines, Decimal(0)),
-                                      target[1], [target[0]] + [f"{a}.{amount}"
-                                                                for a in at[:len(body)]]))
-        if subtotal and tax and total:
-            out.append(_sum_check("subtotal + tax = total", subtotal[1] + tax[1], total[1],
-                                  [subtotal[0], tax[0], total[0]]))
+        label_col = next((k for k in first if isinstance(first[k], str) and k != amount), None)
+        lines = [-abs(n) if n is not None and label_col and _LESS.search(str(
+            r.get(label_col, ""))) else n for n, r in zip(lines, body, strict=True)]
+        subtotal = _scalar(scalars, _SUBTOTAL)
+        total = _scalar(scalars, _TOTAL)
+        extras = _extras(scalars)
+        if None not in lines and lines and (subtotal or total):
+            paths = [f"{a}.{amount}" for a in at[:len(body)]]
+            if subtotal:
+                out.append(_sum_check(f"{amount} lines = {scalars[subtotal[0]][0]}",
+                                      sum(lines, Decimal(0)), subtotal[1],
+                                      [subtotal[0], *paths]))
+            elif total:
+                names = " + ".join([f"{amount} lines"] + [scalars[p][0] for p, _ in extras])
+                out.append(_sum_check(f"{names} = {scalars[total[0]][0]}", sum(
+                    lines + [x for _, x in extras], Decimal(0)), total[1],
+                    [total[0], *paths, *(p for p, _ in extras)]))
     return out
+
+
+_SUBTOTAL = r"sub ?total"
+_TOTAL = r"^(grand )?total( amount| due| payable| paid)?$|amount due|balance due"
+_LESS = re.compile(r"discount|coupon|promo|saving|less\b|off\b|rebate|voucher", re.I)
+_EXTRA = re.compile(r"tax|vat|gst|sst|hst|service|tip|gratuity|rounding|round|discount|coupon|"
+                    r"saving|voucher|rebate|deposit")
+
+
+def _extras(scalars: dict[str, tuple[str, Any]]) -> list[tuple[str, Decimal]]:
+    """The labelled figures between a subtotal and its total, each with the sign it adds
+    with: taxes, service, tips and rounding as printed, discounts taken off."""
+    out = []
+    for path, (name, value) in scalars.items():
+        key, number = _text_key(name), _num(value)
+        if number is not None and _EXTRA.search(key) and not re.search(
+                r"rate|percent|%|sub ?total|^(grand )?total", key):
+            out.append((path, -abs(number) if _LESS.search(key) else number))
+    return out
+
+
+def _totals(scalars: dict[str, tuple[str, Any]]) -> list[Arithmetic]:
+    """subtotal + taxes and charges - discounts (+ rounding) = total, from labelled figures."""
+    subtotal, total, extras = _scalar(scalars, _SUBTOTAL), _scalar(scalars, _TOTAL), _extras(
+        scalars)
+    if not (subtotal and total and extras):
+        return []
+    names = " + ".join(["subtotal"] + [_text_key(scalars[p][0]) for p, _ in extras])
+    return [_sum_check(f"{names} = total", subtotal[1] + sum(x for _, x in extras), total[1],
+                       [subtotal[0], *(p for p, _ in extras), total[0]])]
 
 
 def _scalar(scalars: dict[str, tuple[str, Any]], pattern: str) -> tuple[str, Decimal] | None:

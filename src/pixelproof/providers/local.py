@@ -209,7 +209,8 @@ def _typed(value: Any, kind: str, fmt: str | None, dayfirst: bool | None) -> Any
         coerced = formats.coerce(value, "boolean")
         return coerced if isinstance(coerced, bool) else None
     if fmt == "date":
-        parsed = next((formats.parse_date(d, dayfirst) for d in formats.find_dates(str(value))), None)
+        found = formats.find_dates(str(value))
+        parsed = formats.parse_date(found[0], dayfirst) if found else None
         return parsed.isoformat() if parsed else None
     return str(value)
 

@@ -50,10 +50,10 @@ def _codes(text: str) -> tuple[np.ndarray, np.ndarray]:
 def locate(value: str, printed: list[str], cells: list[int] | None = None,
            lines: list[int] | None = None) -> Match | None:
     """The best place for ``value`` among ``printed`` words (in reading order). ``cells`` gives
-    each word's cell (words set apart by a wide gap or a line break) and ``lines`` its line.
-    Between two of its words the value may go on at the start of any line (a value printed over
-    several lines need not follow the reader's order), but it must cover the cells it touches.
-    None when the value has no letters or digits."""
+    each word's cell (words set apart by a wide gap or a line break) and ``lines`` its line:
+    with lines, the value may go on at the start of any line between two of its words (a value
+    printed over several lines need not follow the reader's order). It must cover the cells it
+    touches. None when the value has no letters or digits."""
     tokens = [t for t in (fold(w) for w in value.split()) if t]
     a = "".join(tokens)
     if not a:
@@ -63,10 +63,23 @@ def locate(value: str, printed: list[str], cells: list[int] | None = None,
     b = "".join(fold(w) for w in printed)
     if not b:
         return Match((), (), tuple(value.split()), (), 0.0)
-    lines = lines or cells
-    starts = np.array(sorted({j for j, p in enumerate(owner)
-                              if j == 0 or lines[owner[j - 1]] != lines[p]}))
-    ends = set(np.cumsum([len(t) for t in tokens])[:-1].tolist())  # value word boundaries
+    ways: list[tuple[np.ndarray, set[int]] | tuple[()]] = [()]
+    if lines is not None:
+        ways.append((np.array(sorted({j for j, p in enumerate(owner)
+                                      if j == 0 or lines[owner[j - 1]] != lines[p]})),
+                     set(np.cumsum([len(t) for t in tokens])[:-1].tolist())))
+    lines = lines or [0] * len(printed)
+    matches = [_judge(tokens, a, b, owner, _align(a, b, way), printed, cells, lines)
+               for way in ways]
+    return min(matches, key=lambda x: (len(x.wrong) + len(x.extra) + len(x.missing), -x.score))
+
+
+def _align(a: str, b: str, jumps: tuple[np.ndarray, set[int]] | tuple[()]
+           ) -> list[tuple[int | None, int | None]]:
+    """The cheapest alignment of ``a`` with a stretch of ``b``, as (a letter, b letter) pairs
+    (None where one has no letter). With ``jumps`` (letter positions of ``b`` that start a line,
+    and of ``a`` that end a word) ``a`` may go on at another line after any of its words."""
+    starts, ends = jumps or (np.array([], dtype=int), set())
     (a_raw, a_look), (b_raw, b_look) = _codes(a), _codes(b)
     sub = 2 * ((a_raw[:, None] != b_raw[None, :]) & (a_look[:, None] != b_look[None, :]))
     m, n = len(a), len(b)
@@ -79,12 +92,12 @@ def locate(value: str, printed: list[str], cells: list[int] | None = None,
         row[0] = 2 * i
         row[1:] = np.minimum(cost[i - 1, :-1] + sub[i - 1], cost[i - 1, 1:] + 2)
         row = np.minimum.accumulate(row - steps) + steps
-        if i in ends:  # a jump (cost 1) to the start of any cell
+        if i in ends:  # a jump (cost 1) to the start of a line
             jump_from[i] = int(np.argmin(row))
             row[starts] = np.minimum(row[starts], row[jump_from[i]] + 1)
         cost[i] = row
     j = int(np.argmin(cost[m]))
-    pairs: list[tuple[int | None, int | None]] = []  # (value letter, printed letter)
+    pairs: list[tuple[int | None, int | None]] = []
     i = m
     while i > 0:
         if j > 0 and cost[i, j] == cost[i - 1, j - 1] + sub[i - 1, j - 1]:
@@ -98,8 +111,7 @@ def locate(value: str, printed: list[str], cells: list[int] | None = None,
         else:
             pairs.append((None, j - 1))
             j -= 1
-    pairs.reverse()
-    return _judge(tokens, a, b, owner, pairs, printed, cells, lines)
+    return pairs[::-1]
 
 
 def _judge(tokens: list[str], a: str, b: str, owner: list[int],
@@ -144,11 +156,17 @@ def _judge(tokens: list[str], a: str, b: str, owner: list[int],
     wrong, extra = [], []
     reused = {w for w in range(len(tokens)) if any(
         set(read[w]) & set(read[v]) for v in range(w))}  # a word said twice, printed once
+    def beside(w: int) -> bool:  # printed in a cell of the words around it: in their place
+        near = {cells[owner[j]] for v in (w - 1, w + 1) if 0 <= v < len(tokens) for j in read[v]}
+        return {cells[owner[j]] for j in read[w]} <= near
+
     for w, token in enumerate(tokens):
-        if not read[w] or w in reused or hits[w] * 3 < len(token) and len(token) > 1:
+        if not read[w] or w in reused or hits[w] * 2 < len(token) and len(
+                token) > 1 and not beside(w):
             extra.append(token)
         elif digit_wrong[w] or edits[w] > _allowed(len(token)):
-            wrong.append((token, "".join(b[j] for j in sorted(read[w]))))
+            wrong.append((token, " ".join(printed[p] for p in sorted({owner[j]
+                                                                      for j in read[w]}))))
     used = [j for i, j in pairs if i is not None and j is not None]
     return Match(tuple(sorted({owner[j] for j in used})), tuple(wrong), tuple(extra),
                  _left_out(used + inside, owner, printed, cells, lines), sum(hits) / len(a))

@@ -216,7 +216,8 @@ def fits(name: str, label: str) -> bool:
                    if w not in ("the", "of", "in", "rm", "myr", "rs")]
     if not field_words or not label_words:
         return False
-    if _same_word("".join(field_words), "".join(label_words)):
+    joined = "".join(field_words), "".join(label_words)
+    if abs(len(joined[0]) - len(joined[1])) <= 1 and _same_word(*joined):
         return True  # "SUB TOTAL" for subtotal
     same = [any(_same_word(f, w) for w in label_words) for f in field_words]
     extra = [w for w in label_words if not any(_same_word(f, w) for f in field_words)]

@@ -124,7 +124,7 @@ def _spans(page: OcrResult, longest: int = 6) -> list[_Span]:
         for i in range(len(line)):
             for j in range(i + 1, min(len(line), i + longest) + 1):
                 text, box = " ".join(w.text for w in line[i:j]), _union(line[i:j])
-                number = formats.parse_number(text)
+                number = _cell_number(text)
                 cell = next((c for c in cells if _inside(box, c[0])), None)
                 if cell and cell[1] is not None and re.search(r"\d", text):
                     number = cell[1]
@@ -151,10 +151,10 @@ def _cell_number(text: str) -> Decimal | None:
         return -number if number is not None and m[2].lower() == "dr" else number
     text = re.sub(r"^([-($]?)[.,](\d\d)\b", r"\g<1>0.\2", text)  # ".88" is 0.88
     number = formats.parse_number(text)
-    if number is None and (m := re.fullmatch(
-            r"(?:[#@x×]\s*|[ES](?=\d+[.,]\d\d$))?([^a-z]*?\d[\d.,)]*)\s*(?:\*+|[a-z]{1,2}\d?|"
-            r"[x×])?", text, re.I)):  # "E5.99" and "S5.99" are how OCR reads £5.99 and $5.99
-        number = formats.parse_number(m[1])
+    for mark in (r"(?:[#@x×]\s*|[ES](?=\d+[.,]\d\d$))(.*\d.*)",  # E5.99: how OCR reads £5.99
+                 r"(.*\d[.,]\d\d)\s*(?:\*+|[a-z]{1,2}\d?)", r"(\d+)\s*[x×]"):
+        if number is None and (m := re.fullmatch(mark, text, re.I)):
+            number = formats.parse_number(m[1])
     return number
 
 

@@ -1,0 +1,166 @@
+"""What real receipts and scans do to words (labels glued to values, long values over several
+lines, letter-spaced text, tax marks, rounding lines), and how verification and the local
+engine hold up: each case a hand-made page of OCR words, as the engine reads real paper."""
+
+import pytest
+
+from pixelproof import align
+from pixelproof.providers.local import fill
+from pixelproof.types import OcrResult, Word
+from pixelproof.verify import verify
+
+
+def page(*lines: str | list[str]) -> OcrResult:
+    """A page of OCR words: each line a string (its words one space apart) or a list of
+    strings (cells set far apart, as a label and its figure on a receipt)."""
+    words = []
+    for n, line in enumerate(lines):
+        x = 40
+        for cell in [line] if isinstance(line, str) else line:
+            for text in cell.split():
+                words.append(Word(text, (x, 40 * n, x + 12 * len(text), 40 * n + 24), 0.95, n))
+                x += 12 * len(text) + 8
+            x += 200
+    return OcrResult(tuple(words), 1200, 40 * len(lines))
+
+
+def status(ocr: OcrResult, data: dict, path: str) -> str:
+    return next(c for c in verify(None, data, ocr=ocr).checks if c.path == path).status
+
+
+RECEIPT = page("SYARIKAT PERNIAGAAN GIN KEE", "(81109-A)", "NO 290, JALAN AIR PANAS,",
+               "SETAPAK, 53200 KUALA LUMPUR.", "TEL: 03-40210276", "Company No: 81109-A",
+               "DATE:15/06/2017 Receipt #24881", ["Date: 10:30", "Cashier: Lim"],
+               ["Total Qty:", "3"], ["Total GST", "1.80"], "TOTAL:MYR 31.00",
+               ["CASH", "50.00"])
+
+
+@pytest.mark.parametrize(("data", "path", "expected"), [
+    ({"date": "2017-06-15"}, "date", "verified"),  # DATE:15/06/2017, one word
+    ({"date": "2017-06-16"}, "date", "contradicted"),
+    ({"receipt_no": "24881"}, "receipt_no", "verified"),  # Receipt #24881
+    ({"total": 31.0}, "total", "verified"),  # TOTAL:MYR 31.00; not Total Qty nor Total GST
+    ({"total": 310.0}, "total", "contradicted"),
+    ({"total": 31.5}, "total", "contradicted"),
+    ({"company": "SYARIKAT PERNIAGAAN GIN KEE"}, "company", "verified"),  # not "Company No"
+    ({"address": "NO 290, JALAN AIR PANAS, SETAPAK, 53200 KUALA LUMPUR."}, "address",
+     "verified"),  # over two lines
+    ({"address": "NO 290, JALAN AIR PANAS, SETAPAK, 53201 KUALA LUMPUR."}, "address",
+     "contradicted"),
+    ({"invoice_number": "INV-58213"}, "invoice_number", "unverified"),
+])
+def test_receipt_fields_glued_split_and_labelled(data, path, expected):
+    assert status(RECEIPT, data, path) == expected
+
+
+def test_a_value_is_verified_where_one_fitting_label_supports_it():
+    ocr = page(["Total:", "3100"], ["Total Amount:", "31.00"], ["Date:", "10:30"], "12/03/2024")
+    assert status(ocr, {"total": 31.0}, "total") == "verified"  # "3100" lost its point
+    assert status(ocr, {"total": 30.0}, "total") == "contradicted"  # every total reads else
+    assert status(ocr, {"date": "2024-03-12"}, "date") == "verified"  # a time is not a date
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("SYARIKAT PERNIAGAAN GIN KEE", "verified"),
+    ("SYARIKAT PERNIAGAAN GLN KEE", "verified"),  # OCR-level noise in one letter
+    ("SYARIKAT PERNIAGAAN LIM KEE", "contradicted"),  # a word replaced
+    ("SYARIKAT PERNIAGAAN KEE", "unverified"),  # a word dropped
+    ("SYARIKAT PERNIAGAAN GIN KEE HOLDINGS", "unverified"),  # a word added
+    ("SYARIKAT PERNIAGAAN GIN", "unverified"),  # the name's last word dropped
+    ("ACME TRADING", "unverified"),  # not on the page
+])
+def test_text_must_match_word_for_word(value, expected):
+    assert status(RECEIPT, {"company": value}, "company") == expected
+
+
+def test_letter_spacing_full_width_brackets_and_glued_words():
+    ocr = page("S . H . H . M O T O R （M） SDN.BHD", "Tel 012")
+    assert status(ocr, {"company": "S.H.H. MOTOR (M) SDN BHD"}, "company") == "verified"
+
+
+def test_a_phone_number_beside_an_address_may_be_left_out_a_word_may_not():
+    ocr = page("2000 AVONDALE DR", "DURHAM, N.C. 27704 Tel (919) 220-9638", "Thank you")
+    assert status(ocr, {"a": "2000 AVONDALE DR DURHAM, N.C. 27704"}, "a") == "verified"
+    assert status(ocr, {"a": "2000 AVONDALE DURHAM, N.C. 27704"}, "a") == "unverified"
+
+
+def test_a_line_skipped_inside_a_value_is_flagged():
+    ocr = page("GASTROBAR EL", "GALLO", "AZUL", "JEREZ")
+    assert status(ocr, {"company": "GASTROBAR EL GALLO AZUL"}, "company") == "verified"
+    assert status(ocr, {"company": "GASTROBAR EL AZUL"}, "company") == "unverified"
+
+
+def test_align_reports_what_differs():
+    match = align.locate("NACOGDOCHES RD 78234", "15038 NACOGDOCHES RD 78233".split())
+    assert match.wrong == (("78234", "78233"),) and not match.ok  # the printed word whole
+    assert align.locate("NAC0GDOCHES", ["NACOGDOCHES"]).ok  # a zero for an O
+
+
+@pytest.mark.parametrize(("cell", "value", "ok"), [
+    ("28.00*", 28.0, True), ("9.99 T", 9.99, True), (".85 T2", 0.85, True), ("4x", 4, True),
+    ("16 . 10", 16.1, True), ("E5.99", 5.99, True), ("28.00*", 29.0, False),
+])
+def test_marks_around_receipt_figures(cell, value, ok):
+    ocr = page(["ITEM", "Coffee", cell], ["ITEM", "Tea", "1.00"])
+    rows = {"rows": [{"item": "Coffee", "amount": value}, {"item": "Tea", "amount": 1.0}]}
+    assert (status(ocr, rows, "rows[0].amount") == "verified") is ok
+
+
+def test_an_item_described_on_the_line_above_its_figures():
+    ocr = page("SLICED PORK NOODLE SOUP", ["1", "8.95"], ["TEA", "1", "1.00"])
+    rows = {"rows": [{"item": "SLICED PORK NOODLE SOUP", "qty": 1, "amount": 8.95},
+                     {"item": "TEA", "qty": 1, "amount": 1.0}]}
+    report = verify(None, rows, ocr=ocr)
+    assert not report.flagged, report.flagged
+
+
+def test_sums_with_rounding_discount_and_no_table():
+    ocr = page(["SUBTOTAL", "30.00"], ["GST 6%", "1.80"], ["DISCOUNT", "2.00"],
+               ["ROUNDING", "-0.05"], ["TOTAL", "29.75"])
+    data = {"subtotal": 30.0, "gst": 1.8, "discount": 2.0, "rounding": -0.05, "total": 29.75}
+    report = verify(None, data, ocr=ocr)
+    assert report.arithmetic and all(a.ok for a in report.arithmetic), report.arithmetic
+    bad = verify(None, {**data, "total": 31.75}, ocr=ocr)
+    assert not bad.arithmetic[0].ok and "total" in bad.arithmetic[0].paths
+
+
+def test_a_total_row_that_holds_tax_printed_on_the_page_passes():
+    ocr = page(["Coffee", "3.00"], ["Cake", "4.00"], ["SUBTOTAL", "7.00"], ["TAX", "0.56"],
+               ["TOTAL", "7.56"])
+    rows = [{"item": "Coffee", "amount": 3.0}, {"item": "Cake", "amount": 4.0},
+            {"item": "TOTAL", "amount": 7.56}]
+    (check,) = verify(None, rows, ocr=ocr).arithmetic
+    assert check.ok and "TAX" in check.note
+    wrong = [*rows[:2], {"item": "TOTAL", "amount": 7.66}]
+    assert not verify(None, wrong, ocr=page(["Coffee", "3.00"], ["Cake", "4.00"],
+                                            ["TOTAL", "7.66"])).arithmetic[0].ok
+
+
+SCHEMA = {"type": "object", "properties": {
+    "company": {"type": "string"}, "date": {"type": "string", "format": "date"},
+    "address": {"type": "string"}, "total": {"type": "number"}}}
+
+
+def test_local_engine_fills_a_receipt_head_date_and_total():
+    got = fill(SCHEMA, [RECEIPT])
+    assert got == {"company": "SYARIKAT PERNIAGAAN GIN KEE",
+                   "date": "2017-06-15",
+                   "address": "NO 290, JALAN AIR PANAS, SETAPAK, 53200 KUALA LUMPUR.",
+                   "total": 31.0}
+
+
+def test_local_engine_fields_that_are_no_table_s_columns_give_one_record():
+    rows = {"type": "array", "items": {"type": "object", "properties": {
+        k: {**v, "type": [v["type"], "null"]} for k, v in SCHEMA["properties"].items()}}}
+    assert fill(rows, [RECEIPT]) == [fill(SCHEMA, [RECEIPT])]
+    assert fill(rows, [OcrResult((), 100, 100)]) == []
+
+
+def test_local_engine_types_are_enforced():
+    ocr = page(["Total:", "RM 57.80"], ["Date:", "25/12/2018 8:13:39 PM"],
+               ["Amount:", "see over"], ["Visits:", "2.5"])
+    schema = {"type": "object", "properties": {
+        "total": {"type": "number"}, "date": {"type": "string", "format": "date"},
+        "amount": {"type": "number"}, "visits": {"type": "integer"}}}
+    assert fill(schema, [ocr]) == {"total": 57.8, "date": "2018-12-25", "amount": None,
+                                   "visits": None}

@@ -21,7 +21,7 @@ _SUFFIX = re.compile(r"\b(sdn\.? ?bhd|bhd|ltd|limited|inc|llc|plc|gmbh|co|corp|s
                      r"trading)\.?\)?$", re.I)
 
 
-def header(page: OcrResult, lines: int = 4) -> tuple[str, str]:
+def header(page: OcrResult, lines: int = 5) -> tuple[str, str]:
     """(name, address) from the top of ``page``; "" where none is found."""
     rows = [(" ".join(w.text for w in line), _height(line)) for line in page.lines]
     top = [n for n, (text, _) in enumerate(rows[:12]) if _wordy(text)][:3]

@@ -111,8 +111,8 @@ _NAME = re.compile(r"company|store|shop|merchant|vendor|seller|business|restaura
                    r"issuer|payee|brand", re.I)
 _ADDRESS = re.compile(r"addr|location", re.I)
 _TOTAL = re.compile(r"total|amount|sum|due", re.I)
-_TOTAL_LABEL = re.compile(r"\b(total|amount due|balance due|amt due|grand|to pay|payable|"
-                          r"gross amt|amount)\b", re.I)  # what a receipt prints by its total
+_TOTAL_LABEL = re.compile(r"\b(total|amount due|balance due|bal\.? due|amt due|grand|to pay|"
+                          r"payable|gross amt|amount)\b", re.I)  # printed by a receipt's total
 
 
 @dataclass

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -157,7 +156,7 @@ class Item:
         return replace(image, source=self.source)  # load() keeps "#page=N" in the source
 
 
-_PDF_PAGE = re.compile(r"(.*\.pdf)#page=(\d+)", flags=re.IGNORECASE)
+_PDF_PAGE = images_mod.PAGED  # scan.pdf#page=2, scan.tif#page=2
 
 
 def _is_url(spec: str) -> bool:
@@ -185,15 +184,14 @@ def _items_of(spec: str) -> list[Item]:
         return [Item(spec, spec)]  # known by its address; downloaded at its turn
     m = _PDF_PAGE.fullmatch(spec)
     path, page = (m.group(1), int(m.group(2))) if m else (spec, None)
+    if page == 0:
+        return [Item(spec, spec, error=f"{spec}: there is no page 0 (pages count from 1). "
+                     "Use #page=1 for the first page.")]
     try:
         if spec == "-" or _is_url(spec) or spec.startswith("data:"):
             return [Item(_key(im.label, im.sha256), im.source, im.page, im)
                     for im in images_mod.load(spec)]
-        try:
-            data = Path(path).read_bytes()
-        except OSError:
-            images_mod.load(spec)  # raises the error that names the problem
-            raise
+        data = images_mod._read_file(spec, path, images_mod.MAX_BYTES)
     except (PixelproofError, OSError) as e:
         return [Item(spec, spec, error=str(e))]
     sha = hashlib.sha256(data).hexdigest()
@@ -204,7 +202,11 @@ def _items_of(spec: str) -> list[Item]:
 
 
 def _page_count(data: bytes) -> int:
-    """Pages of a PDF; 0 for anything else (or a PDF too damaged to open: loading says so)."""
+    """Pages of a PDF or a TIFF of several; 0 for anything else (or a file too damaged to
+    open: loading says so)."""
+    if images_mod.sniff(data) == "image/tiff":
+        pages = images_mod.tiff_pages(data)
+        return pages if pages > 1 else 0
     if images_mod.sniff(data) != "application/pdf":
         return 0
     import pypdfium2 as pdfium

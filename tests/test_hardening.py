@@ -1,6 +1,8 @@
 """Hostile inputs and options (issue 13): each a clear error or a result, never a traceback."""
 
+import asyncio
 import io
+import json
 import logging
 import os
 import time
@@ -9,12 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 import render
+from fakeapi import FakeAPI, Reply, completion
 from PIL import Image, ImageDraw
 from test_cli_describe import cli
 
-from pixelproof import images, ocr
+from pixelproof import images, ocr, providers
 from pixelproof.batch import plan
-from pixelproof.errors import ImageTooLarge, InputError
+from pixelproof.errors import BadResponse, ConfigError, ImageTooLarge, InputError, ProviderError
+from pixelproof.extract import build_request, send, stream
+from pixelproof.http import Http
+from pixelproof.store import Store, cache_key
 
 LINE = "Total due 1,234.56 on 01/03/2024"
 
@@ -252,3 +258,171 @@ def test_messages_speak_the_users_terms(tmp_path):
     with pytest.raises(InputError) as e:
         images.load(str(empty))
     assert "Success" not in str(e.value) and "empty.pdf" in str(e.value)
+
+
+# --- options: usage errors (exit 2) before anything is read or sent ------------------------
+
+RECEIPT = str(Path(__file__).parent.parent / "samples" / "receipt.png")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--retries", "-1"], "'--retries': -1 is not in 0 to 20"),
+    (["--temperature", "nan"], "'--temperature': nan is not in 0 to 2"),
+    (["--temperature", "99"], "'--temperature': 99.0 is not in 0 to 2"),
+    (["--temperature", "1.5", "-m", "anthropic:claude-haiku-4-5"], "0 to 1 (Anthropic"),
+    (["--max-tokens", "-5"], "'--max-tokens': -5 is not a token count"),
+    (["--max-tokens", "0"], "'--max-tokens': 0 is not a token count"),
+    (["--timeout", "-1"], "'--timeout': -1.0 is not a wait"),
+    (["--timeout", "0"], "'--timeout': 0.0 is not a wait"),
+    (["--max-cost", "-1"], "'--max-cost': -1.0 is not an amount"),
+    (["--max-cost", "nan"], "'--max-cost': nan is not an amount"),
+    (["-m", ""], "'--model': give a model id"),
+    (["--fields", "a, a"], "'a' is named twice"),
+])
+def test_bad_options_are_usage_errors(args, says):
+    with FakeAPI() as api:
+        run = cli("extract", RECEIPT, "--base-url", api.url, *args,
+                  env={"PIXELPROOF_MODEL": "openai:m"})
+    assert run.returncode == 2, run.stderr
+    assert says in run.stderr and "Traceback" not in run.stderr
+    assert api.requests == []
+
+
+def test_describe_checks_its_options_too(tmp_path):
+    run = cli("describe", RECEIPT, "-m", "openai:m", "--temperature", "nan")
+    assert run.returncode == 2 and "'--temperature'" in run.stderr
+    run = cli("cost", RECEIPT, "--max-tokens", "0")
+    assert run.returncode == 2 and "'--max-tokens'" in run.stderr
+
+
+@pytest.mark.parametrize("content, says", [
+    ("true", "a schema is a JSON object"),
+    ("[1, 2]", "a schema is a JSON object"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"type": "object", "properties": {"a": ' * 80 + "{}" + "}}" * 80,
+     "nested too deeply"),
+])
+def test_bad_schema_files_are_usage_errors(tmp_path, content, says):
+    schema = tmp_path / "s.json"
+    schema.write_text(content)
+    run = cli("extract", RECEIPT, "-m", "local", "--schema", str(schema))
+    assert run.returncode == 2, run.stderr
+    assert says in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("value", ["Infinity", "NaN", '"-1"', '"lots"'])
+def test_a_price_file_with_no_real_price_is_a_usage_error(tmp_path, value):
+    prices = tmp_path / "p.json"
+    prices.write_text('{"models": {"openai:m": {"input": ' + value + ', "cached_input": 1, '
+                      '"output": 1, "batch_input": 1, "batch_output": 1}}}')
+    run = cli("extract", RECEIPT, "-m", "openai:m", "--price-file", str(prices),
+              "--max-cost", "1")
+    assert run.returncode == 2, run.stderr
+    assert "cannot read the price file" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("option, name", [("-o", "out.jsonl"), ("-o", "out.csv"),
+                                          ("--overlay", "x.png")])
+def test_outputs_in_a_missing_folder_are_refused_before_any_request(tmp_path, option, name):
+    with FakeAPI(answer=lambda body: "| a |\n|---|\n| 1 |") as api:
+        run = cli("extract", RECEIPT, "-m", "openai:m", "--base-url", api.url,
+                  option, str(tmp_path / "missing" / name))
+    assert run.returncode == 2, run.stderr
+    assert "does not exist; create it first" in run.stderr
+    assert api.requests == []
+
+
+def test_describe_each_output_folder_is_checked(tmp_path):
+    run = cli("describe", RECEIPT, "--each", "-m", "local", "-o", str(tmp_path / "no" / "a.csv"))
+    assert run.returncode == 2 and "does not exist" in run.stderr
+
+
+# --- providers ----------------------------------------------------------------------------
+
+def test_a_stream_request_answered_with_one_json_body_is_read(tmp_path):
+    with FakeAPI() as api:
+        api.script.append(Reply(body=json.dumps(completion("A red square.")).encode()))
+        run = cli("describe", RECEIPT, "-m", "openai:m", "--base-url", api.url)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "A red square."
+    assert api.requests[0]["stream"] is True
+
+
+def test_an_empty_stream_is_an_error_and_never_cached(tmp_path):
+    def handler(request):
+        return httpx.Response(200, content=b"data: [DONE]\n\n",
+                              headers={"content-type": "text/event-stream"})
+    request = build_request(images.load(RECEIPT), "What is it?", model="openai:m")
+
+    async def ask(store):
+        async with Http(transport=httpx.MockTransport(handler)) as http:
+            return [p async for p in stream(request, http, base_url="http://x.test/v1",
+                                            store=store)]
+
+    with Store(tmp_path / "s.db") as store:
+        for _ in range(2):
+            with pytest.raises(BadResponse, match="no content and no finish reason"):
+                asyncio.run(ask(store))
+        key = cache_key(request, "openai:m", "http://x.test/v1")
+        assert store.cached(key) is None
+
+
+def test_an_anthropic_stream_answered_with_one_json_body_is_read():
+    body = {"type": "message", "model": "claude-x", "role": "assistant", "stop_reason":
+            "end_turn", "content": [{"type": "text", "text": "Hello."}],
+            "usage": {"input_tokens": 5, "output_tokens": 2}}
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json=body))
+    target = providers.Target("anthropic", "claude-x", "https://a.test", "key-123456")
+    request = build_request(images.load(RECEIPT), "Hi", model="anthropic:claude-x")
+
+    async def go():
+        async with Http(transport=transport) as http:
+            return [p async for p in providers.get(target).stream(request, target, http)]
+    pieces = asyncio.run(go())
+    assert pieces[0] == "Hello." and pieces[-1].text == "Hello."
+    assert pieces[-1].finish_reason == "stop"
+
+
+def test_keys_are_hidden_from_repr_and_str(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-verysecret-123")
+    target = providers.resolve("anthropic:claude-haiku-4-5")
+    assert target.api_key == "sk-ant-verysecret-123"
+    assert "verysecret" not in repr(target) and "verysecret" not in str(target)
+    assert "verysecret" not in repr([target]) and "verysecret" not in f"{target!r}"
+
+
+@pytest.mark.parametrize("model, var, header", [
+    ("anthropic:claude-haiku-4-5", "ANTHROPIC_API_KEY", "x-api-key"),
+    ("gemini:gemini-2.5-flash", "GEMINI_API_KEY", "x-goog-api-key"),
+    ("openai:gpt-4o-mini", "OPENAI_API_KEY", "authorization"),
+])
+def test_api_calls_never_follow_redirects(monkeypatch, model, var, header):
+    monkeypatch.setenv(var, "key-abcdefgh-123")
+    seen = []
+
+    def handler(request):
+        seen.append((request.url.host, request.headers.get(header)))
+        if request.url.host == "api.test":
+            return httpx.Response(307, headers={"location": "http://evil.test:8080/steal"})
+        return httpx.Response(200, json=completion("stolen"))
+    request = build_request(images.load(RECEIPT), "Hi", model=model)
+
+    async def go():
+        async with Http(transport=httpx.MockTransport(handler), retries=0) as http:
+            return await send(request, http, base_url="https://api.test/v1")
+    with pytest.raises(ProviderError, match=r"HTTP 307, redirecting to http://evil.test:8080/"
+                                            r"steal; API calls never follow redirects"):
+        asyncio.run(go())
+    assert [host for host, _ in seen] == ["api.test"]
+
+
+@pytest.mark.parametrize("key", ["sk-abc\u00e9def123", "sk-abc def123", "sk-abcdef123\n"])
+def test_an_api_key_with_a_character_keys_never_hold_is_named(monkeypatch, key):
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    with pytest.raises(ConfigError, match="the API key in OPENAI_API_KEY holds a character "
+                                          "keys never hold"):
+        providers.api_key(providers.resolve("openai:gpt-4o-mini"))
+    run = cli("describe", RECEIPT, "-m", "openai:gpt-4o-mini", "--base-url",
+              "https://api.openai.com/v1", env={"OPENAI_API_KEY": key})
+    assert run.returncode == 1 and "holds a character keys never hold" in run.stderr
+    assert "Traceback" not in run.stderr and key.strip() not in run.stderr

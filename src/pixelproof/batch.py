@@ -427,7 +427,7 @@ async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None
                 store: Store | None, retries: int, base_url: str | None,
                 options: dict[str, Any]) -> Extraction:
     """One image, asked and read; transient failures retried (after Http's own retries)."""
-    for attempt in range(retries + 1):
+    for attempt in range(max(0, retries) + 1):
         try:
             if task != "describe":
                 return await extract_one(image, http, schema=spec, fmt=fmt, model=model,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from . import cost, formats, output, providers, schemas
 from . import images as images_mod
 from .errors import (
+    BadResponse,
     ConfigError,
     ExtractionError,
     PixelproofError,
@@ -93,7 +94,8 @@ def _from_cache(store: Store, key: str, target: providers.Target) -> Response | 
 def _keep(store: Store, key: str, target: providers.Target, response: Response) -> Response:
     """Log a fresh response's usage, and cache it unless it is cut off or refused."""
     store.record_usage(target.id, response.usage, response.cost)
-    if response.finish_reason not in ("length", "refusal") and not response.refusal:
+    if response.finish_reason not in ("length", "refusal") and not response.refusal and (
+            response.text or response.finish_reason):
         store.remember(key, response)
     return response
 
@@ -139,6 +141,13 @@ async def stream(request: Request, http: Http, *, base_url: str | None = None,
         if isinstance(piece, Response):
             piece = replace(piece, cost=cost.cost_of(request.model, piece.usage)) \
                 if piece.cost is None else piece
+            if not (piece.text or piece.finish_reason or piece.refusal):
+                if store:
+                    store.record_usage(target.id, piece.usage, piece.cost)
+                raise BadResponse(f"{target.id}: the answer had no content and no finish "
+                                  "reason (the stream ended early, or the server does not "
+                                  "stream). Try again; nothing was cached.",
+                                  provider=target.provider)
             if store and key:
                 piece = _keep(store, key, target, piece)
         yield piece

@@ -1,6 +1,7 @@
 """Hostile inputs and options (issue 13): each a clear error or a result, never a traceback."""
 
 import asyncio
+import importlib
 import io
 import json
 import logging
@@ -15,13 +16,15 @@ from fakeapi import FakeAPI, Reply, completion
 from PIL import Image, ImageDraw
 from test_cli_describe import cli
 
-from pixelproof import images, ocr, providers
-from pixelproof.batch import plan
+from pixelproof import cost, images, ocr, providers
+from pixelproof.batch import abatch, plan
 from pixelproof.errors import BadResponse, ConfigError, ImageTooLarge, InputError, ProviderError
 from pixelproof.extract import build_request, send, stream
 from pixelproof.http import Http
 from pixelproof.store import Store, cache_key
+from pixelproof.types import Usage
 
+batch_mod = importlib.import_module("pixelproof.batch")  # pixelproof.batch is also a function
 LINE = "Total due 1,234.56 on 01/03/2024"
 
 
@@ -426,3 +429,38 @@ def test_an_api_key_with_a_character_keys_never_hold_is_named(monkeypatch, key):
               "https://api.openai.com/v1", env={"OPENAI_API_KEY": key})
     assert run.returncode == 1 and "holds a character keys never hold" in run.stderr
     assert "Traceback" not in run.stderr and key.strip() not in run.stderr
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+class Killed(Exception):
+    """Stands for a SIGKILL between paying for an answer and recording the item as done."""
+
+
+def test_runs_spend_is_what_was_paid_when_a_killed_run_resumes_from_the_cache(
+        tmp_path, monkeypatch):
+    pngs = [png_file(tmp_path / f"{n}.png", color=c) for n, c in enumerate(("red", "blue"))]
+    price = cost.cost_of("openai:gpt-4o-mini", Usage(100, 20))
+    options = dict(run="r", model="openai:gpt-4o-mini", verify=False, concurrency=1)
+
+    async def run_all(store, base_url):
+        return [e async for e in abatch(pngs, store=store, base_url=base_url, **options)]
+
+    with FakeAPI(answer=lambda body: "| a |\n|---|\n| 1 |") as api, \
+            Store(tmp_path / "s.db") as store:
+        real = batch_mod._keep_item
+
+        def dies_on_the_blue_one(store_, run, key, item):
+            if "1.png" in key:
+                raise Killed
+            real(store_, run, key, item)
+        monkeypatch.setattr(batch_mod, "_keep_item", dies_on_the_blue_one)
+        with pytest.raises(Killed):
+            asyncio.run(run_all(store, api.url))
+        monkeypatch.setattr(batch_mod, "_keep_item", real)
+        results = asyncio.run(run_all(store, api.url))
+        assert len(api.requests) == 2  # each image paid once
+        assert sorted(e.cached for e in results) == [False, True]
+        [summary] = store.runs()
+        assert summary.counts == {"done": 2}
+        assert summary.spend == 2 * price

@@ -36,6 +36,7 @@ from .errors import (
     ServerError,
 )
 from .extract import (
+    PAID,
     build_request,
     extract_one,
     extraction_request,
@@ -351,10 +352,12 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                options: dict[str, Any]) -> AsyncIterator[Extraction]:
     progress = Progress(len(items))
     todo: list[Item] = items
+    spent: dict[str, Decimal | None] = {}  # what each item's answers cost, as they are paid
     if run is not None and store is not None:
         store.open_run(run, run_options(task, prompt, model, format, spec))
         store.add_items(run, [i.key for i in items if i.error is None])
         store.requeue(run)
+        spent = {i.key: i.cost for i in store.items(run) if i.status != "done" and i.cost}
         done = done_items(store, run)
         for item in items:
             if item.key in done:
@@ -389,11 +392,13 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
             async with gate:
                 if keep is not None and item.error is None:
                     keep.start(run, item.key)  # type: ignore[arg-type]
+                    PAID.set(lambda price: _paid(keep, run, item.key, spent, price))
                 result = image if isinstance(image, Extraction) else await _item(
                     image, task, client, spec, format, model, prompt, budget, store, retries,
                     base_url, options)
                 if keep is not None and item.error is None:
-                    _keep_item(keep, run, item.key, result)  # type: ignore[arg-type]
+                    _keep_item(keep, run, item.key, replace(  # type: ignore[arg-type]
+                        result, cost=spent[item.key]) if item.key in spent else result)
                 return result
 
     tasks = [asyncio.ensure_future(one(item)) for item in todo]
@@ -516,6 +521,13 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
     finally:
         if own:
             await client.aclose()
+
+
+def _paid(store: Store, run: str | None, key: str, spent: dict[str, Decimal | None],
+          price: Decimal | None) -> None:
+    before = spent.get(key, Decimal(0))
+    spent[key] = None if before is None or price is None else before + price
+    store.paid(run, key, spent[key])  # type: ignore[arg-type]
 
 
 def _keep_item(store: Store, run: str, key: str, item: Extraction) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -91,9 +92,16 @@ def _from_cache(store: Store, key: str, target: providers.Target) -> Response | 
     return hit
 
 
+# Told the price of each answer paid for (not those from the cache): a batch run sets it per
+# item, so its spend counts what was paid even when the item's answer later comes from the cache.
+PAID: ContextVar[Callable[[Decimal | None], None] | None] = ContextVar("paid", default=None)
+
+
 def _keep(store: Store, key: str, target: providers.Target, response: Response) -> Response:
     """Log a fresh response's usage, and cache it unless it is cut off or refused."""
     store.record_usage(target.id, response.usage, response.cost)
+    if (paid := PAID.get()) is not None:
+        paid(response.cost)
     if response.finish_reason not in ("length", "refusal") and not response.refusal and (
             response.text or response.finish_reason):
         store.remember(key, response)

@@ -464,3 +464,28 @@ def test_runs_spend_is_what_was_paid_when_a_killed_run_resumes_from_the_cache(
         [summary] = store.runs()
         assert summary.counts == {"done": 2}
         assert summary.spend == 2 * price
+
+
+def test_a_bug_on_one_item_fails_that_item_only(tmp_path, monkeypatch):
+    pngs = [png_file(tmp_path / f"{n}.png", color=c) for n, c in enumerate(("red", "blue"))]
+    real = batch_mod.extract_one
+
+    async def buggy(image, *args, **kwargs):
+        if image.source.endswith("1.png"):
+            raise ZeroDivisionError("division by zero")
+        return await real(image, *args, **kwargs)
+    monkeypatch.setattr(batch_mod, "extract_one", buggy)
+
+    async def run_all():
+        return [e async for e in abatch(pngs, model="local", verify=False)]
+    results = {Path(e.source).name: e for e in asyncio.run(run_all())}
+    assert results["0.png"].ok
+    assert "1.png: unexpected error (ZeroDivisionError: division by zero)" in \
+        results["1.png"].error
+
+
+def test_debug_shows_the_engine_log(tmp_path):
+    png_file(tmp_path / "blank.png", (400, 300), "white")
+    run = cli("ocr", str(tmp_path / "blank.png"), env={"PIXELPROOF_DEBUG": "1"})
+    assert run.returncode == 0
+    assert "pixelproof.ocr" in run.stderr and "RapidOCR" in run.stderr

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import time
+import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import aclosing
@@ -425,6 +427,8 @@ async def _load(item: Item) -> Image | Extraction:
         return await asyncio.to_thread(item.load)
     except PixelproofError as e:
         return Extraction(source=item.source, page=item.page, error=str(e))
+    except Exception as e:  # a bug: this item fails, the batch goes on
+        return Extraction(source=item.source, page=item.page, error=_unexpected(item.label, e))
 
 
 async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
@@ -455,7 +459,17 @@ async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None
             await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
         except PixelproofError as e:
             return Extraction(source=image.source, page=image.page, error=str(e))
+        except Exception as e:  # a bug: this item fails, the batch goes on
+            return Extraction(source=image.source, page=image.page, error=_unexpected(
+                image.label, e))
     raise AssertionError("unreachable")
+
+
+def _unexpected(label: str, e: Exception) -> str:
+    if os.environ.get("PIXELPROOF_DEBUG"):
+        traceback.print_exception(e)
+    return (f"{label}: unexpected error ({type(e).__name__}: {e}). This is a bug in pixelproof; "
+            "please report it (PIXELPROOF_DEBUG=1 shows the traceback). The other images go on.")
 
 
 async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, model: str | None,

@@ -282,6 +282,10 @@ def main() -> None:
 
     With no API key set, the offline `local` engine (RapidOCR) is used.
     """
+    if os.environ.get("PIXELPROOF_DEBUG"):  # tracebacks, and pixelproof's log lines
+        import logging
+        logging.basicConfig(format="%(name)s: %(levelname)s: %(message)s")
+        logging.getLogger("pixelproof").setLevel(logging.DEBUG)
 
 
 @main.command()

@@ -6,9 +6,12 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import corpus
 import httpx
 import pytest
 import render
@@ -489,3 +492,39 @@ def test_debug_shows_the_engine_log(tmp_path):
     run = cli("ocr", str(tmp_path / "blank.png"), env={"PIXELPROOF_DEBUG": "1"})
     assert run.returncode == 0
     assert "pixelproof.ocr" in run.stderr and "RapidOCR" in run.stderr
+
+
+# --- the corpus: every hostile input at once ---------------------------------------------
+
+PEAK_RSS_MB = 1600  # measured 1.0-1.3 GB for this corpus (RapidOCR itself is about 300 MB)
+
+
+def test_extract_over_the_hostile_corpus(tmp_path):
+    made = corpus.make(tmp_path / "in")
+    script = ("import resource, subprocess, sys\n"
+              "r = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=600)\n"
+              "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr)\n"
+              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,"
+              " file=sys.stderr)\n"
+              "sys.exit(r.returncode)\n")
+    run = subprocess.run([sys.executable, "-c", script, sys.executable, "-m", "pixelproof",
+                          "extract", str(made.folder), "-m", "local", "-f", "json"],
+                         capture_output=True, text=True, timeout=900)
+    *lines, peak = run.stderr.splitlines()
+    stderr = "\n".join(lines)
+    assert run.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    errors = [line for line in lines if line.startswith("pixelproof: error:")]
+    for name, says in made.bad.items():
+        mine = [line for line in errors if f"/{name}:" in line]
+        assert len(mine) == 1, (name, errors)
+        assert says in mine[0], mine[0]
+    assert len(errors) == len(made.bad)
+    items = sum(made.good.values())
+    assert f"{items} of {items + len(made.bad)} images done, {len(made.bad)} failed" in stderr
+    records = json.loads(run.stdout)
+    sources = {Path(r["source"]).name for r in records}
+    # every receipt gives records; the strips (a line, a blank) need not hold a table or pair
+    assert set(made.good) - {"thin-blank.png", "thin-line.png"} <= sources <= set(made.good)
+    assert "notes.txt" not in stderr
+    assert int(peak) < PEAK_RSS_MB, f"peak RSS {peak} MB"

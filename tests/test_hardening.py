@@ -528,3 +528,55 @@ def test_extract_over_the_hostile_corpus(tmp_path):
     assert set(made.good) - {"thin-blank.png", "thin-line.png"} <= sources <= set(made.good)
     assert "notes.txt" not in stderr
     assert int(peak) < PEAK_RSS_MB, f"peak RSS {peak} MB"
+
+
+# --- a server gone mid-run ----------------------------------------------------------------
+
+def flaky_server(down_after: int, down_for: float | None):
+    """Answers ``down_after`` requests, then refuses connections (for ``down_for`` seconds,
+    or for good)."""
+    state = {"posts": 0, "down_at": None}
+
+    def handler(request):
+        if request.method == "POST":
+            state["posts"] += 1
+        down = state["down_at"]
+        if down is None and state["posts"] > down_after:
+            down = state["down_at"] = time.monotonic()
+        if down is not None and (down_for is None or time.monotonic() < down + down_for):
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json=completion("| a |\n|---|\n| 1 |"))
+    return httpx.MockTransport(handler), state
+
+
+def batch_against(transport, pngs):
+    async def go():
+        async with Http(transport=transport, retries=1) as http:
+            return [e async for e in abatch(pngs, model="openai:m", base_url="http://x.test/v1",
+                                            http=http, concurrency=2, verify=False)]
+    return asyncio.run(go())
+
+
+def test_a_server_gone_mid_run_fails_the_rest_at_once_with_one_message(tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_mod, "OUTAGE_SECONDS", 2.0)
+    pngs = [png_file(tmp_path / f"{n}.png", color=(n * 30, 0, 0)) for n in range(8)]
+    transport, state = flaky_server(down_after=2, down_for=None)
+    start = time.monotonic()
+    results = batch_against(transport, pngs)
+    took = time.monotonic() - start
+    failed = [e.error for e in results if not e.ok]
+    assert len(results) - len(failed) == 2
+    assert len(failed) == 6 and len(set(failed)) == 1
+    assert "the server at x.test is gone (no connection for 2 s)" in failed[0]
+    assert "run the same command again" in failed[0]
+    assert state["posts"] <= 2 + 2 * 2 + 2  # the in-flight ones, not every queued one
+    assert took < 10
+
+
+def test_a_server_back_after_a_pause_finishes_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_mod, "OUTAGE_SECONDS", 20.0)
+    pngs = [png_file(tmp_path / f"{n}.png", color=(0, n * 30, 0)) for n in range(6)]
+    transport, state = flaky_server(down_after=2, down_for=1.5)
+    results = batch_against(transport, pngs)
+    assert all(e.ok for e in results), [e.error for e in results]
+    assert len(results) == 6

@@ -387,6 +387,12 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
         client.limiter = limiter
     gate = asyncio.Semaphore(concurrency)
     ahead = asyncio.Semaphore(2 * concurrency)  # images read before their turn, bounded
+    try:
+        target = providers.resolve(model or providers.default_model(), base_url)
+    except PixelproofError:
+        target = None  # each item reports it
+    outage = Outage(client, target.base_url, OUTAGE_SECONDS) \
+        if target is not None and target.provider != "local" else None
 
     async def one(item: Item) -> Extraction:
         async with ahead:
@@ -397,7 +403,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                     PAID.set(lambda price: _paid(keep, run, item.key, spent, price))
                 result = image if isinstance(image, Extraction) else await _item(
                     image, task, client, spec, format, model, prompt, budget, store, retries,
-                    base_url, options)
+                    base_url, options, outage)
                 if keep is not None and item.error is None:
                     _keep_item(keep, run, item.key, replace(  # type: ignore[arg-type]
                         result, cost=spent[item.key]) if item.key in spent else result)
@@ -414,6 +420,8 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     finally:
         for t in tasks:
             t.cancel()
+        if outage is not None and outage._probe is not None:
+            outage._probe.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await client.aclose()
@@ -431,12 +439,62 @@ async def _load(item: Item) -> Image | Extraction:
         return Extraction(source=item.source, page=item.page, error=_unexpected(item.label, e))
 
 
+OUTAGE_SECONDS = 120.0  # how long a batch waits for a server that stopped taking connections
+OUTAGE_WAITS = 5  # outages one item sits through before it fails
+
+
+class Outage:
+    """The server stopped taking connections: every item waits while one probe checks it,
+    for ``limit`` seconds in all; then the rest fail with one message (the same for all)."""
+
+    def __init__(self, http: Http, url: str, limit: float) -> None:
+        self.http, self.url, self.limit = http, url, limit
+        self.gone: str | None = None
+        self._up = asyncio.Event()
+        self._up.set()
+        self._probe: asyncio.Future[None] | None = None
+
+    async def ready(self) -> str | None:
+        """None when requests may go (after waiting out a probe), else why they may not."""
+        await self._up.wait()
+        return self.gone
+
+    async def refused(self) -> str | None:
+        """An item could not connect: wait with the others for the probe's verdict."""
+        if self.gone is None and self._up.is_set():
+            self._up.clear()
+            self._probe = asyncio.ensure_future(self._watch())
+        return await self.ready()
+
+    async def _watch(self) -> None:
+        start = time.monotonic()
+        delay = 0.5
+        try:
+            while (left := start + self.limit - time.monotonic()) > 0:
+                await asyncio.sleep(min(delay, left))
+                try:
+                    await self.http.client.get(self.url, timeout=5.0)
+                    return  # any answer at all: it is back
+                except httpx.HTTPError:
+                    delay = min(2 * delay, 10.0)
+            host = httpx.URL(self.url).host or self.url
+            self.gone = (f"the server at {host} is gone (no connection for {self.limit:g} s); "
+                         "the images not done were not sent. Start it again, then run the same "
+                         "command again (with the same --run NAME, done images are skipped).")
+        finally:
+            self._up.set()
+
+
 async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
                 model: str | None, prompt: str | None, budget: Budget | None,
                 store: Store | None, retries: int, base_url: str | None,
-                options: dict[str, Any]) -> Extraction:
-    """One image, asked and read; transient failures retried (after Http's own retries)."""
-    for attempt in range(max(0, retries) + 1):
+                options: dict[str, Any], outage: Outage | None = None) -> Extraction:
+    """One image, asked and read; transient failures retried (after Http's own retries); a
+    server that refuses connections is waited for together (``outage``)."""
+    outages, attempt = 0, 0
+    while attempt <= max(0, retries):
+        if outage is not None and (gone := await outage.ready()) is not None:
+            return Extraction(source=image.source, page=image.page, error=gone)
         try:
             if task != "describe":
                 return await extract_one(image, http, schema=spec, fmt=fmt, model=model,
@@ -454,9 +512,15 @@ async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None
                 model=response.model, usage=response.usage, attempts=1,
                 cost=response.cost, cached=response.cached, saved_tokens=saved)
         except TRANSIENT as e:
-            if attempt == retries:
+            if outage is not None and getattr(e, "refused", False) and outages < OUTAGE_WAITS:
+                outages += 1
+                if (gone := await outage.refused()) is not None:
+                    return Extraction(source=image.source, page=image.page, error=gone)
+                continue  # the server is back: ask again
+            if attempt >= retries:
                 return Extraction(source=image.source, page=image.page, error=str(e))
             await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
+            attempt += 1
         except PixelproofError as e:
             return Extraction(source=image.source, page=image.page, error=str(e))
         except Exception as e:  # a bug: this item fails, the batch goes on

@@ -437,6 +437,8 @@ class Reporter:
     def __init__(self, total: int) -> None:
         self.bar = None
         self.progress: Progress | None = None
+        self.said: set[str] = set()  # an error shared by many items (a server gone) once
+        self.repeats = 0
         if sys.stderr.isatty():
             from rich.progress import (
                 BarColumn,
@@ -454,8 +456,11 @@ class Reporter:
     def item(self, e: Extraction, p: Progress) -> None:
         self.progress = p
         info = f"{p.failed} failed, {p.spend}, {p.rate:.1f}/s"
-        if not e.ok:
+        if not e.ok and e.error in self.said:
+            self.repeats += 1
+        elif not e.ok:
             fail(e.error or "")
+            self.said.add(e.error or "")
         earlier = p.done + p.failed == p.skipped  # done in an earlier attempt of the run
         if self.bar is not None and earlier:  # counted, but left out of the rate and ETA
             self.bar.reset(self.task, completed=p.skipped, info=info)
@@ -468,6 +473,8 @@ class Reporter:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+        if self.repeats:
+            fail(f"... and {self.repeats} more images failed with an error said above.")
 
 
 @dataclass(frozen=True)

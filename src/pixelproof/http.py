@@ -192,10 +192,12 @@ class _Attempts:
                 continue
             except httpx.HTTPError as e:
                 if last:
-                    raise NetworkError(
+                    err = NetworkError(
                         f"{self.provider}: cannot reach {_host(self.url)} "
                         f"({type(e).__name__}). Check the base URL and that the server runs.",
-                        provider=self.provider) from None
+                        provider=self.provider)
+                    err.refused = isinstance(e, httpx.ConnectError)  # type: ignore[attr-defined]
+                    raise err from None
                 await asyncio.sleep(backoff(attempt))
                 continue
             if http.limiter:

@@ -580,3 +580,10 @@ def test_a_server_back_after_a_pause_finishes_the_run(tmp_path, monkeypatch):
     results = batch_against(transport, pngs)
     assert all(e.ok for e in results), [e.error for e in results]
     assert len(results) == 6
+
+
+@pytest.mark.parametrize("options", [{"temperature": float("nan")}, {"temperature": 99},
+                                     {"max_tokens": 0}, {"max_tokens": -5}])
+def test_the_library_refuses_bad_options_too(options):
+    with pytest.raises(ConfigError):
+        build_request(images.load(RECEIPT), "What is it?", model="openai:m", **options)

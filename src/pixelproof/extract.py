@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -62,6 +63,11 @@ def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: s
                   detail: Detail = "auto", system: str | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
                   **extra: Any) -> Request:
+    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= 2):
+        raise ConfigError(f"temperature {temperature} is not in 0 to 2 (the providers' range; "
+                          "Anthropic's is 0 to 1).")
+    if max_tokens is not None and max_tokens < 1:
+        raise ConfigError(f"max_tokens {max_tokens} is not a token count: give 1 or more.")
     return Request(model=model or providers.default_model(), prompt=prompt,
                    images=tuple(images), system=system, detail=detail,
                    max_tokens=max_tokens, temperature=temperature, **extra)

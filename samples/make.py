@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 HERE = Path(__file__).parent
-FONTS = Path("/usr/share/fonts/truetype/dejavu")
+FONTS = HERE.parent / "tests" / "fonts"  # DejaVu Sans, cut to the glyphs drawn
 
 
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

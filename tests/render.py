@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-FONTS = Path("/usr/share/fonts/truetype/dejavu")
+FONTS = Path(__file__).parent / "fonts"  # DejaVu Sans, cut to the glyphs drawn (fonts/LICENSE.txt)
 WORDS = ["Grocer", "Express", "Cafe", "Lumen", "Rent", "Salary", "ACME", "Ltd", "Refund",
          "Sportshop", "Fuel", "Station", "Pharmacy", "Books", "Cinema", "Transfer", "Savings",
          "Electric", "Water", "Insurance", "Garden", "Centre", "Taxi", "Market", "Bakery"]

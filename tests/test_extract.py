@@ -148,4 +148,4 @@ def test_cli_bad_schema_file(png, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     r = cli("extract", png, "--schema", str(bad))
-    assert r.returncode == 1 and "bad.json: not valid JSON" in r.stderr
+    assert r.returncode == 2 and "bad.json: not valid JSON" in r.stderr

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import time
+import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ from .errors import (
     ServerError,
 )
 from .extract import (
+    PAID,
     build_request,
     extract_one,
     extraction_request,
@@ -157,7 +159,7 @@ class Item:
         return replace(image, source=self.source)  # load() keeps "#page=N" in the source
 
 
-_PDF_PAGE = re.compile(r"(.*\.pdf)#page=(\d+)", flags=re.IGNORECASE)
+_PDF_PAGE = images_mod.PAGED  # scan.pdf#page=2, scan.tif#page=2
 
 
 def _is_url(spec: str) -> bool:
@@ -198,15 +200,14 @@ def _items_of(spec: str) -> list[Item]:
         return [Item(spec, spec)]  # known by its address; downloaded at its turn
     m = _PDF_PAGE.fullmatch(spec)
     path, page = (m.group(1), int(m.group(2))) if m else (spec, None)
+    if page == 0:
+        return [Item(spec, spec, error=f"{spec}: there is no page 0 (pages count from 1). "
+                     "Use #page=1 for the first page.")]
     try:
         if spec == "-" or _is_url(spec) or spec.startswith("data:"):
             return [Item(_key(im.label, im.sha256), im.source, im.page, im)
                     for im in images_mod.load(spec)]
-        try:
-            data = Path(path).read_bytes()
-        except OSError:
-            images_mod.load(spec)  # raises the error that names the problem
-            raise
+        data = images_mod._read_file(spec, path, images_mod.MAX_BYTES)
     except (PixelproofError, OSError) as e:
         return [Item(spec, spec, error=str(e))]
     sha = hashlib.sha256(data).hexdigest()
@@ -217,7 +218,11 @@ def _items_of(spec: str) -> list[Item]:
 
 
 def _page_count(data: bytes) -> int:
-    """Pages of a PDF; 0 for anything else (or a PDF too damaged to open: loading says so)."""
+    """Pages of a PDF or a TIFF of several; 0 for anything else (or a file too damaged to
+    open: loading says so)."""
+    if images_mod.sniff(data) == "image/tiff":
+        pages = images_mod.tiff_pages(data)
+        return pages if pages > 1 else 0
     if images_mod.sniff(data) != "application/pdf":
         return 0
     import pypdfium2 as pdfium
@@ -362,10 +367,12 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                options: dict[str, Any]) -> AsyncIterator[Extraction]:
     progress = Progress(len(items))
     todo: list[Item] = items
+    spent: dict[str, Decimal | None] = {}  # what each item's answers cost, as they are paid
     if run is not None and store is not None:
         store.open_run(run, run_options(task, prompt, model, format, spec))
         store.add_items(run, [i.key for i in items if i.error is None])
         store.requeue(run)
+        spent = {i.key: i.cost for i in store.items(run) if i.status != "done" and i.cost}
         done = done_items(store, run)
         for item in items:
             if item.key in done:
@@ -393,6 +400,12 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
         client.limiter = limiter
     gate = asyncio.Semaphore(concurrency)
     ahead = asyncio.Semaphore(2 * concurrency)  # images read before their turn, bounded
+    try:
+        target = providers.resolve(model or providers.default_model(), base_url)
+    except PixelproofError:
+        target = None  # each item reports it
+    outage = Outage(client, target.base_url, OUTAGE_SECONDS) \
+        if target is not None and target.provider != "local" else None
 
     async def one(item: Item) -> Extraction:
         async with ahead:
@@ -400,11 +413,13 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
             async with gate:
                 if keep is not None and item.error is None:
                     keep.start(run, item.key)  # type: ignore[arg-type]
+                    PAID.set(lambda price: _paid(keep, run, item.key, spent, price))
                 result = image if isinstance(image, Extraction) else await _item(
                     image, task, client, spec, format, model, prompt, budget, store, retries,
-                    base_url, options)
+                    base_url, options, outage)
                 if keep is not None and item.error is None:
-                    _keep_item(keep, run, item.key, result)  # type: ignore[arg-type]
+                    _keep_item(keep, run, item.key, replace(  # type: ignore[arg-type]
+                        result, cost=spent[item.key]) if item.key in spent else result)
                 return result
 
     tasks = [asyncio.ensure_future(one(item)) for item in todo]
@@ -418,6 +433,8 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     finally:
         for t in tasks:
             t.cancel()
+        if outage is not None and outage._probe is not None:
+            outage._probe.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await client.aclose()
@@ -431,14 +448,66 @@ async def _load(item: Item) -> Image | Extraction:
         return await asyncio.to_thread(item.load)
     except PixelproofError as e:
         return Extraction(source=item.source, page=item.page, error=str(e))
+    except Exception as e:  # a bug: this item fails, the batch goes on
+        return Extraction(source=item.source, page=item.page, error=_unexpected(item.label, e))
+
+
+OUTAGE_SECONDS = 120.0  # how long a batch waits for a server that stopped taking connections
+OUTAGE_WAITS = 5  # outages one item sits through before it fails
+
+
+class Outage:
+    """The server stopped taking connections: every item waits while one probe checks it,
+    for ``limit`` seconds in all; then the rest fail with one message (the same for all)."""
+
+    def __init__(self, http: Http, url: str, limit: float) -> None:
+        self.http, self.url, self.limit = http, url, limit
+        self.gone: str | None = None
+        self._up = asyncio.Event()
+        self._up.set()
+        self._probe: asyncio.Future[None] | None = None
+
+    async def ready(self) -> str | None:
+        """None when requests may go (after waiting out a probe), else why they may not."""
+        await self._up.wait()
+        return self.gone
+
+    async def refused(self) -> str | None:
+        """An item could not connect: wait with the others for the probe's verdict."""
+        if self.gone is None and self._up.is_set():
+            self._up.clear()
+            self._probe = asyncio.ensure_future(self._watch())
+        return await self.ready()
+
+    async def _watch(self) -> None:
+        start = time.monotonic()
+        delay = 0.5
+        try:
+            while (left := start + self.limit - time.monotonic()) > 0:
+                await asyncio.sleep(min(delay, left))
+                try:
+                    await self.http.client.get(self.url, timeout=5.0)
+                    return  # any answer at all: it is back
+                except httpx.HTTPError:
+                    delay = min(2 * delay, 10.0)
+            host = httpx.URL(self.url).host or self.url
+            self.gone = (f"the server at {host} is gone (no connection for {self.limit:g} s); "
+                         "the images not done were not sent. Start it again, then run the same "
+                         "command again (with the same --run NAME, done images are skipped).")
+        finally:
+            self._up.set()
 
 
 async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
                 model: str | None, prompt: str | None, budget: Budget | None,
                 store: Store | None, retries: int, base_url: str | None,
-                options: dict[str, Any]) -> Extraction:
-    """One image, asked and read; transient failures retried (after Http's own retries)."""
-    for attempt in range(retries + 1):
+                options: dict[str, Any], outage: Outage | None = None) -> Extraction:
+    """One image, asked and read; transient failures retried (after Http's own retries); a
+    server that refuses connections is waited for together (``outage``)."""
+    outages, attempt = 0, 0
+    while attempt <= max(0, retries):
+        if outage is not None and (gone := await outage.ready()) is not None:
+            return Extraction(source=image.source, page=image.page, error=gone)
         try:
             if task != "describe":
                 return await extract_one(image, http, schema=spec, fmt=fmt, model=model,
@@ -456,12 +525,28 @@ async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None
                 model=response.model, usage=response.usage, attempts=1,
                 cost=response.cost, cached=response.cached, saved_tokens=saved)
         except TRANSIENT as e:
-            if attempt == retries:
+            if outage is not None and getattr(e, "refused", False) and outages < OUTAGE_WAITS:
+                outages += 1
+                if (gone := await outage.refused()) is not None:
+                    return Extraction(source=image.source, page=image.page, error=gone)
+                continue  # the server is back: ask again
+            if attempt >= retries:
                 return Extraction(source=image.source, page=image.page, error=str(e))
             await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
+            attempt += 1
         except PixelproofError as e:
             return Extraction(source=image.source, page=image.page, error=str(e))
+        except Exception as e:  # a bug: this item fails, the batch goes on
+            return Extraction(source=image.source, page=image.page, error=_unexpected(
+                image.label, e))
     raise AssertionError("unreachable")
+
+
+def _unexpected(label: str, e: Exception) -> str:
+    if os.environ.get("PIXELPROOF_DEBUG"):
+        traceback.print_exception(e)
+    return (f"{label}: unexpected error ({type(e).__name__}: {e}). This is a bug in pixelproof; "
+            "please report it (PIXELPROOF_DEBUG=1 shows the traceback). The other images go on.")
 
 
 async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, model: str | None,
@@ -527,6 +612,13 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
     finally:
         if own:
             await client.aclose()
+
+
+def _paid(store: Store, run: str | None, key: str, spent: dict[str, Decimal | None],
+          price: Decimal | None) -> None:
+    before = spent.get(key, Decimal(0))
+    spent[key] = None if before is None or price is None else before + price
+    store.paid(run, key, spent[key])  # type: ignore[arg-type]
 
 
 def _keep_item(store: Store, run: str, key: str, item: Extraction) -> None:

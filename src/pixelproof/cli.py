@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import os
 import sys
 import traceback
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import cost, formats, output, providers
+from . import cost, formats, output, providers, schemas
 from . import images as images_mod
 from .batch import Item, Progress, abatch, from_json, limiter_for, load_one, pending, plan
 from .errors import ConfigError, PixelproofError
@@ -75,6 +76,74 @@ def load_inputs(inputs: tuple[str, ...]) -> tuple[list[Image], int]:
             fail(str(e))
             failed += 1
     return images, failed
+
+
+# Ranges from the providers' own documentation: temperature is 0-2 for OpenAI (the Chat
+# Completions schema) and Gemini, 0-1 for Anthropic's Messages API; max tokens at least 1.
+TEMPERATURE = {"anthropic": 1.0}
+MAX_TEMPERATURE = 2.0
+MAX_RETRIES = 20
+
+
+def check_options(*, models: tuple[str | None, ...] = (), temperature: float | None = None,
+                  max_tokens: int | None = None, timeout: float | None = None,
+                  retries: int | None = None, max_cost: float | None = None,
+                  price_file: str | None = None, fields: str | None = None,
+                  schema_file: str | None = None, poll: float | None = None,
+                  outputs: dict[str, str | None] | None = None) -> None:
+    """Every option checked in one place, before any image is read or request sent: a usage
+    error (exit 2) naming the option, its range and what to do."""
+    def bad(option: str, message: str) -> None:
+        raise click.BadParameter(message, param_hint=f"'{option}'")
+
+    for model in models:
+        if model is not None and not model.strip():
+            bad("--model", "give a model id, such as openai:gpt-4o-mini or local.")
+    if temperature is not None:
+        providers_ = set()
+        for m in models or (None,):
+            try:
+                providers_.add(providers.resolve(m or providers.default_model()).provider)
+            except PixelproofError:
+                pass  # an unknown provider is reported when the model is used
+        top = min([TEMPERATURE.get(p, MAX_TEMPERATURE) for p in providers_] or [MAX_TEMPERATURE])
+        if not (math.isfinite(temperature) and 0 <= temperature <= top):
+            bad("--temperature", f"{temperature} is not in 0 to {top:g}"
+                + (" (Anthropic's range)" if top < MAX_TEMPERATURE else "") + ".")
+    if max_tokens is not None and max_tokens < 1:
+        bad("--max-tokens", f"{max_tokens} is not a token count: give 1 or more.")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        bad("--timeout", f"{timeout} is not a wait: give seconds above 0.")
+    if poll is not None and not (math.isfinite(poll) and poll > 0):
+        bad("--poll", f"{poll} is not a wait: give seconds above 0.")
+    if retries is not None and not 0 <= retries <= MAX_RETRIES:
+        bad("--retries", f"{retries} is not in 0 to {MAX_RETRIES}.")
+    if max_cost is not None and not (math.isfinite(max_cost) and max_cost >= 0):
+        bad("--max-cost", f"{max_cost} is not an amount: give dollars, 0 or more.")
+    try:
+        if price_file:
+            cost.load_prices(price_file)
+        if fields:
+            schemas.from_fields(fields)
+        if schema_file:
+            schemas.from_file(schema_file)
+    except PixelproofError as e:
+        raise click.UsageError(str(e)) from None
+    for option, path in (outputs or {}).items():
+        if path:
+            check_output(option, path)
+
+
+def check_output(option: str, path: str) -> None:
+    """An output file's folder exists and is writable (checked before any work, so nothing
+    done is lost at the end)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"the folder {os.path.dirname(path) or folder} does not exist; "
+                                 "create it first (nothing was sent).", param_hint=f"'{option}'")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write in the folder {folder} (permission denied).",
+                                 param_hint=f"'{option}'")
 
 
 def usage_line(response: Response) -> str:
@@ -213,6 +282,10 @@ def main() -> None:
 
     With no API key set, the offline `local` engine (RapidOCR) is used.
     """
+    if os.environ.get("PIXELPROOF_DEBUG"):  # tracebacks, and pixelproof's log lines
+        import logging
+        logging.basicConfig(format="%(name)s: %(levelname)s: %(message)s")
+        logging.getLogger("pixelproof").setLevel(logging.DEBUG)
 
 
 @main.command()
@@ -240,6 +313,9 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
     Several images go in one request, so you can compare them or ask about a multi-page scan;
     with --each, every image is asked on its own (concurrently, resumable with --run).
     """
+    check_options(models=(model,), temperature=temperature, max_tokens=max_tokens,
+                  timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
+                  outputs={"--output": out})
     if each or from_file or run:
         items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
         budget = batch_budget(pending(items, store, run), model, prompt, detail, max_tokens,
@@ -326,6 +402,10 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
     """
     if schema_file and fields:
         raise click.UsageError("use --schema or --fields, not both.")
+    check_options(models=models, temperature=temperature, max_tokens=max_tokens,
+                  timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
+                  fields=fields, schema_file=schema_file, poll=poll,
+                  outputs={"--output": out, "--overlay": overlay})
     model = models[0] if models else None
     items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
     budget = batch_budget(pending(items, store, run), model, prompt or TABLES_PROMPT, detail,
@@ -357,6 +437,8 @@ class Reporter:
     def __init__(self, total: int) -> None:
         self.bar = None
         self.progress: Progress | None = None
+        self.said: set[str] = set()  # an error shared by many items (a server gone) once
+        self.repeats = 0
         if sys.stderr.isatty():
             from rich.progress import (
                 BarColumn,
@@ -374,8 +456,11 @@ class Reporter:
     def item(self, e: Extraction, p: Progress) -> None:
         self.progress = p
         info = f"{p.failed} failed, {p.spend}, {p.rate:.1f}/s"
-        if not e.ok:
+        if not e.ok and e.error in self.said:
+            self.repeats += 1
+        elif not e.ok:
             fail(e.error or "")
+            self.said.add(e.error or "")
         earlier = p.done + p.failed == p.skipped  # done in an earlier attempt of the run
         if self.bar is not None and earlier:  # counted, but left out of the rate and ETA
             self.bar.reset(self.task, completed=p.skipped, info=info)
@@ -388,6 +473,8 @@ class Reporter:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+        if self.repeats:
+            fail(f"... and {self.repeats} more images failed with an error said above.")
 
 
 @dataclass(frozen=True)
@@ -615,6 +702,7 @@ def cost_command(images: tuple[str, ...], model: str | None, detail: str, prompt
     Token counts follow each provider's published image formula; prices come from a dated
     table bundled with pixelproof (override with --price-file). Nothing is sent.
     """
+    check_options(models=(model,), max_tokens=max_tokens, price_file=price_file)
     loaded, failed = load_inputs(images)
     prices = cost.load_prices(price_file)
     est = cost.estimate(loaded, model or providers.default_model(), prompt, detail, max_tokens,

@@ -196,8 +196,10 @@ def load_prices(path: str | Path | None = None) -> dict[str, Any]:
         models = extra.get("models", {})
         for model, entry in models.items():
             for key in PRICE_FIELDS:
-                if Decimal(str(entry[key])) < 0:
-                    raise ValueError(f"{model} {key} is negative")
+                value = Decimal(str(entry[key]))
+                if not value.is_finite() or value < 0:
+                    raise ValueError(f"{model} {key} is {entry[key]}: a price is a number "
+                                     "of dollars, 0 or more")
     except (OSError, ValueError, AttributeError, TypeError, InvalidOperation) as e:
         raise ConfigError(f"{path}: cannot read the price file ({e}). It is {shape}.") from None
     except KeyError as e:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any, TypeVar
 from . import cost, formats, output, providers, schemas
 from . import images as images_mod
 from .errors import (
+    BadResponse,
     ConfigError,
     ExtractionError,
     PixelproofError,
@@ -60,6 +63,11 @@ def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: s
                   detail: Detail = "auto", system: str | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
                   **extra: Any) -> Request:
+    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= 2):
+        raise ConfigError(f"temperature {temperature} is not in 0 to 2 (the providers' range; "
+                          "Anthropic's is 0 to 1).")
+    if max_tokens is not None and max_tokens < 1:
+        raise ConfigError(f"max_tokens {max_tokens} is not a token count: give 1 or more.")
     return Request(model=model or providers.default_model(), prompt=prompt,
                    images=tuple(images), system=system, detail=detail,
                    max_tokens=max_tokens, temperature=temperature, **extra)
@@ -90,10 +98,18 @@ def _from_cache(store: Store, key: str, target: providers.Target) -> Response | 
     return hit
 
 
+# Told the price of each answer paid for (not those from the cache): a batch run sets it per
+# item, so its spend counts what was paid even when the item's answer later comes from the cache.
+PAID: ContextVar[Callable[[Decimal | None], None] | None] = ContextVar("paid", default=None)
+
+
 def _keep(store: Store, key: str, target: providers.Target, response: Response) -> Response:
     """Log a fresh response's usage, and cache it unless it is cut off or refused."""
     store.record_usage(target.id, response.usage, response.cost)
-    if response.finish_reason not in ("length", "refusal") and not response.refusal:
+    if (paid := PAID.get()) is not None:
+        paid(response.cost)
+    if response.finish_reason not in ("length", "refusal") and not response.refusal and (
+            response.text or response.finish_reason):
         store.remember(key, response)
     return response
 
@@ -139,6 +155,13 @@ async def stream(request: Request, http: Http, *, base_url: str | None = None,
         if isinstance(piece, Response):
             piece = replace(piece, cost=cost.cost_of(request.model, piece.usage)) \
                 if piece.cost is None else piece
+            if not (piece.text or piece.finish_reason or piece.refusal):
+                if store:
+                    store.record_usage(target.id, piece.usage, piece.cost)
+                raise BadResponse(f"{target.id}: the answer had no content and no finish "
+                                  "reason (the stream ended early, or the server does not "
+                                  "stream). Try again; nothing was cached.",
+                                  provider=target.provider)
             if store and key:
                 piece = _keep(store, key, target, piece)
         yield piece

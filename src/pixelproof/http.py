@@ -107,7 +107,7 @@ class Http:
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections,
                                 max_keepalive_connections=max_connections),
-            follow_redirects=True,
+            follow_redirects=False,  # a redirect would carry the API key to another host
         )
 
     async def __aenter__(self) -> Http:
@@ -138,6 +138,11 @@ class Http:
         """POST and yield each server-sent event's JSON data (``[DONE]`` ends the stream)."""
         async with self._open("POST", url, provider, hints, stream=True, json=body,
                               headers=headers) as r:
+            if "json" in r.headers.get("content-type", "") and \
+                    "event-stream" not in r.headers.get("content-type", ""):
+                await r.aread()  # some compatible servers answer a stream request in one body
+                yield parse_json(r, provider)
+                return
             try:
                 async for line in r.aiter_lines():
                     if not line.startswith("data:"):
@@ -187,14 +192,25 @@ class _Attempts:
                 continue
             except httpx.HTTPError as e:
                 if last:
-                    raise NetworkError(
+                    err = NetworkError(
                         f"{self.provider}: cannot reach {_host(self.url)} "
                         f"({type(e).__name__}). Check the base URL and that the server runs.",
-                        provider=self.provider) from None
+                        provider=self.provider)
+                    err.refused = isinstance(e, httpx.ConnectError)  # type: ignore[attr-defined]
+                    raise err from None
                 await asyncio.sleep(backoff(attempt))
                 continue
             if http.limiter:
                 http.limiter.observe(r)
+            if 300 <= r.status_code < 400:
+                await r.aclose()
+                where = r.headers.get("location")
+                where = str(r.url.join(where)) if where else "nowhere"
+                raise ProviderError(
+                    f"{self.provider}: {_host(self.url)} answered HTTP {r.status_code}, "
+                    f"redirecting to {redact(where)}; API calls never follow redirects (the "
+                    "API key would go with them). If you trust that address, pass it as "
+                    "--base-url.", provider=self.provider, status=r.status_code)
             if r.status_code < 400:
                 self.response = r
                 return r

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import glob
 import hashlib
 import io
 import os
 import re
+import stat
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -30,7 +33,11 @@ MAX_BYTES = 50 * 1024 * 1024
 URL_TIMEOUT = 30.0
 PDF_DPI = 200
 SENDABLE = {"image/png", "image/jpeg", "image/webp"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".pdf"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".pdf",
+                  ".avif", ".jp2", ".j2k", ".jpf", ".jpx"}
+# Image files a folder may hold that cannot be read: listed as failed, never skipped silently.
+OTHER_IMAGE_SUFFIXES = {".heic", ".heif", ".svg", ".svgz", ".jxl", ".psd", ".ico", ".raw",
+                        ".cr2", ".nef", ".dng", ".eps", ".xcf"}
 
 _MAGIC = [
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -48,6 +55,14 @@ def sniff(data: bytes) -> str | None:
     """The real type of ``data`` from its first bytes, or None."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    if data[4:8] == b"ftyp":  # ISO media: AVIF (Pillow reads it) or HEIC (it does not)
+        brands = data[8:12] + data[16:min(len(data), 64)]
+        if b"avif" in brands or b"avis" in brands:
+            return "image/avif"
+        if any(b in brands for b in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1")):
+            return "image/heic"
+    if data.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return "image/jp2"
     for magic, mime in _MAGIC:
         if data.startswith(magic):
             return mime
@@ -64,9 +79,12 @@ def expand(inputs: list[str]) -> list[str]:
         if spec == "-" or _is_url(spec) or spec.startswith("data:"):
             out.append(spec)
         elif os.path.isdir(spec):
+            # Every file named like an image: ones that cannot be read (HEIC, SVG, a broken
+            # link, a FIFO) fail with a line saying why instead of vanishing from the batch.
             found = sorted(
                 str(p) for p in Path(spec).rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                if p.suffix.lower() in IMAGE_SUFFIXES | OTHER_IMAGE_SUFFIXES
+                and (p.is_symlink() or not p.is_dir())
             )
             out.extend(found or [spec])
         elif glob.has_magic(spec.split("#")[0]):
@@ -106,12 +124,24 @@ def load(
         raise ImageTooLarge(source, f"{len(data):,} bytes is over the {max_bytes:,} byte limit",
                             "Shrink the file or raise the limit.")
     mime = sniff(data)
+    if mime == "image/heic":
+        raise UnsupportedImage(source, "HEIC/HEIF images cannot be read",
+                               "Convert it to JPEG or PNG (e.g. on the phone, or with "
+                               "`heif-convert`).")
+    if mime is None and data.lstrip()[:5].lower() in (b"<?xml", b"<svg ", b"<svg>"):
+        raise UnsupportedImage(source, "a vector image (SVG), not pixels",
+                               "Export it as PNG first.")
     if mime is None:
         raise UnsupportedImage(
-            source, "not an image (its bytes are not PNG, JPEG, WebP, GIF, BMP, TIFF or PDF)",
-            "Pass an image file; the file name's extension does not matter.")
+            source, "not an image (its bytes are not PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF, "
+            "JPEG 2000 or PDF)", "Pass an image file; the file name's extension does not "
+            "matter.")
     if mime == "application/pdf":
         return _pdf_pages(source, data, page, max_pixels)
+    if mime == "image/tiff":
+        return _tiff_pages(source, data, page, max_pixels)
+    if page is not None:
+        raise InputError(source, "#page=N is for PDF and TIFF files", "Drop the #page= part.")
     return [_from_bytes(source, data, mime, max_pixels, url)]
 
 
@@ -119,26 +149,52 @@ def _is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
+PAGED = re.compile(r"(.*\.(?:pdf|tiff?))#page=(\d+)", flags=re.IGNORECASE)
+
+
 def _split_page(source: str) -> tuple[str, int | None]:
-    m = re.fullmatch(r"(.*\.pdf)#page=(\d+)", source, flags=re.IGNORECASE)
+    m = PAGED.fullmatch(source)
     return (m.group(1), int(m.group(2))) if m else (source, None)
 
 
 def _read_file(source: str, path: str, max_bytes: int) -> bytes:
+    """The file's bytes: only a regular file (a FIFO or device would block or never end), and
+    never more than ``max_bytes`` read (a file may grow, or lie about its size)."""
     try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            raise ImageTooLarge(source, f"{size:,} bytes is over the {max_bytes:,} byte limit",
-                                "Shrink the file or raise the limit.")
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
+                    "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+                    "a socket" if stat.S_ISSOCK(info.st_mode) else "a special file")
+            raise InputError(source, f"not a regular file (it is {kind})",
+                             "Pass an image file; to read a pipe, use - for stdin.")
+        if info.st_size > max_bytes:
+            raise ImageTooLarge(source, f"{info.st_size:,} bytes is over the {max_bytes:,} "
+                                "byte limit", "Shrink the file.")
         with open(path, "rb") as f:
-            return f.read()
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ImageTooLarge(source, f"the file is over the {max_bytes:,} byte limit (it "
+                                "grew while being read)", "Shrink the file.")
+        return data
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(source, f"a broken symbolic link (to {os.readlink(path)})",
+                             "Fix or remove the link.") from None
         raise InputError(source, "no such file", "Check the path (globs need quotes in some "
                          "shells).") from None
     except IsADirectoryError:
         raise InputError(source, "is a folder with no images in it", "Pass image files.") from None
     except PermissionError:
         raise InputError(source, "permission denied", "Make the file readable.") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InputError(source, "a symbolic link loop (the link points back at itself)",
+                             "Fix or remove the link.") from None
+        raise InputError(source, f"cannot read the file ({e.strerror or e})",
+                         "Check the file and the disk.") from None
 
 
 def _decode_data_url(spec: str) -> bytes:
@@ -155,26 +211,50 @@ def _decode_data_url(spec: str) -> bytes:
 
 def _download(url: str, max_bytes: int, timeout: float,
               transport: httpx.BaseTransport | None) -> bytes:
+    """The body at ``url``: at most ``max_bytes``, within ``timeout`` seconds in all (not per
+    read: a server sending a byte at a time is cut off), following up to 5 redirects but never
+    from https to plain http."""
+    deadline = time.monotonic() + timeout
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, transport=transport) as client:
-            with client.stream("GET", url) as r:
-                if r.status_code >= 400:
-                    raise InputError(url, f"download failed with HTTP {r.status_code}",
-                                     "Check the URL, or download the image and pass the file.")
-                chunks, total = [], 0
-                for chunk in r.iter_bytes():
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise ImageTooLarge(url, f"download is over the {max_bytes:,} byte limit",
-                                            "Pass a smaller image.")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+        with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport) as client:
+            for _ in range(6):
+                with client.stream("GET", url) as r:
+                    if r.is_redirect and "location" in r.headers:
+                        target = str(r.url.join(r.headers["location"]))
+                        if r.url.scheme == "https" and not target.startswith("https://"):
+                            raise InputError(url, f"redirected to plain http ({target}); "
+                                             "refused", "Use an https address that stays "
+                                             "https, or download the image and pass the file.")
+                        url_now = target
+                    else:
+                        return _read_body(url, r, max_bytes, deadline, timeout)
+                url = url_now
+            raise InputError(url, "too many redirects", "Download the image and pass the file.")
     except httpx.TimeoutException:
         raise InputError(url, f"download timed out after {timeout:g} s",
                          "Check the URL, or download the image and pass the file.") from None
     except httpx.HTTPError as e:
         raise InputError(url, f"download failed ({type(e).__name__})",
                          "Check the URL and your network.") from None
+
+
+def _read_body(url: str, r: httpx.Response, max_bytes: int, deadline: float,
+               timeout: float) -> bytes:
+    if r.status_code >= 400:
+        raise InputError(url, f"download failed with HTTP {r.status_code}",
+                         "Check the URL, or download the image and pass the file.")
+    chunks, total = [], 0
+    for chunk in r.iter_bytes():
+        total += len(chunk)
+        if total > max_bytes:
+            raise ImageTooLarge(url, f"download is over the {max_bytes:,} byte limit",
+                                "Pass a smaller image.")
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise InputError(url, f"download took over {timeout:g} s in all (got "
+                             f"{total:,} bytes)", "The server is too slow: download the "
+                             "image another way and pass the file.")
+    return b"".join(chunks)
 
 
 def _open(source: str, data: bytes, max_pixels: int) -> PILImage.Image:
@@ -184,14 +264,19 @@ def _open(source: str, data: bytes, max_pixels: int) -> PILImage.Image:
             im = PILImage.open(io.BytesIO(data))
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
         raise ImageTooLarge(source, "too many pixels (a possible decompression bomb)",
-                            "Resize the image below the pixel limit.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+                            f"Resize the image below {max_pixels:,} pixels.") from None
+    except UnidentifiedImageError:  # its message names a BytesIO object, not the file
+        raise UnsupportedImage(source, "cannot read the image: its header is damaged or "
+                               "in a variant that cannot be decoded",
+                               "Re-export it as PNG or JPEG.") from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise UnsupportedImage(source, f"cannot read the image ({e})",
                                "The file may be damaged; re-export it.") from None
     if im.width * im.height > max_pixels:
         raise ImageTooLarge(
             source, f"{im.width}x{im.height} is {im.width * im.height:,} pixels, over the "
-            f"{max_pixels:,} pixel limit", "Resize the image, or raise max_pixels.")
+            f"{max_pixels:,} pixel limit", "Resize the image below that (or, in Python, "
+            "pass a larger max_pixels to load()).")
     try:
         im.load()
     except (OSError, SyntaxError, ValueError) as e:
@@ -218,10 +303,14 @@ def _pdf_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> l
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
-        raise UnsupportedImage(source, f"cannot open the PDF ({e})",
-                               "The file may be damaged or encrypted.") from None
+        why = str(e).split(" (PDFium:")[0]  # PDFium's own code often says "Success"
+        raise UnsupportedImage(source, f"cannot open the PDF ({why})",
+                               "The file may be damaged, encrypted or have no pages; re-save "
+                               "it, or remove its password.") from None
     try:
         n = len(pdf)
+        if n == 0:
+            raise InputError(source, "the PDF has no pages", "Pass a PDF with pages.")
         if page is not None and not 1 <= page <= n:
             raise InputError(source, f"page {page} does not exist (the PDF has {n} pages)",
                              f"Use #page=1 to #page={n}.")
@@ -238,6 +327,40 @@ def _pdf_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> l
         return out
     finally:
         pdf.close()
+
+
+def _tiff_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> list[Image]:
+    """A TIFF: one image per page (``scan.tif#page=2`` for one), like a PDF."""
+    n = tiff_pages(data)
+    if n <= 1 and page in (None, 1):
+        return [_from_bytes(source, data, "image/tiff", max_pixels, None)]
+    if page is not None and not 1 <= page <= n:
+        raise InputError(source, f"page {page} does not exist (the TIFF has {n} "
+                         f"page{'s' if n != 1 else ''})", f"Use #page=1 to #page={n}.")
+    im = _open(source, data, max_pixels)
+    out = []
+    for p in [page] if page else range(1, n + 1):
+        try:
+            im.seek(p - 1)
+            if im.width * im.height > max_pixels:
+                raise ImageTooLarge(source, f"page {p} is {im.width}x{im.height}, over the "
+                                    f"{max_pixels:,} pixel limit", "Resize that page.")
+            im.load()
+            frame = ImageOps.exif_transpose(im.copy())
+        except (OSError, SyntaxError, ValueError, EOFError) as e:
+            raise UnsupportedImage(source, f"page {p} is damaged ({e})",
+                                   "Re-export the file.") from None
+        out.append(encode(frame, source, page=p))
+    return out
+
+
+def tiff_pages(data: bytes) -> int:
+    """How many pages a TIFF holds (1 when it cannot tell: loading says what is wrong)."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as im:
+            return max(1, getattr(im, "n_frames", 1))
+    except Exception:  # damaged: loading the file gives the message
+        return 1
 
 
 def _make(data: bytes, mime: str, width: int, height: int, source: str,

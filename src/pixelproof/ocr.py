@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from .errors import InputError
 from .images import load, to_pil
 from .types import Image, OcrResult, Word
 
@@ -54,10 +55,10 @@ class RapidEngine:
         """``settings`` are RapidOCR params (``SETTINGS`` unless given); ``det_side`` scales
         each page for detection so its shorter side has that length (None: RapidOCR's own
         rule, which only scales up). Recognition always reads crops of the full-size page."""
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
         from rapidocr import RapidOCR
 
         self._ocr = RapidOCR(params=dict(settings if settings is not None else SETTINGS))
+        _route_rapidocr_logging()
         self._det_side = det_side
         self._lock = threading.Lock()
 
@@ -65,11 +66,21 @@ class RapidEngine:
         rgb = image.convert("RGB")
         if _is_dark(rgb):
             rgb = ImageOps.invert(rgb)  # light text on a dark background
-        pixels = np.asarray(rgb)[:, :, ::-1]  # RapidOCR works in BGR, like OpenCV
-        with self._lock:
-            if self._det_side:
-                self._scale_detection(*pixels.shape[:2])
-            out = self._ocr(pixels, return_word_box=True)
+        strip = _Strip.of(rgb)  # a very thin page is read cut up and stacked
+        page = strip.stacked(rgb) if strip else rgb
+        pixels = np.asarray(page)[:, :, ::-1]  # RapidOCR works in BGR, like OpenCV
+        try:
+            with self._lock:
+                if self._det_side:
+                    self._scale_detection(*pixels.shape[:2])
+                out = self._ocr(pixels, return_word_box=True)
+        except Exception as e:  # RapidOCR's own errors (ResizeImgError, ...) and onnxruntime's
+            raise InputError("<image>", f"the offline OCR engine could not read this "
+                             f"{image.width}x{image.height} image ({type(e).__name__}: {e})",
+                             "Crop or resize the image, or skip the check with --no-verify."
+                             ) from e
+        if strip:
+            out = strip.unstacked(out)
         return from_rapidocr(out, image.width, image.height)
 
     def _scale_detection(self, height: int, width: int) -> None:
@@ -81,6 +92,107 @@ class RapidEngine:
             det.limit_type, det.limit_side_len = "max", round(long * self._det_side / short)
         else:  # "min": the shorter side scaled up to this length
             det.limit_type, det.limit_side_len = "min", self._det_side
+
+
+class _RapidLog(logging.Handler):
+    """RapidOCR's log records, passed on to the ``pixelproof.ocr`` logger (quiet unless the
+    application configures logging)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.log(record.levelno, "RapidOCR: %s", record.getMessage())
+
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())  # quiet unless the application configures logging
+
+
+def _route_rapidocr_logging() -> None:
+    """RapidOCR prints coloured lines to stderr with a handler of its own: replace it with
+    ours (it sets its logger's level on each ``RapidOCR()``, so this runs after that)."""
+    rapid = logging.getLogger("RapidOCR")
+    for handler in list(rapid.handlers):
+        if not isinstance(handler, _RapidLog):
+            rapid.removeHandler(handler)
+    if not rapid.handlers:
+        rapid.addHandler(_RapidLog())
+    rapid.propagate = False
+    rapid.setLevel(logging.INFO)
+
+
+STRIP = 25  # a page whose long side is over this many times its short side is a strip
+
+
+class _Strip(NamedTuple):
+    """A very thin page (a text line, a 20000x20 strip) cut into overlapping pieces along its
+    long side, stacked with blank gaps into a squarish page (RapidOCR cannot resize extreme
+    aspect ratios, and its detector would scale the short side up to hundreds of pixels).
+    Each word is kept from the one piece whose own stretch holds its centre."""
+
+    wide: bool  # wider than tall: pieces are stacked top to bottom, else left to right
+    short: int
+    step: int  # the stretch of the long side each piece owns
+    overlap: int  # read on each side beyond it, so a word cut at one edge is whole in a piece
+    count: int
+
+    @classmethod
+    def of(cls, image: PILImage.Image) -> _Strip | None:
+        short, long = sorted(image.size)
+        if long <= STRIP * max(short, 1):
+            return None
+        gap = max(short, 16)
+        count = max(2, round((long / (short + gap)) ** 0.5))
+        step = -(-long // count)
+        return cls(image.width >= image.height, short, step, min(step, 10 * gap), count)
+
+    @property
+    def pitch(self) -> int:  # from one piece to the next on the stacked page
+        return self.short + max(self.short, 16)
+
+    def stacked(self, image: PILImage.Image) -> PILImage.Image:
+        span = self.step + 2 * self.overlap
+        size = (span, self.count * self.pitch) if self.wide else (self.count * self.pitch, span)
+        page = PILImage.new("RGB", size, "white")
+        for n in range(self.count):
+            lo = max(0, n * self.step - self.overlap)
+            hi = n * self.step + self.step + self.overlap
+            if self.wide:
+                piece = image.crop((lo, 0, min(hi, image.width), image.height))
+                page.paste(piece, (lo - n * self.step + self.overlap, n * self.pitch))
+            else:
+                piece = image.crop((0, lo, image.width, min(hi, image.height)))
+                page.paste(piece, (n * self.pitch, lo - n * self.step + self.overlap))
+        return page
+
+    def _back(self, quad: Any) -> tuple[list[list[float]], float, int]:
+        """A quad on the stacked page in the strip's pixels, its centre along the long side
+        and the piece it was read in."""
+        pts = [(float(x), float(y)) for x, y in quad]
+        cx, cy = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+        along_c, across_c = (cx, cy) if self.wide else (cy, cx)
+        n = min(self.count - 1, max(0, int(across_c // self.pitch)))
+        shift = n * self.step - self.overlap
+        moved = [[x + shift, y - n * self.pitch] if self.wide else [x - n * self.pitch, y + shift]
+                 for x, y in pts]
+        return moved, along_c + shift, n
+
+    def unstacked(self, out: Any) -> Any:
+        """RapidOCR's output on the stacked page, in the strip's pixels, each word once."""
+        from types import SimpleNamespace
+
+        if out.boxes is None or not len(out.boxes):
+            return out
+        boxes = np.asarray([self._back(q)[0] for q in out.boxes], dtype=np.float64)
+        segments = []
+        for segment in out.word_results or ():
+            kept = []
+            for text, score, quad in segment:
+                if quad is None:
+                    continue
+                moved, centre, n = self._back(quad)
+                if n * self.step <= centre < (n + 1) * self.step:
+                    kept.append((text, score, moved))
+            segments.append(tuple(kept))
+        return SimpleNamespace(boxes=boxes, word_results=tuple(segments))
 
 
 def _is_dark(image: PILImage.Image) -> bool:
@@ -203,7 +315,12 @@ def _in_step(a: list[list[_Piece]], b: list[list[_Piece]], height: float) -> boo
 
 @lru_cache(maxsize=16)
 def _read_image(image: Image) -> OcrResult:
-    return engine().read(to_pil(image))
+    try:
+        return engine().read(to_pil(image))
+    except InputError as e:
+        if e.source != "<image>":
+            raise
+        raise InputError(image.label, str(e).removeprefix("<image>: ")) from e.__cause__
 
 
 _engine: RapidEngine | None = None

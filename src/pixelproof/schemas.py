@@ -56,6 +56,8 @@ def from_fields(spec: str) -> Schema:
         if kind not in _FIELD_TYPES or not re.fullmatch(r"[\w .-]+", name):
             raise ConfigError(f"--fields: cannot read '{part}'. Write name or name:type, with "
                               f"type one of {', '.join(sorted(set(_FIELD_TYPES)))}.")
+        if name in props:
+            raise ConfigError(f"--fields: '{name}' is named twice. Give each field once.")
         base = dict(_FIELD_TYPES[kind])
         props[name] = {**base, "type": [base["type"], "null"]}
     if not props:
@@ -73,14 +75,39 @@ def from_file(path: str | Path) -> Schema:
     except ValueError as e:
         raise ConfigError(f"{path}: not valid JSON ({e}). A schema file is a JSON Schema.") \
             from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the JSON is nested too deeply to be a schema (over "
+                          f"{MAX_DEPTH} levels).") from None
     return from_json_schema(data, str(path))
 
 
+MAX_DEPTH = 64  # levels of nesting a schema may have (real ones have a handful)
+
+
+def _too_deep(data: Any, depth: int = 0) -> bool:
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(data, dict):
+        return any(_too_deep(v, depth + 1) for v in data.values())
+    if isinstance(data, list):
+        return any(_too_deep(v, depth + 1) for v in data)
+    return False
+
+
 def from_json_schema(data: Any, where: str = "schema") -> Schema:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a schema is a JSON object such as {{\"type\": \"object\", "
+                          f"\"properties\": {{...}}}}, not {json.dumps(data)[:40]}.")
+    if _too_deep(data):
+        raise ConfigError(f"{where}: the schema is nested too deeply (over {MAX_DEPTH} "
+                          "levels).")
     try:
         jsonschema.Draft202012Validator.check_schema(data)
     except jsonschema.SchemaError as e:
         raise ConfigError(f"{where}: not a valid JSON Schema ({e.message}).") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: the schema refers to itself too deeply to check.") \
+            from None
     return Schema(data, rows=data.get("type") == "array")
 
 

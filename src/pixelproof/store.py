@@ -91,8 +91,8 @@ class RunItem:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """A run: its items by status, and the spend of its done items (None when any is
-    unknown)."""
+    """A run: its items by status, and its spend: what was paid for its items' answers, done
+    or not (None when any price is unknown)."""
 
     name: str
     created: str
@@ -109,7 +109,7 @@ def _now() -> str:
 
 
 def _money(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
+    return None if text is None or text == "NaN" else Decimal(text)  # NaN: paid, price unknown
 
 
 def _sum(costs: list[Decimal | None]) -> Decimal | None:
@@ -306,6 +306,11 @@ class Store:
                      (json.dumps(result, default=str), usage.input_tokens, usage.output_tokens,
                       usage.cached_tokens, None if cost is None else str(cost)))
 
+    def paid(self, run: str, key: str, cost: Decimal | None) -> None:
+        """What the item's answers have cost so far (None: a price not known), kept as they are
+        paid, so a killed run's spend counts them when the answer later comes from the cache."""
+        self._update(run, key, "cost = ?", ("NaN" if cost is None else str(cost),))
+
     def fail(self, run: str, key: str, error: str) -> None:
         self._update(run, key, "status = 'failed', error = ?", (error,))
 
@@ -354,8 +359,9 @@ class Store:
         spend: dict[str, Decimal | None] = {name: Decimal(0) for name, _ in runs}
         for run, status, n, costs in rows:
             counts.setdefault(run, {})[status] = n
-            if status == "done":
-                spend[run] = _sum([_money(c) for c in json.loads(costs)])
+            # done: NULL is a price not known; other items hold what was paid for them, if any
+            paid = [_money(c) for c in json.loads(costs) if status == "done" or c is not None]
+            spend[run] = _sum([spend.get(run), _sum(paid)])
         return [RunSummary(name, created, counts[name], spend[name]) for name, created in runs]
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import ConfigError
@@ -19,12 +20,13 @@ from ..types import Request, Response
 
 @dataclass(frozen=True)
 class Target:
-    """Where a model id points: provider, bare model name, endpoint and key."""
+    """Where a model id points: provider, bare model name, endpoint and key (never shown by
+    repr or str, so a log or traceback that prints a target does not leak it)."""
 
     provider: str
     model: str
     base_url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)
 
     @property
     def id(self) -> str:
@@ -89,11 +91,21 @@ def api_key(target: Target) -> str | None:
     """
     needed = target.provider in ("anthropic", "gemini", "openrouter") or (
         target.provider == "openai" and _is_official(target.base_url))
+    if target.api_key and not _KEY_CHARS.fullmatch(target.api_key):
+        names = [v for v in (*_SPECS[target.provider][1], "OPENAI_API_KEY")
+                 if os.environ.get(v) == target.api_key]
+        where = f"in {names[0]}" if names else "given"
+        raise ConfigError(f"{target.id}: the API key {where} holds a character keys never hold "
+                          "(a space, a line break, a quote or a non-ASCII letter). Copy the "
+                          "key again, without anything around it.")
     if target.api_key or not needed:
         return target.api_key
     names = " or ".join(_SPECS[target.provider][1])
     raise ConfigError(f"{target.id}: no API key. Set {names} in the environment "
                       "(or use -m local to run offline).")
+
+
+_KEY_CHARS = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: what HTTP headers take
 
 
 def _is_official(url: str) -> bool:

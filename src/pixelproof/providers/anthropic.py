@@ -119,6 +119,12 @@ class Anthropic:
                                            provider=target.provider, headers=headers,
                                            hints=_hints(target)):
             kind = event.get("type")
+            if kind == "message":  # a server that ignores "stream" answers with one JSON body
+                whole = parse(event, target, request, time.perf_counter() - start)
+                if whole.text:
+                    yield whole.text
+                yield whole
+                return
             if kind == "message_start":
                 message = event.get("message") or {}
                 model = message.get("model") or model

@@ -119,7 +119,8 @@ class OpenAI:
             model = event.get("model") or model
             use = usage(event.get("usage")) if event.get("usage") else use
             for choice in event.get("choices") or []:
-                delta = choice.get("delta") or {}
+                # a server that ignores "stream" answers with one JSON body: its message
+                delta = choice.get("delta") or choice.get("message") or {}
                 if text := delta.get("content"):
                     parts.append(text)
                     yield text

@@ -164,3 +164,9 @@ def test_local_engine_types_are_enforced():
         "amount": {"type": "number"}, "visits": {"type": "integer"}}}
     assert fill(schema, [ocr]) == {"total": 57.8, "date": "2018-12-25", "amount": None,
                                    "visits": None}
+
+
+def test_a_registration_number_beside_the_name_may_be_left_out():
+    ocr = page("SYARIKAT PERNIAGAAN GIN KEE (81109-A)", "NO 290, JALAN AIR PANAS")
+    assert status(ocr, {"company": "SYARIKAT PERNIAGAAN GIN KEE"}, "company") == "verified"
+    assert status(ocr, {"company": "SYARIKAT PERNIAGAAN GIN"}, "company") == "unverified"

@@ -203,10 +203,14 @@ def _left_out(used: list[int], owner: list[int], printed: list[str], cells: list
 
 
 def _contact(words: list[str]) -> bool:
-    """A phone or fax number, with its label: "Tel: (919) 220-9638", "(770)979-5667"."""
-    return sum(c.isdigit() for w in words for c in w) >= 7 and all(
-        re.fullmatch(r"[\d()+\-./]+|(te[l1]|tel\.|phone|ph|fax|hp|mobile)[:.]?", w, re.I)
-        for w in words)
+    """A phone or fax number or a company's registration number, with its label: "Tel: (919)
+    220-9638", "(770)979-5667", "(81109-A)", "Co. No. 123456-K"."""
+    text = " ".join(words)
+    if re.fullmatch(r"\(\s*[\dA-Z][\dA-Z-]*\d[\dA-Z-]*\s*\)", text):
+        return True
+    return sum(c.isdigit() for c in text) >= 5 and all(re.fullmatch(
+        r"[\d()+\-./]+|[\d-]+-?[A-Z]|(te[l1]|tel\.|phone|ph|fax|hp|mobile|co|reg|no)[:.]?",
+        w, re.I) for w in words)
 
 
 def _allowed(length: int) -> int:

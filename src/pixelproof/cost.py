@@ -440,6 +440,15 @@ class Plan:
         return (self.full_tokens or 0) - (self.tokens or 0)
 
 
+def plan_reads(model_id: str, prompt: str = "", task: str = "extract") -> bool:
+    """Whether ``choose_detail`` may need the local engine's read for this model and question
+    (images within the low-detail box never do)."""
+    fam = family(model_id)
+    if fam is None or fam.kind == "free":
+        return False
+    return not (fam.kind == "tile" and task == "describe" and not NEEDS_TEXT.search(prompt))
+
+
 def choose_detail(image: Image, model_id: str, prompt: str = "", task: str = "extract") -> Plan:
     """``--detail auto`` for one image. ``low`` (tile models) where it is enough: an image
     already within the low-detail box, or a ``describe`` question that needs no fine text.

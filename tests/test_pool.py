@@ -56,14 +56,14 @@ def run(paths, url, store, detail="auto"):
 def test_one_read_per_image_per_run_and_none_on_a_rerun(pages, tmp_path, fresh):
     store = Store(tmp_path / "s.db", cache=False)
     with FakeAPI(answer=answer) as api:
-        first = run(pages, api.url, store, "high")
+        first = run(pages, api.url, store)
         assert all(e.ok and e.verification is not None for e in first)
         # planning (--detail auto), verification and the answer all used the one read
         assert ocr.reader().calls == len(pages)
-        run(pages, api.url, store, "high")  # the same run again in this process
+        run(pages, api.url, store)  # the same run again in this process
         assert ocr.reader().calls == len(pages)
         ocr.configure()  # a new process: nothing in memory, the store remembers
-        again = run(pages, api.url, Store(tmp_path / "s.db", cache=False), "high")
+        again = run(pages, api.url, Store(tmp_path / "s.db", cache=False))
         assert ocr.reader().calls == 0
     assert [e.verification.to_dict() for e in again] == \
         [e.verification.to_dict() for e in first]

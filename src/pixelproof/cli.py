@@ -133,7 +133,7 @@ ocr_workers_option = click.option(
     "--ocr-workers", type=click.IntRange(0), default=None, expose_value=False,
     callback=_ocr_workers, metavar="N",
     help="OCR worker processes (default $PIXELPROOF_OCR_WORKERS, else one per core, fewer "
-         "when memory is short; each takes about 400 MB). 0 reads in this process.")
+         "when memory is short; each takes up to about 600 MB). 0 reads in this process.")
 
 
 def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:

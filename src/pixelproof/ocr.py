@@ -271,10 +271,10 @@ def engine() -> RapidEngine:
 # that dies takes its pool with it (concurrent.futures marks it broken): the pool is rebuilt
 # and each page that was in it is retried once.
 
-# Memory one worker takes with the models loaded and a big page in flight (measured in
-# bench/pipeline.py: about 260 MB peak RSS on 1240x1754 pages); the default pool leaves this
-# much of the available memory per worker.
-WORKER_MB = 400
+# Memory one worker takes with the models loaded and pages in flight (bench/pipeline.py,
+# 2026-11: 555 and 583 MB peak RSS for its two workers on pages 456-1408 px wide); the
+# default pool starts no more workers than the available memory holds at this much each.
+WORKER_MB = 600
 # Reads kept in memory for the run, by sha256 (a page's read is about 50-150 kB of objects).
 KEEP = 512
 # What a stored read depends on: the models and settings (the layout is redone on load).

@@ -480,14 +480,15 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
                 if jsonl is not None and e.ok:
                     jsonl.write(output.render(tagged([e]) if len(plan_) > 1 else e.records,
                                               "jsonl"))
-                    jsonl.flush()
-                    os.fsync(jsonl.fileno())
+                    jsonl.flush()  # survives a killed process; the run store is the record
 
     try:
         asyncio.run(work())
     finally:
         reporter.close()
         if jsonl is not None:
+            jsonl.flush()
+            os.fsync(jsonl.fileno())  # once, at the end, not per line
             jsonl.close()
     items = [results[i.label] for i in plan_ if i.label in results]
     result = ExtractResult(items)

@@ -5,8 +5,9 @@ reading the same pages once, in the same run.
 about 500-1400 px wide) are extracted as ``pixelproof extract pages/ -m openai:gpt-4o
 --concurrency 16`` does with its defaults (``--detail auto``, verification on, the store in a
 fresh folder), from a local Chat Completions server (its own process) that answers every
-request after 1 s with a small Markdown table. Then RapidOCR with its default settings
-(``RapidOCR()``, one process) reads the same 40 pages once. Printed: both wall times, their
+request after 1 s with a small Markdown table. RapidOCR with its default settings
+(``RapidOCR()``, one process) reads the same 40 pages once before and once after (the mean is
+compared: other work on the machine changes its speed). Printed: both wall times, their
 ratio (target <= 0.6x on 2 cores), engine calls per page, the verification counts (to compare
 across versions), and peak RSS (pixelproof's process and its OCR workers, summed, sampled every
 50 ms; RapidOCR's child process); then the same pixelproof run again on the same store (what a
@@ -62,7 +63,8 @@ engine(sys.argv[1])  # models loaded and warm before timing
 start = time.perf_counter()
 for path in sys.argv[1:]:
     engine(path, return_word_box=True)
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - start, use.ru_maxrss / 1024, use.ru_utime + use.ru_stime)
 """
 MAKERS = [render.statement, render.receipt, render.invoice, render.grid, render.screenshot]
 SCALES = (0.6, 0.8, 1.0, 1.1)  # 450-1400 px wide
@@ -77,6 +79,19 @@ def make_pages(folder: Path, count: int) -> list[str]:
         im.save(path)
         paths.append(str(path))
     return paths
+
+
+def raw_pass(paths: list[str]) -> tuple[float, float, float]:
+    """RapidOCR's one pass in a child process: wall s, peak RSS MB, CPU s."""
+    out = subprocess.run([sys.executable, "-c", RAW, *paths], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return float(out[0]), float(out[1]), float(out[2])
+
+
+def _cpu() -> float:
+    import resource
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 class PeakRss:
@@ -140,14 +155,16 @@ def main(count: int = 40, workers: int | None = None) -> None:
     os.environ.setdefault("OPENAI_API_KEY", "unused")
     from pixelproof import ocr
     reader = ocr.configure(workers)
+    load = os.getloadavg()[0]
     server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
     url = server.stdout.readline().strip()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             paths = make_pages(Path(tmp), count)
             widths = sorted(render.Image.open(p).width for p in paths)
+            raws = [raw_pass(paths)]  # before and after pixelproof: the machine's load drifts
             with PeakRss() as rss:
-                start = time.perf_counter()
+                cpu0, start = _cpu(), time.perf_counter()
                 results = asyncio.run(pixelproof_run(paths, url, Path(tmp) / "store.db"))
                 wall = time.perf_counter() - start
             calls = reader.calls
@@ -161,22 +178,29 @@ def main(count: int = 40, workers: int | None = None) -> None:
             again = asyncio.run(pixelproof_run(paths, url, Path(tmp) / "store.db"))
             rerun, rerun_calls = time.perf_counter() - start, ocr.reader().calls
             ocr.reader().pool.shutdown()
-            raw = subprocess.run([sys.executable, "-c", RAW, *paths], capture_output=True,
-                                 text=True, check=True).stdout.split()
-            raw_wall, raw_rss = float(raw[0]), float(raw[1])
+            reader.pool.shutdown()
+            cpu = _cpu() - cpu0  # the workers' CPU counts once they are reaped
+            raws.append(raw_pass(paths))
     finally:
         server.kill()
+    raw_wall = sum(r[0] for r in raws) / 2
+    raw_rss = max(r[1] for r in raws)
+    raw_cpu = sum(r[2] for r in raws) / 2
     checks = Counter(c.status for e in results if e.verification is not None
                      for c in e.verification.checks)
     ok = sum(e.ok for e in results)
     print(f"{count} pages ({widths[0]}-{widths[-1]} px wide), a server answering in "
           f"{LATENCY:.0f} s, {CONCURRENCY} in flight, {ocr.cores()} cores, "
-          f"{reader.pool.workers} OCR workers")
+          f"{reader.pool.workers} OCR workers; load average {load:.1f} at the start, "
+          f"{os.getloadavg()[0]:.1f} at the end (other work on the machine slows both runs)")
     print(f"pixelproof extract, defaults (detail auto, verification): {wall:.1f} s, {ok} done; "
           f"{calls / count:.2f} engine calls per page; peak RSS {rss.peak:.0f} MB with its "
           f"workers (each worker's peak {', '.join(f'{m:.0f}' for m in worker_rss)} MB)")
-    print(f"raw RapidOCR (defaults, one process), one read of each page: {raw_wall:.1f} s; "
-          f"peak RSS {raw_rss:.0f} MB")
+    print(f"raw RapidOCR (defaults, one process), one read of each page: {raw_wall:.1f} s "
+          f"(mean of {raws[0][0]:.1f} s before and {raws[1][0]:.1f} s after), "
+          f"{raw_cpu:.0f} s CPU; peak RSS {raw_rss:.0f} MB")
+    print(f"CPU: pixelproof {cpu:.0f} s (process and workers, the re-run included) against "
+          f"raw RapidOCR's {raw_cpu:.0f} s")
     print(f"ratio: {wall / raw_wall:.2f}x raw RapidOCR's one pass (target <= 0.6x)")
     print(f"verification: {dict(checks)}")
     print(f"re-run on the same store: {rerun:.1f} s, {rerun_calls} engine calls, "

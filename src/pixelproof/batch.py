@@ -494,6 +494,8 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
         except PixelproofError as e:
             loaded[item.key] = str(e)
             continue
+        if checks.get("verify", True):
+            ocr.submit(image)  # read while the batch is out
         request = extraction_request(image, spec, fmt, model=model, prompt=prompt,
                                      native=spec is not None, **wire)
         requests.append((item.key, (await asyncio.to_thread(prepare, request))[0]))

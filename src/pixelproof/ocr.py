@@ -398,6 +398,10 @@ class _Worker:
                     ok, answer = self._ask(page)
                 except (EOFError, OSError):
                     self._stop(kill=True)
+                    if self.pool.closed:
+                        out.set_exception(OcrError("the OCR pool was shut down while reading "
+                                                   "the page."))
+                        break
                     self.pool.restarts += 1
                     if tries == 0:
                         continue
@@ -473,16 +477,25 @@ class Pool:
                 except Exception as e:
                     out.set_exception(e)
 
-    def shutdown(self) -> None:
-        """Stop the workers once the pages queued are read."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the workers once the pages queued are read (``wait=False``: now, pages in
+        flight abandoned, as at exit)."""
         with self._lock:
             self._closed = True
             threads = list(self._threads)
         for _ in threads:
             self.jobs.put(None)
         for worker in threads:
-            if worker is not None:
+            if worker is None:
+                continue
+            if not wait and worker.proc is not None:
+                worker.proc.kill()
+            else:
                 worker.thread.join(timeout=60)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def pids(self) -> list[int]:
         """The worker processes' ids (for tests and benches)."""
@@ -514,7 +527,11 @@ class Reader:
         if stored is not None:
             out.set_result(layout(stored))
             return out
-        raw = self.pool.submit(image)
+        try:
+            raw = self.pool.submit(image)
+        except BaseException as e:  # a shut-down pool: the failure is the answer
+            out.set_exception(e)
+            return out
         raw.add_done_callback(lambda f: self._finish(key, f, out))
         return out
 
@@ -579,7 +596,7 @@ def reader() -> Reader:
 
 def _close() -> None:
     if _reader is not None:
-        _reader.pool.shutdown()
+        _reader.pool.shutdown(wait=False)
 
 
 def configure(workers: int | None = None) -> Reader:

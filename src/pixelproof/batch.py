@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from . import cost, providers, schemas
+from . import cost, ocr, providers, schemas
 from . import images as images_mod
 from .batchapi import META, run_batch
 from .cost import Budget
@@ -347,12 +347,14 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
         await asyncio.to_thread(plan, given)
     owned = Store() if run is not None and store is None else None
     try:
-        async with aclosing(_run(
-                items, task, _schema(schema, fields), format, model or providers.default_model(),
-                prompt, concurrency, rpm, tpm, run, store or owned, http, budget, retries,
-                base_url, batch_api, poll_seconds, on_item, options)) as results:
-            async for result in results:
-                yield result
+        with ocr.remember_in(store or owned):  # each page read once, kept for the next run
+            async with aclosing(_run(
+                    items, task, _schema(schema, fields), format,
+                    model or providers.default_model(), prompt, concurrency, rpm, tpm, run,
+                    store or owned, http, budget, retries, base_url, batch_api, poll_seconds,
+                    on_item, options)) as results:
+                async for result in results:
+                    yield result
     finally:
         if owned is not None:
             owned.close()
@@ -407,9 +409,13 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     outage = Outage(client, target.base_url, OUTAGE_SECONDS) \
         if target is not None and target.provider != "local" else None
 
+    reads = wants_read(task, model, prompt, base_url, options)
+
     async def one(item: Item) -> Extraction:
         async with ahead:
             image = await _load(item)
+            if reads and isinstance(image, Image):
+                ocr.submit(image)  # read while the item waits and its request is out
             async with gate:
                 if keep is not None and item.error is None:
                     keep.start(run, item.key)  # type: ignore[arg-type]
@@ -438,6 +444,19 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
         await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await client.aclose()
+
+
+def wants_read(task: str, model: str | None, prompt: str | None, base_url: str | None,
+               options: dict[str, Any]) -> bool:
+    """Whether each item needs the local engine's read of its page: for the local answer,
+    for verification, or for ``--detail auto``'s choice of size."""
+    target = providers.resolve(model or providers.default_model(), base_url)
+    if target.provider == "local":
+        return True
+    if task == "extract" and options.get("verify", True):
+        return True
+    return options.get("detail", "auto") == "auto" and cost.plan_reads(
+        model or "", prompt or "", task)
 
 
 async def _load(item: Item) -> Image | Extraction:
@@ -573,6 +592,8 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
         except PixelproofError as e:
             loaded[item.key] = str(e)
             continue
+        if checks.get("verify", True):
+            ocr.submit(image)  # read while the batch is out
         request = extraction_request(image, spec, fmt, model=model, prompt=prompt,
                                      native=spec is not None, **wire)
         requests.append((item.key, (await asyncio.to_thread(prepare, request))[0]))

@@ -192,8 +192,22 @@ _transport_options = [
 ]
 
 
+def _ocr_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    if value is not None:
+        from . import ocr
+        ocr.configure(value)
+
+
+ocr_workers_option = click.option(
+    "--ocr-workers", type=click.IntRange(0), default=None, expose_value=False,
+    callback=_ocr_workers, metavar="N",
+    help="OCR worker processes (default $PIXELPROOF_OCR_WORKERS, else one per core, fewer "
+         "when memory is short; each takes up to about 600 MB). 0 reads in this process.")
+
+
 def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
+        ocr_workers_option,
         click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
                      help="Requests in flight at once (one connection pool)."),
         click.option("--rpm", type=click.IntRange(1), default=None,
@@ -562,14 +576,15 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
                 if jsonl is not None and e.ok:
                     jsonl.write(output.render(tagged([e]) if len(plan_) > 1 else e.records,
                                               "jsonl"))
-                    jsonl.flush()
-                    os.fsync(jsonl.fileno())
+                    jsonl.flush()  # survives a killed process; the run store is the record
 
     try:
         asyncio.run(work())
     finally:
         reporter.close()
         if jsonl is not None:
+            jsonl.flush()
+            os.fsync(jsonl.fileno())  # once, at the end, not per line
             jsonl.close()
     items = [results[i.label] for i in plan_ if i.label in results]
     result = ExtractResult(items)
@@ -654,6 +669,7 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
               help="Print words with their boxes (x0, y0, x1, y1 in image pixels) as JSON.")
 @click.option("--tables", "show_tables", is_flag=True,
               help="Print the tables and labelled values found, as Markdown.")
+@ocr_workers_option
 @handle_errors
 def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool) -> None:
     """Read the text in IMAGES with the offline engine (no API key, nothing sent)."""
@@ -664,8 +680,16 @@ def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool) -> None:
     if not loaded:
         sys.exit(1)
     results = []
-    for image in loaded:
-        page = engine.read(image)
+    try:
+        store: Store | None = Store()
+    except PixelproofError:
+        store = None  # reads are only not kept for next time
+    with engine.remember_in(store):
+        pages = [engine.submit(image) for image in loaded]  # all read at once, in the pool
+        pages = [p.result() for p in pages]
+    if store is not None:
+        store.close()
+    for image, page in zip(loaded, pages, strict=True):
         if as_json:
             results.append({"source": image.source, "page": image.page, "width": page.width,
                             "height": page.height, "words": [

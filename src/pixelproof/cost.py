@@ -420,6 +420,16 @@ def request_ceiling(request: Request, max_tokens: int) -> Decimal | None:
 NEEDS_TEXT = re.compile(r"\b(read|text|extract|transcribe|number|amount|total|price|table|date|"
                         r"name|digit|value|figure|row|column|list|write|ocr)s?\b", re.I)
 LEGIBLE_CER = 0.005  # the smaller image must read within half a point of the full one
+# The height (px) the page's small text (10th percentile of its word box heights, as the one
+# full-size read measured them) keeps at the size sent. Calibrated by bench/detail.py against
+# the legibility search this rule replaces (re-read resized copies; the smallest whose CER stays
+# within LEGIBLE_CER of the full read), on 28 pages (5 kinds of document, 0.6x-2x size, clean,
+# blurred, JPEG 30, noisy), 2026-11: with claude-sonnet-4-5's pixel-fine sizes, the smallest
+# legible size left that text 6.4-11.8 px tall, and the next smaller size, which read worse,
+# 6.3-11.4 px (24 pages); so at 12 px every page is legible. The search also kept the median
+# word MIN_TEXT_PX tall, which the rule keeps too: with gpt-4o's tiles it then chooses the
+# search's size or a larger one on all 28 pages, never a smaller one.
+TEXT_PX = 12.0
 LOW_BOX = 512  # detail "low": the tile models look at the image fitted in 512x512
 # The local engine reads text far smaller than a vision model can (it rescales each line), so
 # no size is chosen at which the page's median word box is under this many pixels tall
@@ -442,15 +452,32 @@ class Plan:
         return (self.full_tokens or 0) - (self.tokens or 0)
 
 
+def plan_reads(model_id: str, prompt: str = "", task: str = "extract") -> bool:
+    """Whether ``choose_detail`` may need the local engine's read for this model and question
+    (images within the low-detail box never do)."""
+    fam = family(model_id)
+    if fam is None or fam.kind == "free":
+        return False
+    return not (fam.kind == "tile" and task == "describe" and not NEEDS_TEXT.search(prompt))
+
+
+def text_height(read: Any, quantile: float = 0.1) -> float:
+    """The height in pixels of the page's small text: the ``quantile`` of its words' box
+    heights (0 when nothing was read)."""
+    heights = sorted(w.box[3] - w.box[1] for w in read.words)
+    return float(heights[min(len(heights) - 1, int(quantile * len(heights)))]) if heights \
+        else 0.0
+
+
 def choose_detail(image: Image, model_id: str, prompt: str = "", task: str = "extract") -> Plan:
     """``--detail auto`` for one image. ``low`` (tile models) where it is enough: an image
     already within the low-detail box, or a ``describe`` question that needs no fine text.
-    Otherwise the smallest size, on a tile or patch boundary (the largest size for each token
-    count), that the local engine still reads as it reads the full image (character error rate
-    within LEGIBLE_CER) and whose median word stays MIN_TEXT_PX tall; a page with no text
-    keeps its size. Text pages are never sent at
-    ``low``: its ~85 tokens are too few for a page of figures, however well OCR reads it.
-    Unknown models and the local engine are left as they are (``auto``)."""
+    Otherwise the cheapest size (on a tile or patch boundary, the largest size for each token
+    count) at which the page's small text (``text_height``, from the local engine's one read
+    of the full page) is still TEXT_PX tall and its median word MIN_TEXT_PX; a page with no
+    text keeps its size. Text pages are never sent at ``low``: its ~85 tokens are too few for
+    a page of figures, however well OCR reads it. Unknown models and the local engine are left
+    as they are (``auto``)."""
     size = (image.width, image.height)
     full = image_tokens(model_id, *size, "high")
     fam = family(model_id)
@@ -463,27 +490,15 @@ def choose_detail(image: Image, model_id: str, prompt: str = "", task: str = "ex
                   for s in _cheaper_sizes(model_id, size, full)]
     if not candidates:
         return Plan("high", size, full, full)
-    from . import images, ocr  # the legibility check needs the local engine
+    from . import ocr  # the one read of the page, shared with verification
 
     read = ocr.read(image)
-    reference = read.text
-    if not reference.strip():
+    if not read.text.strip():
         return Plan("high", size, full, full)  # nothing to read: keep every detail
-    heights = sorted(w.box[3] - w.box[1] for w in read.words)
-    smallest = MIN_TEXT_PX / max(1.0, heights[len(heights) // 2])
-    candidates = [c for c in candidates if c.size[0] >= size[0] * smallest]
-
-    def legible(plan: Plan) -> bool:
-        return _cer(reference, ocr.read(images.resize(image, *plan.size)).text) <= LEGIBLE_CER
-
-    lo, hi, best = 0, len(candidates) - 1, Plan("high", size, full, full)
-    while lo <= hi:  # candidates go from fewest tokens up; legibility grows with size
-        mid = (lo + hi) // 2
-        if legible(candidates[mid]):
-            best, hi = candidates[mid], mid - 1
-        else:
-            lo = mid + 1
-    return best
+    scale = max(TEXT_PX / max(1.0, text_height(read)),
+                MIN_TEXT_PX / max(1.0, text_height(read, 0.5)))
+    return next((c for c in candidates if c.size[0] >= size[0] * scale),
+                Plan("high", size, full, full))
 
 
 def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:

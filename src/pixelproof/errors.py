@@ -15,7 +15,8 @@
     │   ├── TruncatedError      the answer was cut off (finish_reason "length")
     │   └── RefusalError        the model refused
     ├── BudgetError             the estimate or spend would pass --max-cost
-    └── StoreError              the SQLite cache or run store failed
+    ├── StoreError              the SQLite cache or run store failed
+    └── OcrError                the local OCR engine failed on a page (its worker crashed twice)
 
 Foreign errors (httpx, PIL, sqlite3) are mapped at the boundary with ``raise ... from``.
 """
@@ -100,3 +101,7 @@ class BudgetError(PixelproofError):
 
 class StoreError(PixelproofError):
     pass
+
+
+class OcrError(PixelproofError):
+    """The local OCR engine could not read a page."""

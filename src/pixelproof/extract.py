@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import cost, formats, output, providers, schemas
+from . import cost, formats, ocr, output, providers, schemas
 from . import images as images_mod
 from .errors import (
     BadResponse,
@@ -275,6 +275,8 @@ async def extract_one(image: Image, http: Http, *, verify: bool = True, votes: i
         return first
     from .verify import Report, check, vote
 
+    if verify:
+        await ocr.aread(image)  # the page's one read, waited for here rather than on a thread
     report = await asyncio.to_thread(check, image, first.data) if verify else Report(())
     if votes > 1 or vote_models:
         again = {**options, "store": None,
@@ -301,6 +303,9 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
     native = schema is not None
+    if options.get("detail", "auto") == "auto" and cost.plan_reads(model, prompt or "",
+                                                                  "extract"):
+        await ocr.aread(image)  # the send size depends on the page's one read
     request, saved = await asyncio.to_thread(prepare, extraction_request(
         image, schema, fmt, model=model, prompt=prompt, native=native, **options))
     if target.provider == "local":

@@ -4,15 +4,22 @@
 visual line each belongs to, in reading order: the page is cut into blocks (recursive XY-cut,
 where a vertical cut is only taken between columns whose lines do not line up, so table
 columns stay on one line), blocks in order, lines top to bottom, words left to right.
-The engine is created once per process (``engine()``) and is safe to share between threads.
+Pages are read in a pool of worker processes, each page once (``submit``/``read``/``aread``,
+remembered by sha256 for the run and in the store); see "the shared reader" below.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import json
 import logging
 import os
 import threading
-from functools import lru_cache
+from collections import OrderedDict
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 from typing import Any, NamedTuple, Protocol
@@ -21,7 +28,7 @@ import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from .errors import InputError
+from .errors import ConfigError, InputError, OcrError
 from .images import load, to_pil
 from .types import Image, OcrResult, Word
 
@@ -41,6 +48,7 @@ SETTINGS: dict[str, Any] = {
 # The text detector sees every page scaled so its shorter side is this long: RapidOCR
 # scales small pages up to it by default, pixelproof also scales big pages down to it.
 DET_SIDE = 736
+UNNAMED = "<image>"  # the source of an engine error until the caller names the page
 
 
 class Engine(Protocol):
@@ -63,6 +71,10 @@ class RapidEngine:
         self._lock = threading.Lock()
 
     def read(self, image: PILImage.Image) -> OcrResult:
+        return layout(self.read_raw(image))
+
+    def read_raw(self, image: PILImage.Image) -> Raw:
+        """What the models read, before layout: small, picklable, and what the store keeps."""
         rgb = image.convert("RGB")
         if _is_dark(rgb):
             rgb = ImageOps.invert(rgb)  # light text on a dark background
@@ -75,13 +87,13 @@ class RapidEngine:
                     self._scale_detection(*pixels.shape[:2])
                 out = self._ocr(pixels, return_word_box=True)
         except Exception as e:  # RapidOCR's own errors (ResizeImgError, ...) and onnxruntime's
-            raise InputError("<image>", f"the offline OCR engine could not read this "
+            raise InputError(UNNAMED, f"the offline OCR engine could not read this "
                              f"{image.width}x{image.height} image ({type(e).__name__}: {e})",
                              "Crop or resize the image, or skip the check with --no-verify."
                              ) from e
         if strip:
             out = strip.unstacked(out)
-        return from_rapidocr(out, image.width, image.height)
+        return raw_of(out, image.width, image.height)
 
     def _scale_detection(self, height: int, width: int) -> None:
         """Point the detector at this page's scale (RapidOCR 3.10's detector reads its
@@ -207,21 +219,55 @@ class _Piece(NamedTuple):
     flat: tuple[float, float, float, float]  # the box with the page's skew taken out
 
 
+class Raw(NamedTuple):
+    """RapidOCR's output reduced to plain values: the text boxes the detector found (quads,
+    for the skew estimate) and each recognised word with its score and quad."""
+
+    width: int
+    height: int
+    boxes: list[list[list[float]]]
+    words: list[tuple[str, float, list[list[float]]]]
+
+    def to_json(self) -> str:
+        return json.dumps([self.width, self.height, self.boxes, self.words],
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Raw:
+        width, height, boxes, words = json.loads(text)
+        return cls(width, height, boxes, [(t, s, q) for t, s, q in words])
+
+
+def raw_of(out: Any, width: int, height: int) -> Raw:
+    """RapidOCR's output (called with ``return_word_box=True``) as a Raw."""
+    if out.boxes is None or not len(out.boxes):
+        return Raw(width, height, [], [])
+    boxes = [[[float(x), float(y)] for x, y in quad] for quad in out.boxes]
+    words = [(str(text), float(score), [[float(x), float(y)] for x, y in quad])
+             for segment in out.word_results or () for text, score, quad in segment]
+    return Raw(width, height, boxes, words)
+
+
 def from_rapidocr(out: Any, width: int, height: int) -> OcrResult:
     """RapidOCR's output (called with ``return_word_box=True``) as words in reading order."""
-    if out.boxes is None or not len(out.boxes):
+    return layout(raw_of(out, width, height))
+
+
+def layout(raw: Raw) -> OcrResult:
+    """The words of a Raw read in reading order, grouped in lines."""
+    width, height = raw.width, raw.height
+    if not raw.boxes:
         return OcrResult((), width, height)  # nothing on the page
-    slope = _skew(out.boxes)
+    slope = _skew(raw.boxes)
     pieces = []
-    for segment in out.word_results or ():
-        for text, score, quad in segment:
-            if text.strip():
-                xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-                box = (min(xs), min(ys), max(xs), max(ys))
-                cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-                dx, dy = slope * cy, -slope * cx  # a small rotation about the origin
-                flat = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-                pieces.append(_Piece(text.strip(), box, float(score), flat))
+    for text, score, quad in raw.words:
+        if text.strip():
+            xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+            box = (min(xs), min(ys), max(xs), max(ys))
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            dx, dy = slope * cy, -slope * cx  # a small rotation about the origin
+            flat = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+            pieces.append(_Piece(text.strip(), box, float(score), flat))
     if not pieces:
         return OcrResult((), width, height)
     height_ = median(p.flat[3] - p.flat[1] for p in pieces)
@@ -313,14 +359,11 @@ def _in_step(a: list[list[_Piece]], b: list[list[_Piece]], height: float) -> boo
     return matched > 0.6 * len(fewer)
 
 
-@lru_cache(maxsize=16)
-def _read_image(image: Image) -> OcrResult:
-    try:
-        return engine().read(to_pil(image))
-    except InputError as e:
-        if e.source != "<image>":
-            raise
-        raise InputError(image.label, str(e).removeprefix("<image>: ")) from e.__cause__
+def _named(error: BaseException, label: str) -> BaseException:
+    """An engine error from a page read without its name, given the image's name."""
+    if isinstance(error, InputError) and error.source == UNNAMED:
+        return InputError(label, str(error).removeprefix(f"{UNNAMED}: "))
+    return error
 
 
 _engine: RapidEngine | None = None
@@ -328,7 +371,8 @@ _engine_lock = threading.Lock()
 
 
 def engine() -> RapidEngine:
-    """The process's engine, created on first use (loading the models takes about a second)."""
+    """This process's engine, created on first use (loading the models takes about a second).
+    ``read()`` uses it only with ``workers=0``; otherwise pages go to the worker pool."""
     global _engine
     with _engine_lock:
         if _engine is None:
@@ -336,12 +380,393 @@ def engine() -> RapidEngine:
         return _engine
 
 
+# --- the shared reader: each image read once, in a pool of worker processes -----------------
+#
+# ``submit(image)`` hands back a Future of the page's OcrResult. Pages are known by the sha256
+# of their file (a PIL image by that of its pixels); a page already read, or being read, in
+# this process is not read again, nor is one found in an attached store (``remember_in``).
+# Reads run in worker processes, each building the engine once, each page on one worker with
+# the cores shared out between the workers (onnxruntime threads = cores // workers). A worker
+# that dies takes its pool with it (concurrent.futures marks it broken): the pool is rebuilt
+# and each page that was in it is retried once.
+
+# Memory one worker takes with the models loaded and pages in flight (bench/pipeline.py,
+# 2026-11: 555 and 583 MB peak RSS for its two workers on pages 456-1408 px wide); the
+# default pool starts no more workers than the available memory holds at this much each.
+WORKER_MB = 600
+# Reads kept in memory for the run, by sha256 (a page's read is about 50-150 kB of objects).
+KEEP = 512
+# What a stored read depends on: the models and settings (the layout is redone on load).
+ENGINE_ID = "rapidocr-3.10.0;" + json.dumps(
+    {k: v for k, v in SETTINGS.items() if "num_threads" not in k}, sort_keys=True) + \
+    f";det_side={DET_SIDE}"
+
+
+class ReadStore(Protocol):
+    """Where reads outlive the process (store.Store): raw reads by sha256 and engine id."""
+
+    def get_read(self, sha256: str, engine: str) -> str | None: ...
+
+    def put_read(self, sha256: str, engine: str, raw: str) -> None: ...
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _available_mb() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def default_workers() -> int:
+    """``$PIXELPROOF_OCR_WORKERS``, else one per core, fewer when the available memory does
+    not hold WORKER_MB for each. 0 reads in this process (no pool)."""
+    env = os.environ.get("PIXELPROOF_OCR_WORKERS", "").strip()
+    if env:
+        try:
+            return max(0, int(env))
+        except ValueError:
+            raise ConfigError(f"PIXELPROOF_OCR_WORKERS={env!r} is not a number; set it to "
+                              "the number of OCR worker processes (0: read in-process).") \
+                from None
+    n = cores()
+    mb = _available_mb()
+    return max(1, min(n, mb // WORKER_MB)) if mb is not None else n
+
+
+def _serve(threads: int) -> None:
+    """A worker process: build the engine, then read pages sent on stdin, answering on stdout
+    (each message a pickle with its length in front), until stdin closes."""
+    import pickle
+    import struct
+
+    reply = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed goes to stderr, not into the answers
+    if os.environ.get("PIXELPROOF_DEBUG"):  # the engine's log lines, as the parent shows them
+        logging.basicConfig(format="%(name)s: %(levelname)s: %(message)s")
+        logging.getLogger("pixelproof").setLevel(logging.DEBUG)
+    requests = os.fdopen(0, "rb")
+    engine_ = RapidEngine({**SETTINGS, "EngineConfig.onnxruntime.intra_op_num_threads": threads})
+    while head := requests.read(8):
+        page = pickle.loads(requests.read(struct.unpack("<Q", head)[0]))
+        try:
+            answer = (True, engine_.read_raw(to_pil(page) if isinstance(page, Image) else page))
+        except Exception as e:  # the engine's own error, reported to the caller
+            answer = (False, str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}")
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        reply.write(struct.pack("<Q", len(data)) + data)
+        reply.flush()
+
+
+class _Worker:
+    """One worker process and the thread that feeds it pages from the pool's queue. A worker
+    that dies is replaced, and its page retried once on the new one."""
+
+    def __init__(self, pool: Pool, n: int) -> None:
+        self.pool = pool
+        self.proc: Any = None
+        self.thread = threading.Thread(target=self._loop, name=f"pixelproof-ocr-{n}",
+                                       daemon=True)
+        self.thread.start()
+
+    def _start(self) -> Any:
+        import subprocess
+        import sys
+
+        here = str(Path(__file__).resolve().parent.parent)  # the pixelproof package's folder
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [here] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+        threads = max(1, cores() // self.pool.workers)
+        return subprocess.Popen(
+            [sys.executable, "-c", f"from pixelproof.ocr import _serve; _serve({threads})"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
+
+    def _ask(self, page: Image | PILImage.Image) -> tuple[bool, Any]:
+        """Send one page, wait for the answer; EOFError/OSError when the worker died."""
+        import pickle
+        import struct
+
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        data = pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.write(struct.pack("<Q", len(data)) + data)
+        head = self.proc.stdout.read(8)
+        if len(head) < 8:
+            raise EOFError
+        size = struct.unpack("<Q", head)[0]
+        body = self.proc.stdout.read(size)
+        if len(body) < size:
+            raise EOFError
+        return pickle.loads(body)
+
+    def _loop(self) -> None:
+        while (job := self.pool.jobs.get()) is not None:
+            page, out = job
+            if not out.set_running_or_notify_cancel():
+                continue
+            for tries in (0, 1):
+                self.pool.count()
+                try:
+                    ok, answer = self._ask(page)
+                except (EOFError, OSError):
+                    self._stop(kill=True)
+                    if self.pool.closed:
+                        out.set_exception(OcrError("the OCR pool was shut down while reading "
+                                                   "the page."))
+                        break
+                    self.pool.restarts += 1
+                    if tries == 0:
+                        continue
+                    label = page.label if isinstance(page, Image) else "an image"
+                    out.set_exception(OcrError(
+                        f"{label}: the OCR worker process died reading it, twice. The page "
+                        "may be too big for the memory left: try --ocr-workers 1."))
+                    break
+                if ok:
+                    out.set_result(answer)
+                else:
+                    out.set_exception(InputError(UNNAMED, answer.removeprefix(f"{UNNAMED}: "))
+                                      if answer.startswith(UNNAMED) else
+                                      OcrError(f"the OCR engine failed: {answer}"))
+                break
+        self._stop(kill=False)
+
+    def _stop(self, kill: bool) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        try:
+            if kill:
+                proc.kill()
+            else:
+                proc.stdin.close()
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+
+
+class Pool:
+    """``workers`` worker processes reading pages in turn from one queue (0: one thread of
+    this process, with the process's engine). A worker starts on its first page."""
+
+    def __init__(self, workers: int) -> None:
+        import queue
+
+        self.workers = workers
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.calls = 0  # pages handed to the engine (a retry counts again)
+        self.restarts = 0  # workers replaced after dying
+        self._threads: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def count(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+    def submit(self, page: Image | PILImage.Image) -> Future[Raw]:
+        out: Future[Raw] = Future()
+        with self._lock:
+            if self._closed:
+                raise OcrError("the OCR pool was shut down; pixelproof.ocr.configure() starts "
+                               "a new one.")
+            if self.workers == 0:
+                if not self._threads:
+                    threading.Thread(target=self._in_process, daemon=True,
+                                     name="pixelproof-ocr").start()
+                    self._threads.append(None)  # type: ignore[arg-type]
+            elif len(self._threads) < self.workers:
+                self._threads.append(_Worker(self, len(self._threads)))
+        self.jobs.put((page, out))
+        return out
+
+    def _in_process(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            page, out = job
+            if out.set_running_or_notify_cancel():
+                self.count()
+                try:
+                    out.set_result(engine().read_raw(
+                        to_pil(page) if isinstance(page, Image) else page))
+                except Exception as e:
+                    out.set_exception(e)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the workers once the pages queued are read (``wait=False``: now, pages in
+        flight abandoned, as at exit)."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self.jobs.put(None)
+        for worker in threads:
+            if worker is None:
+                continue
+            if not wait and worker.proc is not None:
+                worker.proc.kill()
+            else:
+                worker.thread.join(timeout=60)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for tests and benches)."""
+        return [w.proc.pid for w in self._threads if w is not None and w.proc is not None]
+
+
+class Reader:
+    """One read per page: results by sha256 in memory (the last KEEP) and in attached stores,
+    reads in flight shared, new reads in the pool."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.pool = Pool(default_workers() if workers is None else workers)
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[str, Future[OcrResult]] = OrderedDict()
+        self.stores: list[ReadStore] = []
+
+    def submit(self, image: Image | PILImage.Image) -> Future[OcrResult]:
+        key = image.sha256 if isinstance(image, Image) else _pixels_sha(image)
+        with self._lock:
+            got = self._kept.get(key)
+            if got is not None and not (got.done() and got.exception() is not None):
+                self._kept.move_to_end(key)
+                return got
+            out: Future[OcrResult] = Future()
+            self._kept[key] = out
+            while len(self._kept) > KEEP:
+                self._kept.popitem(last=False)
+        stored = self._stored(key)
+        if stored is not None:
+            out.set_result(layout(stored))
+            return out
+        try:
+            raw = self.pool.submit(image)
+        except BaseException as e:  # a shut-down pool: the failure is the answer
+            out.set_exception(e)
+            return out
+        label = image.label if isinstance(image, Image) else "an image"
+        raw.add_done_callback(lambda f: self._finish(key, f, out, label))
+        return out
+
+    def _stored(self, key: str) -> Raw | None:
+        for store in list(self.stores):
+            try:
+                text = store.get_read(key, ENGINE_ID)
+            except Exception:  # a closed or broken store is only a missed shortcut
+                continue
+            if text is not None:
+                try:
+                    return Raw.from_json(text)
+                except (ValueError, TypeError):
+                    continue
+        return None
+
+    def _finish(self, key: str, raw: Future[Raw], out: Future[OcrResult], label: str) -> None:
+        try:
+            result = raw.result()
+            page = layout(result)
+        except BaseException as e:
+            out.set_exception(_named(e, label))
+            return
+        out.set_result(page)
+        if self.stores:
+            text = result.to_json()
+            for store in list(self.stores):
+                try:
+                    store.put_read(key, ENGINE_ID, text)
+                except Exception:  # noqa: S112 - keeping the read is best effort
+                    continue
+
+    @property
+    def calls(self) -> int:
+        return self.pool.calls
+
+    def forget(self) -> None:
+        """Drop the reads kept in memory (stores keep theirs)."""
+        with self._lock:
+            self._kept.clear()
+
+
+def _pixels_sha(image: PILImage.Image) -> str:
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return "pil:" + digest.hexdigest()
+
+
+_reader: Reader | None = None
+_reader_lock = threading.Lock()
+
+
+def reader() -> Reader:
+    """The process's reader (and its pool), created on first use."""
+    global _reader
+    with _reader_lock:
+        if _reader is None:
+            _reader = Reader()
+            atexit.register(_close)
+        return _reader
+
+
+def _close() -> None:
+    if _reader is not None:
+        _reader.pool.shutdown(wait=False)
+
+
+def configure(workers: int | None = None) -> Reader:
+    """Start over with ``workers`` OCR processes (None: ``default_workers()``): the old pool is
+    shut down and the reads kept in memory are dropped; attached stores stay attached."""
+    global _reader
+    with _reader_lock:
+        old, _reader = _reader, Reader(workers)
+        if old is not None:
+            _reader.stores = old.stores
+    if old is not None:
+        old.pool.shutdown()
+    return _reader
+
+
+@contextmanager
+def remember_in(store: ReadStore | None) -> Iterator[None]:
+    """Within the block, reads are looked up in ``store`` first and kept there."""
+    if store is None:
+        yield
+        return
+    stores = reader().stores
+    stores.append(store)
+    try:
+        yield
+    finally:
+        stores.remove(store)
+
+
+def submit(image: Image | PILImage.Image) -> Future[OcrResult]:
+    """Start reading ``image`` now (unless it is read or being read); the Future's result is
+    what ``read`` returns."""
+    return reader().submit(image)
+
+
+async def aread(image: Image | PILImage.Image) -> OcrResult:
+    """``read`` for the event loop: waits without holding a thread."""
+    import asyncio
+    return await asyncio.wrap_future(submit(image))
+
+
 def read(image: Image | PILImage.Image | str | Path) -> OcrResult:
-    """Read the text of an image: a pixelproof Image (remembered by its sha256, so the cost
-    planner and the verifier read each image once), a PIL image, or a file path (loaded like
-    any input, so EXIF orientation is applied; a PDF's first page)."""
+    """Read the text of an image: a pixelproof Image (known by its sha256, so the cost
+    planner, the verifier and the local answer share one read), a PIL image, or a file path
+    (loaded like any input, so EXIF orientation is applied; a PDF's first page)."""
     if isinstance(image, str | Path):
         image = load(image)[0]
-    if isinstance(image, Image):
-        return _read_image(image)
-    return engine().read(image)
+    return submit(image).result()

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,8 +60,16 @@ def _m004_item_order_and_times(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE usage ADD COLUMN at TEXT")
 
 
+def _m005_ocr_reads(db: sqlite3.Connection) -> None:
+    """What the local engine read from each image (zlib-compressed JSON, ocr.Raw), by the
+    image's sha256 and the engine's settings: a re-run, a resumed batch or ``verify`` of the
+    same image reads nothing again."""
+    db.execute("""CREATE TABLE ocr (sha256 TEXT NOT NULL, engine TEXT NOT NULL,
+                  raw BLOB NOT NULL, created TEXT NOT NULL, PRIMARY KEY (sha256, engine))""")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _m001_cache, _m002_usage, _m003_runs, _m004_item_order_and_times]
+    _m001_cache, _m002_usage, _m003_runs, _m004_item_order_and_times, _m005_ocr_reads]
 
 
 @dataclass(frozen=True)
@@ -218,6 +227,20 @@ class Store:
         with self._db() as db:
             db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)",
                        (key, json.dumps(data), _now()))
+
+    # --- OCR reads ---------------------------------------------------------------------------
+
+    def get_read(self, sha256: str, engine: str) -> str | None:
+        """The local engine's stored read of an image (``ocr.Raw`` as JSON), or None."""
+        with self._db() as db:
+            row = db.execute("SELECT raw FROM ocr WHERE sha256 = ? AND engine = ?",
+                             (sha256, engine)).fetchone()
+        return None if row is None else zlib.decompress(row[0]).decode()
+
+    def put_read(self, sha256: str, engine: str, raw: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO ocr VALUES (?, ?, ?, ?)",
+                       (sha256, engine, zlib.compress(raw.encode(), 6), _now()))
 
     # --- usage log --------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,17 +19,14 @@ from typing import Any
 
 from .. import formats, ocr, receipt, tables
 from ..http import Http
-from ..images import to_pil
 from ..types import Image, OcrResult, Request, Response, Usage
 from . import Target
-
-_lock = threading.Lock()  # one page at a time: the engine already uses every core
 
 
 class Local:
     async def complete(self, request: Request, target: Target, http: Http) -> Response:
         start = time.perf_counter()
-        pages = [await asyncio.to_thread(_read, im) for im in request.images]
+        pages = list(await asyncio.gather(*(ocr.aread(im) for im in request.images)))
         if request.task == "describe":
             text = "\n\n".join(describe(im, page) for im, page in zip(request.images, pages,
                                                                         strict=True))
@@ -46,11 +42,6 @@ class Local:
         response = await self.complete(request, target, http)
         yield response.text
         yield response
-
-
-def _read(image: Image) -> OcrResult:
-    with _lock:
-        return ocr.read(to_pil(image))
 
 
 def describe(image: Image, page: OcrResult) -> str:

@@ -248,7 +248,7 @@ def test_killed_run_resumes_without_paying_twice(pngs, tmp_path):
             """Run, SIGKILL once out.jsonl has ``lines`` lines; the images it holds."""
             proc = run_cli(*pngs, *common, "--base-url", api.url, "--run", "R", "-o", str(out),
                            "--concurrency", "3")
-            deadline = time.time() + 30
+            deadline = time.time() + 60
             while time.time() < deadline and (not out.exists() or
                                               out.read_text().count("\n") < lines):
                 time.sleep(0.02)

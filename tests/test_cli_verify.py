@@ -189,3 +189,17 @@ def test_extract_output_of_several_images_gives_each_its_own_rows(files, tmp_pat
     third.write_bytes(Path(png).read_bytes())
     r = run("verify", third, out)
     assert r.exit_code == 2 and "holds the data of 2 images" in r.stderr
+
+
+def test_a_second_verify_of_the_same_image_reads_nothing(tmp_path, monkeypatch):
+    from pixelproof import ocr
+    monkeypatch.setenv("PIXELPROOF_HOME", str(tmp_path / "home"))
+    image, data = tmp_path / "receipt.png", tmp_path / "data.json"
+    render.receipt(seed=3).image.save(image)
+    data.write_text(json.dumps({"total": 1.0}))
+    ocr.reader().forget()
+    CliRunner().invoke(main, ["verify", str(image), str(data)])
+    calls = ocr.reader().calls
+    ocr.reader().forget()  # as a new process would start: only the store remembers
+    CliRunner().invoke(main, ["verify", str(image), str(data)])
+    assert ocr.reader().calls == calls

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import math
 import os
 import sys
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -243,6 +244,23 @@ def cost_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ]):
         fn = option(fn)
     return fn
+
+
+@contextlib.contextmanager
+def kept_reads() -> Iterator[None]:
+    """Pages read in the block are looked up in the default store first and kept there (not
+    kept when the store cannot be opened)."""
+    from . import ocr as engine
+    try:
+        store: Store | None = Store()
+    except PixelproofError:
+        store = None
+    try:
+        with engine.remember_in(store):
+            yield
+    finally:
+        if store is not None:
+            store.close()
 
 
 def open_store(no_cache: bool, cache_dir: str | None) -> Store:
@@ -652,7 +670,8 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
     except PixelproofError as e:
         fail(str(e))
         sys.exit(2)
-    rep = verify(page, values).to_dict()
+    with kept_reads():
+        rep = verify(page, values).to_dict()
     if fmt == "json":
         click.echo(formats.to_json(rep), nl=False)
     print_report(page.label, rep, show, err=fmt == "json")
@@ -680,15 +699,9 @@ def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool) -> None:
     if not loaded:
         sys.exit(1)
     results = []
-    try:
-        store: Store | None = Store()
-    except PixelproofError:
-        store = None  # reads are only not kept for next time
-    with engine.remember_in(store):
+    with kept_reads():
         pages = [engine.submit(image) for image in loaded]  # all read at once, in the pool
         pages = [p.result() for p in pages]
-    if store is not None:
-        store.close()
     for image, page in zip(loaded, pages, strict=True):
         if as_json:
             results.append({"source": image.source, "page": image.page, "width": page.width,

@@ -72,7 +72,7 @@ def answer(made: Made):
 
 def extract_args(made: Made, api_url: str, run: str) -> list[str]:
     return [str(made.clean), str(made.bad), "-m", "openai:gpt-4o-mini", "--base-url", api_url,
-            "--schema", str(made.schema), "--run", run]
+            "--schema", str(made.schema), "--run", run, "--detail", "high"]
 
 
 def extract(made: Made, api_url: str, run: str, env: dict[str, str]) -> None:

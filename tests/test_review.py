@@ -7,9 +7,11 @@ import warnings
 
 import pytest
 import reviewrun
+from click.testing import CliRunner
 from fakeapi import FakeAPI
 from test_cli_describe import cli
 
+from pixelproof.cli import main
 from pixelproof.corrections import Review, corrected, parts
 from pixelproof.errors import ConfigError
 from pixelproof.store import Store
@@ -138,3 +140,25 @@ def test_every_request_needs_the_token_when_one_is_set(store):
     assert api.get("/api/runs/R/items").status_code == 200
     open_api = TestClient(create_app(store, "R"), base_url="http://evil.example")
     assert open_api.get("/api/runs/R/items").status_code == 403  # DNS rebinding
+
+
+def test_golden_set_from_the_review_is_scored_by_eval(made_run, store, tmp_path):
+    made, _ = made_run
+    review = Review(store, "R")
+    bad, clean = (i["index"] for i in review.queue()["items"])
+    review.correct(bad, "rows[1].amount", "set", "16.34")
+    review.correct(bad, "rows[4]", "delete")
+    review.correct(clean, "", "accept")  # nothing flagged: looked at and accepted whole
+    golden = tmp_path / "golden"
+    r = cli("runs", "export", "R", "--golden", str(golden))
+    assert r.returncode == 0 and "wrote 2 reviewed items" in r.stderr, r.stderr
+    assert sorted(p.name for p in golden.iterdir()) == [
+        "001-clean.json", "001-clean.png", "002-bad.json", "002-bad.png", "schema.json"]
+    assert json.loads((golden / "002-bad.json").read_text()) == made.truth
+    with FakeAPI(reviewrun.answer(made)) as api:  # the same answers, wrong values and all
+        r = CliRunner().invoke(main, ["eval", str(golden), "-m", "openai:gpt-4o-mini",
+                                      "--base-url", api.url, "--detail", "high"])
+    assert r.exit_code == 0, r.output
+    assert "  rows[].amount: 6/8 (75%)" in r.stdout  # 16.84, and the invented row
+    assert "  002-bad.png: 20/25 (80%)" in r.stdout and "  001-clean.png: 17/17 (100%)" in r.stdout
+    assert "verification flagged 5 of 5 wrong values, and 0 of 37 right ones" in r.stdout

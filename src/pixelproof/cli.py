@@ -27,7 +27,7 @@ import click
 from . import cost, formats, output, providers, schemas
 from . import images as images_mod
 from .batch import Item, Progress, abatch, limiter_for, load_one, pending, plan
-from .corrections import Review
+from .corrections import Review, write_golden
 from .errors import ConfigError, PixelproofError
 from .extract import (
     BUDGET_MAX_TOKENS,
@@ -820,10 +820,14 @@ def runs_list(cache_dir: str | None) -> None:
               help="Write to FILE (.json, .jsonl, .csv, .md), atomically.")
 @click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default=None,
               help="Output format (default: from -o's extension, else markdown).")
+@click.option("--golden", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write each reviewed image with its corrected JSON to DIR instead: a test "
+                   "set for `pixelproof eval DIR`.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="The store to read (default $PIXELPROOF_HOME, else the user data folder).")
 @handle_errors
-def runs_export(name: str, out: str | None, fmt: str | None, cache_dir: str | None) -> None:
+def runs_export(name: str, out: str | None, fmt: str | None, golden: str | None,
+                cache_dir: str | None) -> None:
     """Rebuild run NAME's output from the store (done items, in input order), with the
     corrections made in `pixelproof review`; a reviewed run's records say `reviewed`."""
     with Store(Store.default_path(cache_dir)) as store:
@@ -831,12 +835,39 @@ def runs_export(name: str, out: str | None, fmt: str | None, cache_dir: str | No
         if not items:
             fail(f"no run named '{name}'. See `pixelproof runs list`.")
             sys.exit(1)
+        if golden:
+            n = write_golden(Review(store, name), golden)
+            click.echo(f"wrote {n} reviewed items to {golden}" + (
+                "" if n else "; review some with `pixelproof review NAME` first"), err=True)
+            sys.exit(0 if n else 1)
         done = Review(store, name).exported()
     if out:
         output.write_atomic(out, render_items(done, output.format_for(out)))
     else:
         click.echo(render_items(done, fmt or "markdown"), nl=False)
     click.echo(f"{sum(i.status == 'done' for i in items)} of {len(items)} inputs done", err=True)
+
+
+@main.command("eval")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--schema", "schema_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="The JSON Schema to extract with (default: FOLDER/schema.json "
+                                 "when there is one).")
+@models_option
+@handle_errors
+def eval_command(folder: str, schema_file: str | None, models: tuple[str, ...],
+                 base_url: str | None, detail: str, system: str | None,
+                 max_tokens: int | None, temperature: float | None, timeout: float,
+                 retries: int) -> None:
+    """Extract every image of a golden set (`runs export NAME --golden FOLDER`) and score the
+    answers against the reviewed JSON: accuracy per field and per document, and how many wrong
+    values verification flagged (and how many right ones it flagged too)."""
+    from .evaluate import evaluate
+    score = evaluate(folder, schema_file, model=models[0] if models else None,
+                     base_url=base_url, detail=detail, system=system, max_tokens=max_tokens,
+                     temperature=temperature, vote_models=models[1:], timeout=timeout,
+                     retries=retries)
+    click.echo(score.render(), nl=False)
 
 
 @main.command("usage")

@@ -5,10 +5,12 @@ corrected data for export. The web review and ``runs export`` are faces of this 
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from . import formats
@@ -288,6 +290,33 @@ class Review:
             out.append(replace(item, data=data, records=tuple(
                 r | flag for r in records_of(data))))
         return out
+
+
+def write_golden(review: Review, folder: str | Path) -> int:
+    """Each reviewed item's image and its corrected JSON (``NAME.json`` beside it), and the
+    run's schema as ``schema.json``: a test set for ``pixelproof eval``. Returns how many."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    every = review.store.corrections(review.run)
+    written = 0
+    for index, raw in enumerate(review.store.items(review.run)):
+        if raw.status != "done":
+            continue
+        item = from_json(raw.result)
+        mine = [c for c in every if c.key == raw.key]
+        if not is_reviewed(item, mine):
+            continue
+        image = review.image(index)
+        stem = f"{index + 1:03d}-{Path(item.source).stem}" + (
+            f"-p{item.page}" if item.page else "")
+        (folder / f"{stem}.{image.mime.split('/')[-1]}").write_bytes(image.data)
+        (folder / f"{stem}.json").write_text(json.dumps(corrected(item.data, mine), indent=1),
+                                             encoding="utf-8")
+        written += 1
+    if review.schema is not None:
+        (folder / "schema.json").write_text(json.dumps(review.schema, indent=1),
+                                            encoding="utf-8")
+    return written
 
 
 def _row_lists(data: Any, path: str = "") -> list[tuple[str, list[Any]]]:

@@ -180,13 +180,11 @@ class Review:
         if not 0 <= index < len(items):
             raise ConfigError(f"run '{self.run}' has no item {index}; its items are numbered "
                               f"0 to {len(items) - 1}.")
-        item = items[index]
-        return item, (from_json(item.result) if isinstance(item.result, dict) else
-                      Extraction(source=item.key.rsplit("@", 1)[0], error=item.error or
-                                 item.status))
+        return items[index], _extraction(items[index])
 
     def summary(self, index: int, raw: RunItem, item: Extraction,
                 corrections: list[Correction]) -> dict[str, Any]:
+        """What the queue shows of one item: its counts by status, and whether reviewed."""
         rep = _report(item)
         return {"index": index, "key": raw.key, "label": item.label, "status": raw.status,
                 "error": item.error, "counts": {s: rep[s] for s in (
@@ -201,9 +199,8 @@ class Review:
         every = self.store.corrections(self.run)
         out = []
         for n, raw in enumerate(self._items()):
-            item = from_json(raw.result) if isinstance(raw.result, dict) else Extraction(
-                source=raw.key.rsplit("@", 1)[0], error=raw.error or raw.status)
-            out.append(self.summary(n, raw, item, [c for c in every if c.key == raw.key]))
+            out.append(self.summary(n, raw, _extraction(raw),
+                                    [c for c in every if c.key == raw.key]))
         out.sort(key=lambda s: (s["status"] != "done", -s["counts"]["contradicted"],
                                 -s["failed_sums"], -s["split_votes"],
                                 -s["counts"]["unverified"], s["index"]))
@@ -274,8 +271,7 @@ class Review:
     def image(self, index: int) -> Any:
         """The item's image, loaded again from where the run read it."""
         from .batch import load_one
-        raw, item = self._item(index)
-        return load_one(item.label)
+        return load_one(self._item(index)[1].label)
 
     def exported(self) -> list[Extraction]:
         """The done items with their corrections applied; once the run has any correction,
@@ -317,6 +313,12 @@ def write_golden(review: Review, folder: str | Path) -> int:
         (folder / "schema.json").write_text(json.dumps(review.schema, indent=1),
                                             encoding="utf-8")
     return written
+
+
+def _extraction(raw: RunItem) -> Extraction:
+    """A run item as an Extraction; one not done carries its error (or its status)."""
+    return from_json(raw.result) if isinstance(raw.result, dict) else Extraction(
+        source=raw.key.rsplit("@", 1)[0], error=raw.error or raw.status)
 
 
 def _row_lists(data: Any, path: str = "") -> list[tuple[str, list[Any]]]:

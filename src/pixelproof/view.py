@@ -86,8 +86,7 @@ def record_statuses(item: Extraction) -> list[dict[str, str]]:
     rep = _as_dict(item.verification)
     if rep is None:
         return [{} for _ in item.records]
-    rows = isinstance(item.data, list) or (
-        not isinstance(item.data, dict) and len(item.records) > 1)
+    rows = isinstance(item.data, list)
     out = []
     for n, record in enumerate(item.records):
         prefix = f"[{n}]." if rows else ""

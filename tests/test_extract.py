@@ -1,5 +1,6 @@
 """Structured extraction end to end against a local Chat Completions server."""
 
+import asyncio
 import csv
 import io
 import json
@@ -49,6 +50,16 @@ def test_tables_without_schema(png):
     assert result.records[-1] == {"table": 2, "key": "Account", "value": "12345678"}
     assert "Markdown table" in api.requests[0]["messages"][0]["content"][0]["text"]
     assert "response_format" not in api.requests[0]
+
+
+def test_sync_functions_work_inside_a_running_event_loop(png):
+    async def handler():  # as in Jupyter or a FastAPI handler
+        return (pixelproof.extract(png, model="openai:m", base_url=api.url),
+                pixelproof.describe(png, model="openai:m", base_url=api.url))
+
+    with FakeAPI(answer=lambda body: STATEMENT) as api:
+        result, response = asyncio.run(handler())
+    assert result.records[0]["Description"] == "Coffee" and response.text == STATEMENT
 
 
 def test_reask_carries_the_validation_error(png):

@@ -5,21 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import json
 import math
 import os
+import secrets
+import socket
 import sys
+import threading
 import traceback
+import webbrowser
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import click
 
 from . import cost, formats, output, providers, schemas
 from . import images as images_mod
-from .batch import Item, Progress, abatch, from_json, limiter_for, load_one, pending, plan
+from .batch import Item, Progress, abatch, limiter_for, load_one, pending, plan
+from .corrections import Review, write_golden
 from .errors import ConfigError, PixelproofError
 from .extract import (
     BUDGET_MAX_TOKENS,
@@ -263,6 +271,42 @@ def kept_reads() -> Iterator[None]:
             store.close()
 
 
+def extract_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``extract``'s own options (``review`` takes them too, to extract before reviewing)."""
+    for option in reversed([
+        click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default=None,
+                     help="Output format (default: from -o's extension, else markdown)."),
+        click.option("--schema", "schema_file", type=click.Path(dir_okay=False), default=None,
+                     help="A JSON Schema file the output must match."),
+        click.option("--fields", default=None,
+                     help='Shorthand for rows of fields: "date:date, description, amount:number". '
+                          "Types: string, number, integer, date, boolean."),
+        click.option("-p", "--prompt", default=None, help="Replace the built-in instructions."),
+        click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+                     help="Write to FILE (.json, .jsonl, .csv, .md), atomically."),
+        click.option("--attempts", type=click.IntRange(1, 10), default=3, show_default=True,
+                     help="Tries per image: the answer is re-asked with the validation errors."),
+        click.option("--no-verify", is_flag=True,
+                     help="Skip checking each value against the pixels (OCR) and the arithmetic."),
+        click.option("--show", is_flag=True, help="List every flagged value and failed sum."),
+        click.option("--strict", is_flag=True,
+                     help="Exit non-zero when any value is unverified or contradicted, a sum "
+                          "fails, or votes disagree."),
+        click.option("--overlay", type=click.Path(dir_okay=False), default=None,
+                     help="Draw each value's box on the image (green verified, red flagged) to "
+                          "this PNG; with several images, NAME-1.png, NAME-2.png, ..."),
+        click.option("--votes", type=click.IntRange(1, 10), default=1, show_default=True,
+                     help="Ask N times and report per-field agreement."),
+        click.option("--batch-api", is_flag=True,
+                     help="OpenAI only: send through the Batch API at half price (answers within "
+                          "24 h; resumable with --run)."),
+        click.option("--poll", type=float, default=30.0, show_default=True,
+                     help="Seconds between Batch API status checks."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 def open_store(no_cache: bool, cache_dir: str | None) -> Store:
     return Store(Store.default_path(cache_dir), cache=not no_cache)
 
@@ -385,34 +429,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 
 @main.command()
 @click.argument("images", nargs=-1)
-@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default=None,
-              help="Output format (default: from -o's extension, else markdown).")
-@click.option("--schema", "schema_file", type=click.Path(dir_okay=False), default=None,
-              help="A JSON Schema file the output must match.")
-@click.option("--fields", default=None,
-              help='Shorthand for rows of fields: "date:date, description, amount:number". '
-                   "Types: string, number, integer, date, boolean.")
-@click.option("-p", "--prompt", default=None, help="Replace the built-in instructions.")
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write to FILE (.json, .jsonl, .csv, .md), atomically.")
-@click.option("--attempts", type=click.IntRange(1, 10), default=3, show_default=True,
-              help="Tries per image: the answer is re-asked with the validation errors.")
-@click.option("--no-verify", is_flag=True,
-              help="Skip checking each value against the pixels (OCR) and the arithmetic.")
-@click.option("--show", is_flag=True, help="List every flagged value and failed sum.")
-@click.option("--strict", is_flag=True,
-              help="Exit non-zero when any value is unverified or contradicted, a sum fails, "
-                   "or votes disagree.")
-@click.option("--overlay", type=click.Path(dir_okay=False), default=None,
-              help="Draw each value's box on the image (green verified, red flagged) to this "
-                   "PNG; with several images, NAME-1.png, NAME-2.png, ...")
-@click.option("--votes", type=click.IntRange(1, 10), default=1, show_default=True,
-              help="Ask N times and report per-field agreement.")
-@click.option("--batch-api", is_flag=True,
-              help="OpenAI only: send through the Batch API at half price (answers within "
-                   "24 h; resumable with --run).")
-@click.option("--poll", type=float, default=30.0, show_default=True,
-              help="Seconds between Batch API status checks.")
+@extract_options
 @batch_options
 @models_option
 @cost_options
@@ -628,6 +645,73 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
         sys.exit(1)
 
 
+@main.command()
+@click.argument("target", nargs=-1)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to serve on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on; other than loopback needs --token (one is made and "
+                   "printed in the URL when not given).")
+@click.option("--token", default=None,
+              help="Refuse every request without this token (given once in the URL, then kept "
+                   "in a cookie).")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+@extract_options
+@batch_options
+@models_option
+@cost_options
+@handle_errors
+def review(target: tuple[str, ...], port: int, host: str, token: str | None, no_browser: bool,
+           **options: Any) -> None:
+    """Review a run in the browser: TARGET is a run name, or IMAGES to extract into a run
+    first (with extract's options; --run NAME names it).
+
+    Items come riskiest first; each value is boxed on its page, coloured by its verification
+    status. Accept, edit, delete or add values; every correction is kept in the run store, and
+    `pixelproof runs export` writes the corrected data.
+    """
+    if not target:
+        raise click.UsageError("give a run name (see `pixelproof runs list`) or IMAGES.")
+    store = Store(Store.default_path(options["cache_dir"]))
+    names = {r.name for r in store.runs()}
+    if len(target) == 1 and target[0] in names and not os.path.exists(target[0]):
+        run = target[0]
+    else:
+        run = options["run"] = options["run"] or datetime.now().strftime("review-%Y%m%d-%H%M%S")
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # the records: kept in the run
+                extract.callback(images=target, **options)  # type: ignore[misc]
+        except SystemExit as e:
+            if e.code and not store.items(run, "done"):
+                raise
+    serve(store, run, host=host, port=port, token=token, browser=not no_browser)
+
+
+def serve(store: Store, run: str, *, host: str, port: int, token: str | None,
+          browser: bool) -> None:
+    """Serve the review of ``run`` until Ctrl-C; a token is made for a host that is not
+    loopback."""
+    try:
+        import uvicorn
+
+        from .web.app import create_app, is_loopback
+    except ImportError:
+        raise ConfigError("review needs the web extra: pip install 'pixelproof[web]'.") from None
+    if token is None and not is_loopback(host):
+        token = secrets.token_urlsafe(18)
+    if port == 0:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/runs/{quote(run, safe='')}" + (
+        f"?token={token}" if token else "")
+    click.echo(f"reviewing run '{run}' at {url} (Ctrl-C stops)", err=True)
+    if browser:
+        threading.Timer(1.0, webbrowser.open, [url]).start()
+    uvicorn.run(create_app(store, run, token=token), host=host, port=port, log_level="warning")
+
+
 @main.command("verify")
 @click.argument("image")
 @click.argument("data", type=click.Path(dir_okay=False, allow_dash=True))
@@ -772,22 +856,54 @@ def runs_list(cache_dir: str | None) -> None:
               help="Write to FILE (.json, .jsonl, .csv, .md), atomically.")
 @click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default=None,
               help="Output format (default: from -o's extension, else markdown).")
+@click.option("--golden", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write each reviewed image with its corrected JSON to DIR instead: a test "
+                   "set for `pixelproof eval DIR`.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="The store to read (default $PIXELPROOF_HOME, else the user data folder).")
 @handle_errors
-def runs_export(name: str, out: str | None, fmt: str | None, cache_dir: str | None) -> None:
-    """Rebuild run NAME's output from the store (done items, in input order)."""
+def runs_export(name: str, out: str | None, fmt: str | None, golden: str | None,
+                cache_dir: str | None) -> None:
+    """Rebuild run NAME's output from the store (done items, in input order), with the
+    corrections made in `pixelproof review`; a reviewed run's records say `reviewed`."""
     with Store(Store.default_path(cache_dir)) as store:
         items = store.items(name)
-    if not items:
-        fail(f"no run named '{name}'. See `pixelproof runs list`.")
-        sys.exit(1)
-    done = [from_json(i.result) for i in items if i.status == "done"]
+        if not items:
+            fail(f"no run named '{name}'. See `pixelproof runs list`.")
+            sys.exit(1)
+        if golden:
+            n = write_golden(Review(store, name), golden)
+            click.echo(f"wrote {n} reviewed items to {golden}" + (
+                "" if n else "; review some with `pixelproof review NAME` first"), err=True)
+            sys.exit(0 if n else 1)
+        done = Review(store, name).exported()
     if out:
         output.write_atomic(out, render_items(done, output.format_for(out)))
     else:
         click.echo(render_items(done, fmt or "markdown"), nl=False)
     click.echo(f"{sum(i.status == 'done' for i in items)} of {len(items)} inputs done", err=True)
+
+
+@main.command("eval")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--schema", "schema_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="The JSON Schema to extract with (default: FOLDER/schema.json "
+                                 "when there is one).")
+@models_option
+@handle_errors
+def eval_command(folder: str, schema_file: str | None, models: tuple[str, ...],
+                 base_url: str | None, detail: str, system: str | None,
+                 max_tokens: int | None, temperature: float | None, timeout: float,
+                 retries: int) -> None:
+    """Extract every image of a golden set (`runs export NAME --golden FOLDER`) and score the
+    answers against the reviewed JSON: accuracy per field and per document, and how many wrong
+    values verification flagged (and how many right ones it flagged too)."""
+    from .evaluate import evaluate
+    score = evaluate(folder, schema_file, model=models[0] if models else None,
+                     base_url=base_url, detail=detail, system=system, max_tokens=max_tokens,
+                     temperature=temperature, vote_models=models[1:], timeout=timeout,
+                     retries=retries)
+    click.echo(score.render(), nl=False)
 
 
 @main.command("usage")

@@ -6,7 +6,8 @@ import asyncio
 import json
 import math
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from contextvars import ContextVar
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -50,13 +51,16 @@ def load_images(inputs: ImageInput | Iterable[ImageInput]) -> list[Image]:
 
 
 def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine from synchronous code (the library's plain functions)."""
+    """Run a coroutine from synchronous code (the library's plain functions). Inside a running
+    event loop (Jupyter, IPython, an async handler) it runs on a private loop in a worker
+    thread, with the caller's context, while the caller waits."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(make())
-    raise ConfigError("called from inside a running event loop; use the async variant "
-                      "(for example adescribe) there.")
+    context = copy_context()
+    with ThreadPoolExecutor(1, thread_name_prefix="pixelproof") as pool:
+        return pool.submit(context.run, lambda: asyncio.run(make())).result()
 
 
 def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: str | None = None,
@@ -383,12 +387,21 @@ class ExtractResult:
         return output.render(self.records, fmt)
 
     def to_pandas(self) -> Any:
+        """The records as a DataFrame; for verified items, a ``FIELD_status`` column beside
+        each field says the worst status of its values (verified, unverified, contradicted)."""
         try:
             import pandas as pd
         except ImportError:
             raise ConfigError("to_pandas() needs pandas: pip install 'pixelproof[pandas]'.") \
                 from None
-        return pd.DataFrame(self.records)
+        from .view import record_statuses
+        statuses = [s for i in self.items for s in record_statuses(i)]
+        return pd.DataFrame([r | {f"{k}_status": v for k, v in s.items()}
+                             for r, s in zip(self.records, statuses, strict=True)])
+
+    def _repr_html_(self) -> str:  # Jupyter: each item's image with its boxes, and the values
+        from .view import extraction_html
+        return "".join(extraction_html(i) for i in self.items)
 
 
 async def aextract(image: ImageInput | Iterable[ImageInput], schema: Any = None, *,

@@ -68,8 +68,17 @@ def _m005_ocr_reads(db: sqlite3.Connection) -> None:
                   raw BLOB NOT NULL, created TEXT NOT NULL, PRIMARY KEY (sha256, engine))""")
 
 
+def _m006_corrections(db: sqlite3.Connection) -> None:
+    db.execute("""CREATE TABLE corrections (id INTEGER PRIMARY KEY, run TEXT NOT NULL,
+                  key TEXT NOT NULL, path TEXT NOT NULL, action TEXT NOT NULL, original TEXT,
+                  value TEXT, status TEXT, at TEXT NOT NULL, undone INTEGER NOT NULL DEFAULT 0,
+                  FOREIGN KEY (run, key) REFERENCES items (run, key))""")
+    db.execute("CREATE INDEX corrections_item ON corrections (run, key, id)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _m001_cache, _m002_usage, _m003_runs, _m004_item_order_and_times, _m005_ocr_reads]
+    _m001_cache, _m002_usage, _m003_runs, _m004_item_order_and_times, _m005_ocr_reads,
+    _m006_corrections]
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,22 @@ class RunSummary:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A reviewer's decision on one value of a run's item: ``action`` is set (``value`` is
+    the new value), accept, delete or add (``value`` is the new row); ``original`` is the value
+    it had and ``status`` its verification status then."""
+
+    id: int
+    key: str
+    path: str
+    action: str
+    original: Any
+    value: Any
+    status: str | None
+    at: str
 
 
 def _now() -> str:
@@ -370,6 +395,48 @@ class Store:
         if row is None:
             raise StoreError(f"no run named '{run}'; open it with open_run first.")
         return str(row[0])
+
+    def run_options(self, run: str) -> dict[str, Any]:
+        """The options ``run`` was opened with; StoreError when there is no such run."""
+        with self._db() as db:
+            row = db.execute("SELECT options FROM runs WHERE name = ?", (run,)).fetchone()
+        if row is None:
+            raise StoreError(f"no run named '{run}'. See `pixelproof runs list`.")
+        return dict(json.loads(row[0]))
+
+    # --- review -----------------------------------------------------------------------------
+
+    def correct(self, run: str, key: str, path: str, action: str, *, original: Any = None,
+                value: Any = None, status: str | None = None) -> Correction:
+        """Keep one correction of item ``key`` of ``run``, timestamped."""
+        at = _now()
+        with self._db() as db:
+            if not db.execute("SELECT 1 FROM items WHERE run = ? AND key = ?",
+                              (run, key)).fetchone():
+                raise StoreError(f"run '{run}' has no item '{key}'. See `pixelproof runs list`.")
+            n = db.execute("INSERT INTO corrections (run, key, path, action, original, value,"
+                           " status, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (run, key, path, action, json.dumps(original), json.dumps(value),
+                            status, at)).lastrowid
+        return Correction(int(n or 0), key, path, action, original, value, status, at)
+
+    def corrections(self, run: str, key: str | None = None) -> list[Correction]:
+        """The corrections in force (not undone) of ``run`` (of item ``key``), oldest first."""
+        with self._db() as db:
+            rows = db.execute("SELECT id, key, path, action, original, value, status, at FROM"
+                              " corrections WHERE run = ? AND (? IS NULL OR key = ?) AND"
+                              " undone = 0 ORDER BY id", (run, key, key)).fetchall()
+        return [Correction(i, k, p, a, json.loads(o), json.loads(v), s, at)
+                for i, k, p, a, o, v, s, at in rows]
+
+    def undo(self, run: str, key: str) -> Correction | None:
+        """Take back item ``key``'s latest correction in force; returns it (None: none left).
+        It stays on record, marked undone."""
+        latest = self.corrections(run, key)[-1:]
+        if latest:
+            with self._db() as db:
+                db.execute("UPDATE corrections SET undone = 1 WHERE id = ?", (latest[0].id,))
+        return latest[0] if latest else None
 
     def runs(self) -> list[RunSummary]:
         """Every run, newest first."""

@@ -162,3 +162,7 @@ class Extraction:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def _repr_html_(self) -> str:  # Jupyter: the image with its boxes, and the values
+        from .view import extraction_html
+        return extraction_html(self)

@@ -68,6 +68,11 @@ class Report:
     checks: tuple[Check, ...]
     arithmetic: tuple[Arithmetic, ...] = ()
     votes: tuple[Vote, ...] = field(default=())
+    image: Image | None = field(default=None, repr=False, compare=False)  # what was checked
+
+    def _repr_html_(self) -> str:
+        from .view import report_html
+        return report_html(self, self.image)
 
     def count(self, status: Status) -> int:
         return sum(c.status == status for c in self.checks)
@@ -309,7 +314,8 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
         label = str(_parent(data, path).get("key", "")) if key_value else name
         checks[path] = _check_field(path, label, value, page, labels)
     ordered = [checks[p] for p, _, _ in _leaves(data) if p in checks]
-    return Report(tuple(ordered), tuple(_explained(a, labels) for a in arithmetic(data)))
+    return Report(tuple(ordered), tuple(_explained(a, labels) for a in arithmetic(data)),
+                  image=image if isinstance(image, Image) else None)
 
 
 def _explained(sum_: Arithmetic, labels: list[tuple[str, str, Box]]) -> Arithmetic:

@@ -1,0 +1,61 @@
+"""The app factory: every request checked (the token when one is set, else a loopback Host
+header, against DNS rebinding), a Content-Security-Policy with no outside hosts, pixelproof
+errors as JSON with their message."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ..errors import PixelproofError, StoreError
+from ..store import Store
+from . import review
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+COOKIE = "pixelproof_token"
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'none'")
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
+
+
+def create_app(store: Store, run: str, *, token: str | None = None) -> FastAPI:
+    """The review app for ``run`` in ``store``. With ``token``, every request must carry it
+    (``?token=`` once, which sets a cookie, or ``Authorization: Bearer TOKEN``)."""
+    app = FastAPI(title="pixelproof", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        given = request.query_params.get("token") or request.cookies.get(COOKIE) or \
+            request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
+            response: Response = JSONResponse({"detail": "a token is needed: open the URL "
+                                               "`pixelproof review` printed, with ?token=..."},
+                                              status_code=401)
+        elif token is None and not is_loopback(request.url.hostname or ""):
+            response = JSONResponse({"detail": "this review server answers on 127.0.0.1 "
+                                     "only; restart it with --host and --token."},
+                                    status_code=403)
+        else:
+            response = await call_next(request)
+            if token is not None and request.query_params.get("token"):
+                response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.exception_handler(PixelproofError)
+    async def pixelproof_error(request: Request, e: PixelproofError) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=404 if isinstance(
+            e, StoreError) else 422)
+
+    app.include_router(review.router(store, run))
+    app.mount("/static", StaticFiles(directory=review.STATIC), name="static")
+    return app

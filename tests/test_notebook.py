@@ -1,0 +1,43 @@
+"""In a notebook: the sync API works inside the kernel's running event loop, and results show as
+HTML with the image and its coloured boxes (a real ipykernel, run by nbclient)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import render
+from fakeapi import FakeAPI
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+from verify import data_of  # noqa: E402
+
+
+def test_extract_in_a_notebook_returns_data_and_shows_the_image_with_boxes(tmp_path):
+    doc = render.receipt(13)
+    png = tmp_path / "receipt.png"
+    doc.image.save(png)
+    data = data_of("receipt", doc)
+    data["rows"][1]["amount"] = "16.84"  # printed 16.34
+    with FakeAPI(lambda body: json.dumps(data["rows"])) as api:
+        cells = [
+            "import os, pixelproof\nos.environ['OPENAI_API_KEY'] = 'test'",
+            f"result = pixelproof.extract({str(png)!r}, model='openai:gpt-4o-mini', "
+            f"base_url={api.url!r})\nresult.records[1]['amount']",
+            "result",
+            "result.to_pandas()['amount_status'].tolist()",
+        ]
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    outputs = [c.outputs for c in nb.cells]
+    assert outputs[1][0]["data"]["text/plain"] == "'16.84'"
+    view = outputs[2][0]["data"]["text/html"]
+    assert '<img src="data:image/png;base64,' in view
+    assert 'data-path="[1].amount" data-status="contradicted"' in view
+    assert "http" not in view  # self-contained: nothing fetched
+    assert json.loads(outputs[3][0]["data"]["text/plain"].replace("'", '"')) == [
+        "verified", "contradicted", "verified", "verified"]

@@ -105,15 +105,17 @@ def load(
     transport: httpx.BaseTransport | None = None,
     public_only: bool = False,
     max_pages: int | None = None,
+    name: str = "<bytes>",
 ) -> list[Image]:
     """Load one input; a PDF gives one image per page (``file.pdf#page=3`` for one).
 
     ``public_only`` refuses URLs (and redirects) to loopback, private, link-local and other
-    non-public addresses, as a server must; ``max_pages`` caps a PDF's or TIFF's pages."""
+    non-public addresses, as a server must; ``max_pages`` caps a PDF's or TIFF's pages;
+    ``name`` is the source of bytes (an upload's file name)."""
     url = None
     page = None
     if isinstance(spec, bytes):
-        source, data = "<bytes>", spec
+        source, data = name, spec
     elif isinstance(spec, Path) or not (spec == "-" or _is_url(spec) or spec.startswith("data:")):
         source = str(spec)
         path, page = _split_page(source)

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import errors
@@ -66,8 +67,8 @@ def _answer(e: ApiError) -> JSONResponse:
 def install(app: FastAPI, max_body: int) -> None:
     """Error handlers for every route, and the body cap."""
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, e: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
         if isinstance(e, ApiError):
             return _answer(e)
         return _answer(ApiError(e.status_code, str(e.detail), headers=e.headers,

@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -117,9 +117,8 @@ class Service:
         if len(data) > s.max_bytes:
             raise ImageTooLarge(name, f"{len(data):,} bytes is over the {s.max_bytes:,} byte "
                                 "limit", "Send a smaller file.")
-        loaded = images.load(data, max_bytes=s.max_bytes, max_pixels=s.max_pixels,
-                             max_pages=s.max_pages)
-        return [replace(im, source=name) for im in loaded]
+        return images.load(data, max_bytes=s.max_bytes, max_pixels=s.max_pixels,
+                           max_pages=s.max_pages, name=name)
 
 
 def caller_of(request: Request) -> Caller:

@@ -21,6 +21,7 @@ from .. import formats, schemas
 from ..batch import from_json, to_json
 from ..errors import PixelproofError
 from ..extract import DEFAULT_PROMPT, adescribe, extract_one, tagged
+from ..http import redact
 from ..types import Extraction, Image, Usage
 from .security import ApiError, api_error
 from .service import Authorized, Service, service_of
@@ -46,7 +47,7 @@ class Knobs(BaseModel):
 
 
 _BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/Knobs"}},
+    "application/json": {"schema": Knobs.model_json_schema(by_alias=True)},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
         "images": {"type": "array", "items": {"type": "string"}},
@@ -145,7 +146,7 @@ async def extract(request: Request, caller: Authorized) -> Any:
                     image, service.http, schema=spec, model=knobs.model or service.model,
                     prompt=knobs.prompt, detail=knobs.detail, verify=knobs.verify,
                     votes=knobs.votes, budget=budget, store=service.store,
-                    base_url=service.settings.base_url)
+                    base_url=service.base_url(knobs.model))
             except PixelproofError as e:
                 raised.append(e)
                 return Extraction(source=image.source, page=image.page,
@@ -171,7 +172,7 @@ async def describe(request: Request, caller: Authorized) -> Any:
                                model=knobs.model or service.model, detail=knobs.detail,
                                http=service.http, budget=service.budget_for(caller,
                                                                             knobs.max_cost),
-                               store=service.store, base_url=service.settings.base_url)
+                               store=service.store, base_url=service.base_url(knobs.model))
     return {"text": response.text, "model": response.model,
             "finish_reason": response.finish_reason, "usage": _usage(response.usage),
             "cost": None if response.cost is None else str(response.cost),
@@ -226,7 +227,7 @@ async def job_result(job_id: str, request: Request, caller: Authorized,
     done = [from_json(i.result) for i in rows if i.status == "done"]
     done = [_renamed(e, names) for e in done]
     failed = [{"source": names.get(i.key.rsplit("@", 1)[0].split("#page=")[0], i.key),
-               "error": i.error} for i in rows if i.status == "failed"]
+               "error": redact(i.error or "failed")} for i in rows if i.status == "failed"]
     failed += service.jobs.failed_loads(job_id)
     if format == "jsonl":
         return Response(formats.to_jsonl(tagged(done)), media_type="application/x-ndjson")

@@ -144,7 +144,7 @@ async def chat_completions(body: ChatRequest, request: Request, caller: Authoriz
     service = service_of(request)
     asked = await to_request(body, service)
     budget = service.budget_for(caller)
-    base_url = service.settings.base_url
+    base_url = service.base_url(asked.model)
     head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()),
             "model": asked.model}
     if not body.stream:

@@ -154,13 +154,16 @@ class Guard:
                 raise ApiError(401, "Incorrect or missing API key: send one of the server's "
                                "tokens as 'Authorization: Bearer TOKEN'.",
                                code="invalid_api_key")
-        name = hashlib.sha256(token).hexdigest()[:12] if token else ""
-        caller = self.callers.get(name)
-        if caller is None:
-            budget = Budget(self.max_cost) if self.max_cost is not None else None
-            caller = self.callers[name] = Caller(name, budget)
+        caller = self.named(hashlib.sha256(token).hexdigest()[:12] if token else "")
         self._count(caller)
         return caller
+
+    def named(self, name: str) -> Caller:
+        """The caller known by ``name`` (a job's owner after a restart, too)."""
+        if name not in self.callers:
+            budget = Budget(self.max_cost) if self.max_cost is not None else None
+            self.callers[name] = Caller(name, budget)
+        return self.callers[name]
 
     def _count(self, caller: Caller) -> None:
         if self.rpm is None:

@@ -87,6 +87,11 @@ class Service:
             await self.http.aclose()
             self.store.close()
 
+    def base_url(self, model: str | None) -> str | None:
+        """--base-url, for OpenAI-compatible models only: never another provider's key there."""
+        openai = providers.resolve(model or self.model).provider == "openai"
+        return self.settings.base_url if openai else None
+
     def budget_for(self, caller: Caller, max_cost: float | None = None) -> Budgets | None:
         """The server's, the caller's and this request's caps, as one budget."""
         return budgets(self.budget, caller.budget,
@@ -136,6 +141,9 @@ def service_of(request: Request) -> Service:
 # --- jobs ---------------------------------------------------------------------------------
 
 
+JOB_ID = re.compile(r"job-[0-9a-f]{16}")
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", os.path.basename(name))[:80] or "upload"
 
@@ -168,8 +176,8 @@ class Jobs:
 
     def spec(self, job_id: str, caller: Caller) -> dict[str, Any] | None:
         """The job's spec when it exists and belongs to ``caller``."""
-        path = self.folder / _safe(job_id) / "job.json"
-        if not path.is_file():
+        path = self.folder / job_id / "job.json"
+        if not JOB_ID.fullmatch(job_id) or not path.is_file():
             return None
         spec: dict[str, Any] = json.loads(path.read_text())
         return spec if spec["owner"] == caller.name else None
@@ -222,11 +230,11 @@ class Jobs:
                       for im in loaded]
         (where / "failed.json").write_text(json.dumps(failed))
         knobs = spec["knobs"]
-        caller = service.guard.callers.get(spec["owner"]) or Caller(spec["owner"])
+        caller = service.guard.named(spec["owner"])
         async for _ in abatch(items, task=spec["task"], run=spec["id"], store=service.store,
                               http=service.http, concurrency=service.settings.concurrency,
                               budget=service.budget_for(caller, knobs.get("max_cost")),
-                              base_url=service.settings.base_url,
+                              base_url=service.base_url(knobs.get("model")),
                               model=knobs.get("model") or service.model,
                               prompt=knobs.get("prompt"), fields=knobs.get("fields"),
                               schema=knobs.get("schema"), detail=knobs.get("detail", "auto"),

@@ -22,7 +22,7 @@ from serving import served
 from pixelproof import images
 from pixelproof.errors import InputError
 from pixelproof.store import Store
-from pixelproof.web.service import Settings
+from pixelproof.web.service import Service, Settings
 
 TOKEN = "test-token-1"
 SECRET = "sk-test-SECRETSECRETSECRET"  # the server's provider key: never in any answer
@@ -105,10 +105,10 @@ def test_health_models_and_tokens(server, client):
     assert httpx.get(server + "/docs").status_code == 200
     assert "/v1/chat/completions" in httpx.get(server + "/openapi.json").json()["paths"]
     assert "local" in [m.id for m in client.models.list()]
-    for key in ("wrong", ""):
-        with pytest.raises(openai.AuthenticationError):
-            openai.OpenAI(base_url=server + "/v1", api_key=key or "x", max_retries=0,
-                          default_headers={} if key else {"Authorization": ""}).models.list()
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=server + "/v1", api_key="wrong", max_retries=0).models.list()
+    r = httpx.get(server + "/v1/models")  # no token at all
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
 
 
 def test_local_data_url_extracts_tables(client):
@@ -321,6 +321,17 @@ def test_jobs_belong_to_their_token(server):
     other = {"Authorization": "Bearer other-token"}
     assert httpx.get(f"{server}/v1/jobs/{job}", headers=other).status_code == 404
     assert httpx.get(f"{server}/v1/jobs/{job}", headers=AUTH).status_code == 200
+
+
+def test_base_url_is_for_openai_compatible_models_only(tmp_path):
+    service = Service(Settings(base_url="http://127.0.0.1:1/v1", cache_dir=str(tmp_path)))
+    try:
+        assert service.base_url("openai:x") == service.base_url("gpt-4o") == \
+            "http://127.0.0.1:1/v1"
+        assert service.base_url("anthropic:claude-haiku-4-5") is None
+        assert service.base_url("local") is None
+    finally:
+        service.store.close()
 
 
 def test_serve_needs_a_token_off_loopback():

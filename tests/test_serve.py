@@ -203,13 +203,18 @@ def test_a_redirect_to_a_private_address_is_refused(monkeypatch):
     hops = []
 
     def handler(request):
-        hops.append(str(request.url))
+        hops.append((str(request.url), request.headers["host"]))
+        if request.url.path == "/a.png":
+            return httpx.Response(200, content=RECEIPT)
         return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/"})
 
+    mock = httpx.MockTransport(handler)
+    assert images.load("http://public.test/a.png", public_only=True, transport=mock)
+    # sent to the address that was checked, under the host's name (no second DNS answer)
+    assert hops == [("http://93.184.216.34/a.png", "public.test")]
     with pytest.raises(InputError, match="'169.254.169.254' is at 169.254.169.254, not a public"):
-        images.load("http://public.test/a.png", public_only=True,
-                    transport=httpx.MockTransport(handler))
-    assert hops == ["http://public.test/a.png"]  # the metadata address was never asked
+        images.load("http://public.test/b.png", public_only=True, transport=mock)
+    assert hops[1:] == [("http://93.184.216.34/b.png", "public.test")]  # metadata never asked
 
 
 def test_upload_limits_each_a_clear_4xx(tmp_path):

@@ -223,10 +223,19 @@ def _decode_data_url(spec: str) -> bytes:
                          "Re-encode the image.") from None
 
 
-def check_public(url: str) -> None:
-    """Refuse a URL whose host is, or resolves to, an address that is not public (loopback,
-    private, link-local such as cloud metadata, multicast, reserved): a server fetching it for
-    a client could reach its own network."""
+def _pinned(client: httpx.Client, url: str) -> httpx.Request:
+    """A GET of ``url`` sent to the public address ``check_public`` found (the Host header and
+    TLS name stay the host's), so a second DNS answer cannot point it elsewhere."""
+    given = httpx.URL(url)
+    return client.build_request("GET", given.copy_with(host=check_public(url)),
+                                headers={"Host": given.netloc.decode("ascii")},
+                                extensions={"sni_hostname": given.host})
+
+
+def check_public(url: str) -> str:
+    """The address of ``url``'s host; InputError when it is, or resolves to, one that is not
+    public (loopback, private, link-local such as cloud metadata, multicast, reserved): a
+    server fetching it for a client could reach its own network."""
     host = httpx.URL(url).host
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
@@ -240,6 +249,7 @@ def check_public(url: str) -> None:
             raise InputError(url, f"the host '{host}' is at {address}, not a public address; "
                              "refused", "Send the image itself (upload or data URL), or start "
                              "the server with --allow-private-urls if you trust its clients.")
+    return str(infos[0][4][0])
 
 
 def _download(url: str, max_bytes: int, timeout: float,
@@ -251,19 +261,19 @@ def _download(url: str, max_bytes: int, timeout: float,
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport) as client:
             for _ in range(6):
-                if public_only:
-                    check_public(url)
-                with client.stream("GET", url) as r:
-                    if r.is_redirect and "location" in r.headers:
-                        target = str(r.url.join(r.headers["location"]))
-                        if r.url.scheme == "https" and not target.startswith("https://"):
-                            raise InputError(url, f"redirected to plain http ({target}); "
-                                             "refused", "Use an https address that stays "
-                                             "https, or download the image and pass the file.")
-                        url_now = target
-                    else:
+                r = client.send(_pinned(client, url) if public_only else client.build_request(
+                    "GET", url), stream=True)
+                try:
+                    if not (r.is_redirect and "location" in r.headers):
                         return _read_body(url, r, max_bytes, deadline, timeout)
-                url = url_now
+                    target = str(httpx.URL(url).join(r.headers["location"]))
+                    if url.startswith("https://") and not target.startswith("https://"):
+                        raise InputError(url, f"redirected to plain http ({target}); refused",
+                                         "Use an https address that stays https, or download "
+                                         "the image and pass the file.")
+                finally:
+                    r.close()
+                url = target
             raise InputError(url, "too many redirects", "Download the image and pass the file.")
     except httpx.TimeoutException:
         raise InputError(url, f"download timed out after {timeout:g} s",

@@ -84,6 +84,10 @@ def install(app: FastAPI, max_body: int) -> None:
     async def ours(request: Request, e: errors.PixelproofError) -> JSONResponse:
         return _answer(api_error(e))
 
+    @app.exception_handler(Exception)
+    async def bug(request: Request, e: Exception) -> JSONResponse:  # logged by the server
+        return _answer(api_error(e))
+
     app.add_middleware(BodyLimit, limit=max_body)
 
 

@@ -66,8 +66,8 @@ class Service:
     def __post_init__(self) -> None:
         s = self.settings
         self.store = Store(Store.default_path(s.cache_dir), cache=not s.no_cache)
-        limiter = RateLimiter(s.rpm, s.tpm) if s.rpm or s.tpm else None
-        self.http = Http(timeout=s.timeout, retries=s.retries, limiter=limiter,
+        # always one limiter: a provider's 429 or low remaining quota pauses every client
+        self.http = Http(timeout=s.timeout, retries=s.retries, limiter=RateLimiter(s.rpm, s.tpm),
                          max_connections=max(10, s.concurrency))
         self.guard = Guard(s.tokens, s.token_rpm, s.token_max_cost)
         self.budget = cost.Budget(s.max_cost) if s.max_cost is not None else None

@@ -21,7 +21,7 @@ with warnings.catch_warnings():  # starlette's note on httpx
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from pixelproof.web.app import create_app  # noqa: E402
+from pixelproof.web.app import review_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_corrections_are_typed_kept_undone_and_exported(store):
 
 
 def test_json_api_the_page_uses(store):
-    api = TestClient(create_app(store, "R"), base_url="http://127.0.0.1")
+    api = TestClient(review_app(store, "R"), base_url="http://127.0.0.1")
     queue = api.get("/api/runs/R/items").json()
     bad = queue["items"][0]["index"]
     refused = api.post(f"/api/runs/R/items/{bad}/corrections",
@@ -131,14 +131,14 @@ def test_json_api_the_page_uses(store):
 
 
 def test_every_request_needs_the_token_when_one_is_set(store):
-    api = TestClient(create_app(store, "R", token="s3cret"), base_url="http://127.0.0.1")
+    api = TestClient(review_app(store, "R", token="s3cret"), base_url="http://127.0.0.1")
     for url in ("/runs/R", "/api/runs/R/items", "/static/review.js"):
         assert api.get(url).status_code == 401
     assert api.get("/api/runs/R/items", headers={"Authorization": "Bearer nope"}).status_code \
         == 401
     assert api.get("/runs/R?token=s3cret").status_code == 200  # sets the cookie
     assert api.get("/api/runs/R/items").status_code == 200
-    open_api = TestClient(create_app(store, "R"), base_url="http://evil.example")
+    open_api = TestClient(review_app(store, "R"), base_url="http://evil.example")
     assert open_api.get("/api/runs/R/items").status_code == 403  # DNS rebinding
 
 

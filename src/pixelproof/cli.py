@@ -684,17 +684,17 @@ def review(target: tuple[str, ...], port: int, host: str, token: str | None, no_
         except SystemExit as e:
             if e.code and not store.items(run, "done"):
                 raise
-    serve(store, run, host=host, port=port, token=token, browser=not no_browser)
+    serve_review(store, run, host=host, port=port, token=token, browser=not no_browser)
 
 
-def serve(store: Store, run: str, *, host: str, port: int, token: str | None,
+def serve_review(store: Store, run: str, *, host: str, port: int, token: str | None,
           browser: bool) -> None:
     """Serve the review of ``run`` until Ctrl-C; a token is made for a host that is not
     loopback."""
     try:
         import uvicorn
 
-        from .web.app import create_app, is_loopback
+        from .web.app import is_loopback, review_app
     except ImportError:
         raise ConfigError("review needs the web extra: pip install 'pixelproof[web]'.") from None
     if token is None and not is_loopback(host):
@@ -709,7 +709,7 @@ def serve(store: Store, run: str, *, host: str, port: int, token: str | None,
     click.echo(f"reviewing run '{run}' at {url} (Ctrl-C stops)", err=True)
     if browser:
         threading.Timer(1.0, webbrowser.open, [url]).start()
-    uvicorn.run(create_app(store, run, token=token), host=host, port=port, log_level="warning")
+    uvicorn.run(review_app(store, run, token=token), host=host, port=port, log_level="warning")
 
 
 @main.command("verify")
@@ -904,6 +904,94 @@ def eval_command(folder: str, schema_file: str | None, models: tuple[str, ...],
                      temperature=temperature, vote_models=models[1:], timeout=timeout,
                      retries=retries)
     click.echo(score.render(), nl=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs --token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--token", "tokens", multiple=True, envvar="PIXELPROOF_TOKENS",
+              help="A bearer token clients must send (give several, or set PIXELPROOF_TOKENS "
+                   "to tokens separated by spaces).")
+@click.option("-m", "--model", default=None, help="The default model. " + MODEL_HELP)
+@click.option("--base-url", default=None,
+              help="OpenAI-compatible endpoint for openai: models (default $OPENAI_BASE_URL).")
+@click.option("--allow-private-urls", is_flag=True,
+              help="Fetch image URLs on loopback and private networks too (only for trusted "
+                   "clients).")
+@click.option("--max-cost", type=float, default=None, metavar="USD",
+              help="Never spend more than this while the server runs.")
+@click.option("--token-max-cost", type=float, default=None, metavar="USD",
+              help="Never spend more than this for one token while the server runs.")
+@click.option("--token-rpm", type=click.IntRange(1), default=None,
+              help="Requests per minute one token may send.")
+@click.option("--rpm", type=click.IntRange(1), default=None,
+              help="Requests per minute to the providers, all clients together.")
+@click.option("--tpm", type=click.IntRange(1), default=None,
+              help="Tokens per minute to the providers, all clients together.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Requests in flight at once for each job.")
+@click.option("--max-upload-mb", type=click.FloatRange(0, min_open=True), default=20,
+              show_default=True, help="Largest image or file.")
+@click.option("--max-request-mb", type=click.FloatRange(0, min_open=True), default=100,
+              show_default=True, help="Largest request body.")
+@click.option("--max-pixels", type=click.IntRange(1), default=40_000_000, show_default=True,
+              help="Largest image (or PDF page) in pixels.")
+@click.option("--max-pages", type=click.IntRange(1), default=50, show_default=True,
+              help="Most pages in one PDF or TIFF.")
+@click.option("--max-files", type=click.IntRange(1), default=50, show_default=True,
+              help="Most images, files or URLs in one request.")
+@click.option("--price-file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="JSON prices merged over the bundled table.")
+@click.option("--no-cache", is_flag=True, help="Always ask the model; never answer from the "
+              "cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the cache, usage log, runs and jobs live (default $PIXELPROOF_HOME, "
+                   "else the user data folder).")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for each answer.")
+@click.option("--retries", type=click.IntRange(0, MAX_RETRIES), default=3, show_default=True,
+              help="Retries on 429, 5xx and timeouts.")
+@handle_errors
+def serve(host: str, port: int, tokens: tuple[str, ...], model: str | None,
+          base_url: str | None, allow_private_urls: bool, max_cost: float | None,
+          token_max_cost: float | None, token_rpm: int | None, rpm: int | None,
+          tpm: int | None, concurrency: int, max_upload_mb: float, max_request_mb: float,
+          max_pixels: int, max_pages: int, max_files: int, price_file: str | None,
+          no_cache: bool, cache_dir: str | None, timeout: float, retries: int) -> None:
+    """Serve the library over HTTP: a REST API (/v1/extract, /v1/describe, /v1/jobs) and an
+    OpenAI-compatible endpoint (/v1/chat/completions, /v1/models); docs at /docs.
+
+    \b
+    Example:
+      pixelproof serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
+    """
+    try:
+        import uvicorn
+
+        from .web.app import create_app
+        from .web.service import MB, Settings
+    except ImportError:
+        raise ConfigError("serve needs the web extra: pip install 'pixelproof[web]'.") \
+            from None
+    tokens = tuple(t for given in tokens for t in given.split())
+    if not tokens and host not in ("127.0.0.1", "localhost", "::1"):
+        raise click.UsageError(f"--host {host} is reachable from other machines: give --token "
+                               "(clients send it as 'Authorization: Bearer TOKEN').")
+    check_options(models=(model,), timeout=timeout, max_cost=max_cost, price_file=price_file)
+    check_options(max_cost=token_max_cost)
+    cost.use_price_file(price_file)
+    settings = Settings(
+        tokens=tokens, model=model, base_url=base_url, allow_private_urls=allow_private_urls,
+        max_bytes=int(max_upload_mb * MB), max_body=int(max_request_mb * MB),
+        max_pixels=max_pixels, max_pages=max_pages, max_files=max_files, token_rpm=token_rpm,
+        token_max_cost=None if token_max_cost is None else Decimal(str(token_max_cost)),
+        max_cost=None if max_cost is None else Decimal(str(max_cost)), rpm=rpm, tpm=tpm,
+        concurrency=concurrency, cache_dir=cache_dir, no_cache=no_cache, timeout=timeout,
+        retries=retries)
+    click.echo(f"pixelproof: serving on http://{host}:{port} (docs at /docs); "
+               f"{len(tokens) or 'no'} token{'s' if len(tokens) != 1 else ''}", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 @main.command("usage")

@@ -145,8 +145,10 @@ def prepare(request: Request) -> tuple[Request, int]:
 
 
 async def stream(request: Request, http: Http, *, base_url: str | None = None,
-                 store: Store | None = None) -> AsyncIterator[str | Response]:
-    """Text pieces as they arrive, then the whole Response (from the cache when it is there)."""
+                 store: Store | None = None,
+                 budget: cost.Budget | None = None) -> AsyncIterator[str | Response]:
+    """Text pieces as they arrive, then the whole Response (from the cache when it is there);
+    under a budget, the request's worst case is reserved first, as ``send`` does."""
     target = providers.resolve(request.model, base_url)
     key = cache_key(request, target.id, target.base_url) \
         if store and target.provider != "local" else ""
@@ -155,6 +157,24 @@ async def stream(request: Request, http: Http, *, base_url: str | None = None,
         yield hit.text
         yield hit
         return
+    held = None
+    if budget is not None and target.provider != "local":
+        if request.max_tokens is None:
+            request = replace(request, max_tokens=BUDGET_MAX_TOKENS)
+        held = budget.reserve(cost.request_ceiling(request, request.max_tokens or 0))
+    try:
+        async for piece in _stream(request, target, http, store, key):
+            if isinstance(piece, Response) and held is not None:
+                budget.settle(held, piece.cost)  # type: ignore[union-attr]
+                held = None
+            yield piece
+    finally:
+        if held is not None:  # broken off: what it cost is not known
+            budget.settle(held, None)  # type: ignore[union-attr]
+
+
+async def _stream(request: Request, target: providers.Target, http: Http, store: Store | None,
+                  key: str) -> AsyncIterator[str | Response]:
     async for piece in providers.get(target).stream(request, target, http):
         if isinstance(piece, Response):
             piece = replace(piece, cost=cost.cost_of(request.model, piece.usage)) \

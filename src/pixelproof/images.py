@@ -13,8 +13,10 @@ import errno
 import glob
 import hashlib
 import io
+import ipaddress
 import os
 import re
+import socket
 import stat
 import sys
 import time
@@ -101,12 +103,19 @@ def load(
     max_bytes: int = MAX_BYTES,
     timeout: float = URL_TIMEOUT,
     transport: httpx.BaseTransport | None = None,
+    public_only: bool = False,
+    max_pages: int | None = None,
+    name: str = "<bytes>",
 ) -> list[Image]:
-    """Load one input; a PDF gives one image per page (``file.pdf#page=3`` for one)."""
+    """Load one input; a PDF gives one image per page (``file.pdf#page=3`` for one).
+
+    ``public_only`` refuses URLs (and redirects) to loopback, private, link-local and other
+    non-public addresses, as a server must; ``max_pages`` caps a PDF's or TIFF's pages;
+    ``name`` is the source of bytes (an upload's file name)."""
     url = None
     page = None
     if isinstance(spec, bytes):
-        source, data = "<bytes>", spec
+        source, data = name, spec
     elif isinstance(spec, Path) or not (spec == "-" or _is_url(spec) or spec.startswith("data:")):
         source = str(spec)
         path, page = _split_page(source)
@@ -117,7 +126,7 @@ def load(
         source, data = "<data url>", _decode_data_url(spec)
     else:
         source = url = spec
-        data = _download(spec, max_bytes, timeout, transport)
+        data = _download(spec, max_bytes, timeout, transport, public_only)
     if not data:
         raise InputError(source, "the file is empty (0 bytes)", "Check that it was saved fully.")
     if len(data) > max_bytes:
@@ -136,6 +145,11 @@ def load(
             source, "not an image (its bytes are not PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF, "
             "JPEG 2000 or PDF)", "Pass an image file; the file name's extension does not "
             "matter.")
+    if max_pages is not None and page is None and mime in ("application/pdf", "image/tiff"):
+        n = tiff_pages(data) if mime == "image/tiff" else pdf_pages(data)
+        if n > max_pages:
+            raise ImageTooLarge(source, f"{n} pages is over the {max_pages} page limit",
+                                "Split the document, or send the pages you need.")
     if mime == "application/pdf":
         return _pdf_pages(source, data, page, max_pixels)
     if mime == "image/tiff":
@@ -209,26 +223,57 @@ def _decode_data_url(spec: str) -> bytes:
                          "Re-encode the image.") from None
 
 
+def _pinned(client: httpx.Client, url: str) -> httpx.Request:
+    """A GET of ``url`` sent to the public address ``check_public`` found (the Host header and
+    TLS name stay the host's), so a second DNS answer cannot point it elsewhere."""
+    given = httpx.URL(url)
+    return client.build_request("GET", given.copy_with(host=check_public(url)),
+                                headers={"Host": given.netloc.decode("ascii")},
+                                extensions={"sni_hostname": given.host})
+
+
+def check_public(url: str) -> str:
+    """The address of ``url``'s host; InputError when it is, or resolves to, one that is not
+    public (loopback, private, link-local such as cloud metadata, multicast, reserved): a
+    server fetching it for a client could reach its own network."""
+    host = httpx.URL(url).host
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise InputError(url, f"cannot resolve the host '{host}'", "Check the URL.") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global:
+            raise InputError(url, f"the host '{host}' is at {address}, not a public address; "
+                             "refused", "Send the image itself (upload or data URL), or start "
+                             "the server with --allow-private-urls if you trust its clients.")
+    return str(infos[0][4][0])
+
+
 def _download(url: str, max_bytes: int, timeout: float,
-              transport: httpx.BaseTransport | None) -> bytes:
+              transport: httpx.BaseTransport | None, public_only: bool = False) -> bytes:
     """The body at ``url``: at most ``max_bytes``, within ``timeout`` seconds in all (not per
     read: a server sending a byte at a time is cut off), following up to 5 redirects but never
-    from https to plain http."""
+    from https to plain http; with ``public_only`` every hop's address is checked first."""
     deadline = time.monotonic() + timeout
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport) as client:
             for _ in range(6):
-                with client.stream("GET", url) as r:
-                    if r.is_redirect and "location" in r.headers:
-                        target = str(r.url.join(r.headers["location"]))
-                        if r.url.scheme == "https" and not target.startswith("https://"):
-                            raise InputError(url, f"redirected to plain http ({target}); "
-                                             "refused", "Use an https address that stays "
-                                             "https, or download the image and pass the file.")
-                        url_now = target
-                    else:
+                r = client.send(_pinned(client, url) if public_only else client.build_request(
+                    "GET", url), stream=True)
+                try:
+                    if not (r.is_redirect and "location" in r.headers):
                         return _read_body(url, r, max_bytes, deadline, timeout)
-                url = url_now
+                    target = str(httpx.URL(url).join(r.headers["location"]))
+                    if url.startswith("https://") and not target.startswith("https://"):
+                        raise InputError(url, f"redirected to plain http ({target}); refused",
+                                         "Use an https address that stays https, or download "
+                                         "the image and pass the file.")
+                finally:
+                    r.close()
+                url = target
             raise InputError(url, "too many redirects", "Download the image and pass the file.")
     except httpx.TimeoutException:
         raise InputError(url, f"download timed out after {timeout:g} s",
@@ -352,6 +397,20 @@ def _tiff_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> 
                                    "Re-export the file.") from None
         out.append(encode(frame, source, page=p))
     return out
+
+
+def pdf_pages(data: bytes) -> int:
+    """How many pages a PDF holds (0 when it cannot be opened: loading says why)."""
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:
+        return 0
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
 
 
 def tiff_pages(data: bytes) -> int:

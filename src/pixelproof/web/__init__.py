@@ -1,2 +1,2 @@
-"""The web face of pixelproof: one FastAPI app (``app.create_app``) for ``pixelproof review``.
-Needs the ``web`` extra: pip install 'pixelproof[web]'."""
+"""pixelproof's web face (the ``web`` extra: pip install 'pixelproof[web]'): the FastAPI apps
+of ``serve`` (``app.create_app``) and ``review`` (``app.review_app``)."""

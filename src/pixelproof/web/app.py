@@ -1,10 +1,12 @@
-"""The app factory: every request checked (the token when one is set, else a loopback Host
-header, against DNS rebinding), a Content-Security-Policy with no outside hosts, pixelproof
-errors as JSON with their message."""
+"""The app factories: ``create_app`` for ``pixelproof serve`` (the REST and OpenAI-compatible
+routers, their limits and the service they share) and ``review_app`` for ``pixelproof review``
+(every request checked: the token when one is set, else a loopback Host header, against DNS
+rebinding; a Content-Security-Policy with no outside hosts; pixelproof errors as JSON)."""
 
 from __future__ import annotations
 
 import hmac
+from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -12,7 +14,29 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import PixelproofError, StoreError
 from ..store import Store
-from . import review
+from . import api, compat, review, security
+from .service import Service, Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app for ``pixelproof serve``; OpenAPI docs at /docs."""
+    service = Service(settings or Settings())
+    app = FastAPI(title="pixelproof", version=version("pixelproof"),
+                  description="Extract data from images with vision models, every value "
+                  "checked against the pixels; OpenAI-compatible at /v1/chat/completions.",
+                  lifespan=service.lifespan)
+    app.state.service = service
+    security.install(app, service.settings.max_body)
+    app.include_router(api.router)
+    app.include_router(compat.router)
+
+    @app.get("/healthz", tags=["server"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: no token needed."""
+        return {"status": "ok"}
+
+    return app
+
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 COOKIE = "pixelproof_token"
@@ -25,7 +49,7 @@ def is_loopback(host: str) -> bool:
     return host in LOOPBACK or host.startswith("127.")
 
 
-def create_app(store: Store, run: str, *, token: str | None = None) -> FastAPI:
+def review_app(store: Store, run: str, *, token: str | None = None) -> FastAPI:
     """The review app for ``run`` in ``store``. With ``token``, every request must carry it
     (``?token=`` once, which sets a cookie, or ``Authorization: Bearer TOKEN``)."""
     app = FastAPI(title="pixelproof", docs_url=None, redoc_url=None, openapi_url=None)

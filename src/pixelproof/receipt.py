@@ -1,6 +1,6 @@
-"""The head of a receipt or invoice: who issued it (the name printed at the top, usually the
-largest text) and where (the lines under the name, up to the first phone number, tax number,
-date or labelled line).
+"""The head of a receipt or invoice: who issued it (the name printed at the top, the largest
+text there) and where (the lines that read as an address, before the first phone number, tax
+number, date or labelled line).
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ _NOT_A_NAME = re.compile(r"\b(welcome|thank|invoice|receipt|official|cash ?sale|
 _STOP = re.compile(r"\b(te[l1]|phone|ph|fax|gst|vat|abn|reg|co\.? ?no|company no|date|time|"
                    r"invoice|receipt|cashier|server|table|order|www|http|e-?mail|store ?#? ?\d|"
                    r"check)\b|@|:\s*\S|\d{8}", re.I)
-_SUFFIX = re.compile(r"\b(sdn\.? ?bhd|bhd|ltd|limited|inc|llc|plc|gmbh|co|corp|s/b|enterprise|"
-                     r"trading)\.?\)?$", re.I)
 
 
 def header(page: OcrResult, lines: int = 5) -> tuple[str, str]:
@@ -42,10 +40,10 @@ def header(page: OcrResult, lines: int = 5) -> tuple[str, str]:
 
 
 def _address(rows: list[str], most: int) -> list[str]:
-    """The first run of address lines among ``rows`` (the lines under the name): it starts at a
-    line that reads as a place (a street word, a postcode, "City, ST", or a number beside
-    words), taking a line of plain words just above it, and ends before a phone number, a date,
-    a labelled line or a line of figures."""
+    """The first run of address lines among ``rows`` (the head of the page, the name left out),
+    above the date and the items: it starts at a line that reads as a place (a street word, a
+    postcode, "City, ST", or a number beside words) and goes on over places and plain words,
+    up to ``most`` lines."""
     kinds = [_place(text) for text in rows]
     body = next((n for n, text in enumerate(rows) if _has_date(text) or _money(text)),
                 len(rows))  # the address is printed above the date and the items
@@ -68,7 +66,7 @@ _STREET = re.compile(r"\b(st|street|str|rd|road|ave|av|avenue|blvd|boulevard|lan
                      r"hwy|highway|way|plaza|plz|jalan|jln|jl|taman|floor|flr|fl|suite|ste|unit|"
                      r"level|lot|box|centre|center|mall|complex|bldg|building|block|blk|rue|via|"
                      r"strasse|straße|calle|place|pl|court|ct|pkwy|parkway|square|sq|market|"
-                     r"airport|station|route|rte|marg|nagar|road|crescent|terrace|parade)\b\.?",
+                     r"airport|station|route|rte|marg|nagar|crescent|terrace|parade)\b\.?",
                      re.I)
 
 

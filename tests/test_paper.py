@@ -170,3 +170,9 @@ def test_a_registration_number_beside_the_name_may_be_left_out():
     ocr = page("SYARIKAT PERNIAGAAN GIN KEE (81109-A)", "NO 290, JALAN AIR PANAS")
     assert status(ocr, {"company": "SYARIKAT PERNIAGAAN GIN KEE"}, "company") == "verified"
     assert status(ocr, {"company": "SYARIKAT PERNIAGAAN GIN"}, "company") == "unverified"
+
+
+def test_an_address_line_that_ends_in_a_phone_number_is_kept_without_it():
+    ocr = page("CORNER BAKERY", "2000 AVONDALE DR", "DURHAM, N.C. 27704 Tel (919) 220-9638",
+               "Date: 12/03/2024")
+    assert fill(SCHEMA, [ocr])["address"] == "2000 AVONDALE DR DURHAM, N.C. 27704"

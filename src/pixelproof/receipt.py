@@ -15,7 +15,7 @@ _NOT_A_NAME = re.compile(r"\b(welcome|thank|invoice|receipt|official|cash ?sale|
                          r"duplicate|customers?|order|table|guests?|server|cashier|number|closed|"
                          r"www|http)\b|^\W*(tel|phone|date|time|sales)\b", re.I)
 _STOP = re.compile(r"\b(te[l1]|phone|ph|fax|gst|vat|abn|reg|co\.? ?no|company no|date|time|"
-                   r"invoice|receipt|cashier|server|table|order|www|http|e-?mail|store ?#? ?\d|"
+                   r"invoice|receipt|cashier|server|table|order|www|http|e-?mail|store ?#? ?\d+|"
                    r"check)\b|@|:\s*\S|\d{8}", re.I)
 
 
@@ -52,6 +52,10 @@ def _address(rows: list[str], most: int) -> list[str]:
         return []
     out = [rows[start]]
     for text, kind in zip(rows[start + 1:], kinds[start + 1:], strict=True):
+        before = _STOP.split(text, maxsplit=1)[0].rstrip(" ,;-")
+        if kind not in ("place", "words") and before and before != text and _place(
+                before) == "place" and len(out) < most:
+            out.append(before)  # "DURHAM, N.C. 27704  Tel (919) 220-9638"
         if kind not in ("place", "words") or len(out) == most:
             break
         out.append(text)

@@ -225,16 +225,7 @@ def _page_count(data: bytes) -> int:
         return pages if pages > 1 else 0
     if images_mod.sniff(data) != "application/pdf":
         return 0
-    import pypdfium2 as pdfium
-
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError:
-        return 0
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
+    return images_mod.pdf_pages(data)
 
 
 def limiter_for(items: list[Item], rpm: int | None, tpm: int | None, model: str,

@@ -162,3 +162,20 @@ def test_golden_set_from_the_review_is_scored_by_eval(made_run, store, tmp_path)
     assert "  rows[].amount: 6/8 (75%)" in r.stdout  # 16.84, and the invented row
     assert "  002-bad.png: 20/25 (80%)" in r.stdout and "  001-clean.png: 17/17 (100%)" in r.stdout
     assert "verification flagged 5 of 5 wrong values, and 0 of 37 right ones" in r.stdout
+
+
+def test_serve_opens_every_run_s_review_with_its_tokens(store):
+    from pixelproof.web.app import create_app
+    from pixelproof.web.service import Settings
+    api = TestClient(create_app(Settings(tokens=("s3cret",))), base_url="http://127.0.0.1")
+    assert api.get("/api/runs/R/items").status_code == 401
+    assert api.get("/runs/R", headers={"Authorization": "Bearer nope"}).status_code == 401
+    page = api.get("/runs/R?token=s3cret")  # sets the cookie the page's own requests carry
+    assert page.status_code == 200 and "default-src 'none'" in page.headers[
+        "content-security-policy"]
+    assert api.get("/api/runs/R/items").json()["items"]
+    bearer = TestClient(create_app(Settings(tokens=("s3cret",))), base_url="http://127.0.0.1")
+    assert bearer.get("/api/runs/R/items", headers={"Authorization": "Bearer s3cret"}
+                      ).status_code == 200
+    open_api = TestClient(create_app(Settings()), base_url="http://evil.example")
+    assert open_api.get("/api/runs/R/items").status_code == 403  # DNS rebinding

@@ -1,14 +1,15 @@
 """The app factories: ``create_app`` for ``pixelproof serve`` (the REST and OpenAI-compatible
-routers, their limits and the service they share) and ``review_app`` for ``pixelproof review``
-(every request checked: the token when one is set, else a loopback Host header, against DNS
-rebinding; a Content-Security-Policy with no outside hosts; pixelproof errors as JSON)."""
+routers, their limits and the service they share, and the review pages of every run) and
+``review_app`` for ``pixelproof review`` (one run). Review pages are checked on every request:
+the token when one is set, else a loopback Host header, against DNS rebinding; they carry a
+Content-Security-Policy with no outside hosts."""
 
 from __future__ import annotations
 
 import hmac
 from importlib.metadata import version
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -35,7 +36,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: no token needed."""
         return {"status": "ok"}
 
+    _review_pages(app, service)
     return app
+
+
+def _review_pages(app: FastAPI, service: Service) -> None:
+    """Every run's review pages under ``serve`` (``/runs/NAME``): the server's tokens, sent as
+    a header or once as ``?token=`` (which sets a cookie for the page's own requests)."""
+
+    def allowed(request: Request) -> None:
+        if not service.settings.tokens and not is_loopback(request.url.hostname or ""):
+            raise security.ApiError(403, "the review pages answer on loopback only; restart "
+                                    "the server with --token to open them elsewhere.")
+        given = request.query_params.get("token") or request.cookies.get(COOKIE)
+        service.guard.caller(request.headers.get("authorization") or (
+            f"Bearer {given}" if given else None))
+
+    app.include_router(review.router(service.store, None), dependencies=[Depends(allowed)],
+                       include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=review.STATIC), name="static")
+
+    @app.middleware("http")
+    async def pages(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        if request.url.path.startswith(("/runs/", "/api/runs/", "/static/")):
+            response.headers["Content-Security-Policy"] = CSP
+            token = request.query_params.get("token")
+            if token and response.status_code == 200:
+                response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -24,12 +24,14 @@ class CorrectionIn(BaseModel):
     action: Literal["set", "accept", "delete", "add", "undo"] | None = None
 
 
-def router(store: Store, run: str) -> APIRouter:
+def router(store: Store, run: str | None) -> APIRouter:
+    """The pages and API of every run in ``store``; ``/`` opens ``run`` when one is given."""
     api = APIRouter()
 
-    @api.get("/")
-    def home() -> RedirectResponse:
-        return RedirectResponse(f"/runs/{run}")
+    if run is not None:
+        @api.get("/")
+        def home() -> RedirectResponse:
+            return RedirectResponse(f"/runs/{run}")
 
     @api.get("/runs/{name}")
     def page(name: str) -> FileResponse:

@@ -10,40 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import slowapi
 from PIL import Image as PILImage
 
 from pixelproof.batch import abatch
 from pixelproof.http import Http
 
 LATENCY, CONCURRENCY = 0.25, 32
-SERVER = f"""
-import asyncio, json, socket, sys, uvicorn
-ANSWER = json.dumps({{"id": "c", "object": "chat.completion", "created": 0, "model": "bench",
-    "choices": [{{"index": 0, "finish_reason": "stop",
-                 "message": {{"role": "assistant", "content": '[{{"n": 1}}]'}}}}],
-    "usage": {{"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105}}}}).encode()
-
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    while (await receive()).get("more_body"):
-        pass
-    await asyncio.sleep({LATENCY})
-    await send({{"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]}})
-    await send({{"type": "http.response.body", "body": ANSWER}})
-
-sock = socket.socket()
-sock.bind(("127.0.0.1", 0))
-print(f"http://127.0.0.1:{{sock.getsockname()[1]}}/v1", flush=True)
-uvicorn.Server(uvicorn.Config(app, log_level="error")).run(sockets=[sock])
-"""
 
 
 def make_images(folder: Path, count: int) -> list[str]:
@@ -91,24 +69,20 @@ def sdk_loop(paths: list[str], url: str) -> None:
 
 
 def main(count: int = 500) -> None:
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
-    url = server.stdout.readline().strip()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = make_images(Path(tmp), count)
-            cpu, wall = time.process_time(), time.perf_counter()
-            done = asyncio.run(pixelproof_run(paths, url))
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            floor_cpu, floor = time.process_time(), time.perf_counter()
-            asyncio.run(httpx_floor(paths, url))
-            floor, floor_cpu = time.perf_counter() - floor, time.process_time() - floor_cpu
-            limit = count * LATENCY / CONCURRENCY
-            sample = paths[:40]
-            start = time.perf_counter()
-            sdk_loop(sample, url)
-            per = (time.perf_counter() - start) / len(sample)
-    finally:
-        server.kill()
+    with slowapi.serve('[{"n": 1}]', latency=LATENCY) as url, \
+            tempfile.TemporaryDirectory() as tmp:
+        paths = make_images(Path(tmp), count)
+        cpu, wall = time.process_time(), time.perf_counter()
+        done = asyncio.run(pixelproof_run(paths, url))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        floor_cpu, floor = time.process_time(), time.perf_counter()
+        asyncio.run(httpx_floor(paths, url))
+        floor, floor_cpu = time.perf_counter() - floor, time.process_time() - floor_cpu
+        limit = count * LATENCY / CONCURRENCY
+        sample = paths[:40]
+        start = time.perf_counter()
+        sdk_loop(sample, url)
+        per = (time.perf_counter() - start) / len(sample)
     print(f"{count} images, {LATENCY * 1000:.0f} ms latency, {CONCURRENCY} in flight")
     print(f"limit (images x latency / concurrency): {limit:.2f} s")
     print(f"pixelproof: {wall:.2f} s ({100 * (wall / limit - 1):+.1f}% over the limit; "

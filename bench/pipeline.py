@@ -30,31 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 import render  # noqa: E402
+import slowapi  # noqa: E402
 
 LATENCY, CONCURRENCY = 1.0, 16
-ANSWER = "| Description | Amount |\\n|---|---|\\n| Total | 12.34 |\\n| Tax | 1.20 |"
-SERVER = f"""
-import asyncio, json, socket, uvicorn
-ANSWER = json.dumps({{"id": "c", "object": "chat.completion", "created": 0, "model": "gpt-4o",
-    "choices": [{{"index": 0, "finish_reason": "stop",
-                 "message": {{"role": "assistant", "content": "{ANSWER}"}}}}],
-    "usage": {{"prompt_tokens": 800, "completion_tokens": 40, "total_tokens": 840}}}}).encode()
-
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    while (await receive()).get("more_body"):
-        pass
-    await asyncio.sleep({LATENCY})
-    await send({{"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]}})
-    await send({{"type": "http.response.body", "body": ANSWER}})
-
-sock = socket.socket()
-sock.bind(("127.0.0.1", 0))
-print(f"http://127.0.0.1:{{sock.getsockname()[1]}}/v1", flush=True)
-uvicorn.Server(uvicorn.Config(app, log_level="error")).run(sockets=[sock])
-"""
+ANSWER = "| Description | Amount |\n|---|---|\n| Total | 12.34 |\n| Tax | 1.20 |"
 RAW = """
 import sys, time, resource
 from rapidocr import RapidOCR
@@ -156,33 +135,29 @@ def main(count: int = 40, workers: int | None = None) -> None:
     from pixelproof import ocr
     reader = ocr.configure(workers)
     load = os.getloadavg()[0]
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
-    url = server.stdout.readline().strip()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = make_pages(Path(tmp), count)
-            widths = sorted(render.Image.open(p).width for p in paths)
-            raws = [raw_pass(paths)]  # before and after pixelproof: the machine's load drifts
-            with PeakRss() as rss:
-                cpu0, start = _cpu(), time.perf_counter()
-                results = asyncio.run(pixelproof_run(paths, url, Path(tmp) / "store.db"))
-                wall = time.perf_counter() - start
-            calls = reader.calls
-            worker_rss = []
-            for pid in reader.pool.pids():
-                with open(f"/proc/{pid}/status") as f:
-                    worker_rss += [int(line.split()[1]) / 1024 for line in f
-                                   if line.startswith("VmHWM")]
-            ocr.configure(workers)  # a new process's memory: nothing kept but the store
-            start = time.perf_counter()
-            again = asyncio.run(pixelproof_run(paths, url, Path(tmp) / "store.db"))
-            rerun, rerun_calls = time.perf_counter() - start, ocr.reader().calls
-            ocr.reader().pool.shutdown()
-            reader.pool.shutdown()
-            cpu = _cpu() - cpu0  # the workers' CPU counts once they are reaped
-            raws.append(raw_pass(paths))
-    finally:
-        server.kill()
+    with slowapi.serve(ANSWER, latency=LATENCY, model="gpt-4o", prompt_tokens=800,
+                       completion_tokens=40) as url, tempfile.TemporaryDirectory() as tmp:
+        paths = make_pages(Path(tmp), count)
+        widths = sorted(render.Image.open(p).width for p in paths)
+        raws = [raw_pass(paths)]  # before and after pixelproof: the machine's load drifts
+        with PeakRss() as rss:
+            cpu0, start = _cpu(), time.perf_counter()
+            results = asyncio.run(pixelproof_run(paths, url, Path(tmp) / "store.db"))
+            wall = time.perf_counter() - start
+        calls = reader.calls
+        worker_rss = []
+        for pid in reader.pool.pids():
+            with open(f"/proc/{pid}/status") as f:
+                worker_rss += [int(line.split()[1]) / 1024 for line in f
+                               if line.startswith("VmHWM")]
+        ocr.configure(workers)  # a new process's memory: nothing kept but the store
+        start = time.perf_counter()
+        again = asyncio.run(pixelproof_run(paths, url, Path(tmp) / "store.db"))
+        rerun, rerun_calls = time.perf_counter() - start, ocr.reader().calls
+        ocr.reader().pool.shutdown()
+        reader.pool.shutdown()
+        cpu = _cpu() - cpu0  # the workers' CPU counts once they are reaped
+        raws.append(raw_pass(paths))
     raw_wall = sum(r[0] for r in raws) / 2
     raw_rss = max(r[1] for r in raws)
     raw_cpu = sum(r[2] for r in raws) / 2

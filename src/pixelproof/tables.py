@@ -139,12 +139,14 @@ def _number(text: str) -> bool:
     return bool(re.fullmatch(r"[-+($€£]*\s*\d[\d.,/:%-]*\)?\s*[€]?", text.strip()))
 
 
-def key_values(ocr: OcrResult) -> list[tuple[str, str, Box]]:
+def key_values(ocr: OcrResult, found: list[Table] | None = None
+               ) -> list[tuple[str, str, Box]]:
     """(label, value, value box) for lines like "Total: 42.10", "Date 12/03/2024", and
     "Plan:  Team" laid out in two cells. Table rows are left out, except the rows of a
-    headerless two-column table of labels and values ("Subtotal      16.30")."""
+    headerless two-column table of labels and values ("Subtotal      16.30"). ``found``: the
+    page's tables, when already found."""
     out: list[tuple[str, str, Box]] = []
-    found, done = find_tables(ocr), set()
+    found, done = find_tables(ocr) if found is None else found, set()
     for line in ocr.lines:
         box = _union([w.box for w in line])
         table = next((t for t in found if t.box[1] <= (box[1] + box[3]) / 2 <= t.box[3]), None)
@@ -165,12 +167,13 @@ def key_values(ocr: OcrResult) -> list[tuple[str, str, Box]]:
     return out
 
 
-def labels(ocr: OcrResult) -> list[tuple[str, str, Box]]:
+def labels(ocr: OcrResult, found: list[Table] | None = None) -> list[tuple[str, str, Box]]:
     """``key_values`` and, besides, every other place where a labelled value may be printed:
     a line that ends with a figure after words ("TOTAL   13.10", "08:37PM Total 1360.00",
     "Total Qty  3" among a table's rows), and a figure under its heading in a table of one
-    row ("GALLONS  TOTAL" over "9.505  $19.00")."""
-    out = key_values(ocr)
+    row ("GALLONS  TOTAL" over "9.505  $19.00"). ``found``: the page's tables, when found."""
+    found = find_tables(ocr) if found is None else found
+    out = key_values(ocr, found)
     seen = {box for _, _, box in out}
     for line in ocr.lines:
         groups = word_groups(line)
@@ -189,7 +192,7 @@ def labels(ocr: OcrResult) -> list[tuple[str, str, Box]]:
             continue
         out.append((label.rstrip(": "), text, box))
         seen.add(box)
-    for table in find_tables(ocr):
+    for table in found:
         if len(table.cells) == 1 and not table.header[0].startswith("column_"):
             out += [(head, cell.text, cell.box) for head, cell in zip(
                 table.header, table.cells[0], strict=True) if cell and _number(cell.text)]

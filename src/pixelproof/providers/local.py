@@ -63,9 +63,10 @@ def describe(image: Image, page: OcrResult) -> str:
 
 def answer_tables(page: OcrResult) -> str:
     """Every table as Markdown, then the labelled values as a key/value table."""
+    found = tables.find_tables(page)
     parts = [formats.to_markdown([dict(zip(_keys(t.header), row, strict=True)) for row in t.rows])
-             for t in tables.find_tables(page)]
-    pairs = tables.key_values(page)
+             for t in found]
+    pairs = tables.key_values(page, found)
     if pairs:
         parts.append(formats.to_markdown([{"key": k, "value": v} for k, v, _ in pairs]))
     return "\n".join(parts) or "| key | value |\n|---|---|\n"  # nothing found: no rows
@@ -114,8 +115,10 @@ class _Pages:
 
     def __post_init__(self) -> None:
         self.pages = [tables.split_glued(p) for p in self.pages]
-        self.labels = [(k, v) for page in self.pages for k, v, _ in tables.labels(page)]
-        self.tables = [t for page in self.pages for t in tables.find_tables(page)]
+        found = [tables.find_tables(page) for page in self.pages]
+        self.labels = [(k, v) for page, ts in zip(self.pages, found, strict=True)
+                       for k, v, _ in tables.labels(page, ts)]
+        self.tables = [t for ts in found for t in ts]
         self.dayfirst = formats.day_first([w.text for p in self.pages for w in p.words])
         self.head = receipt.header(self.pages[0]) if self.pages else ("", "")
 

@@ -640,7 +640,8 @@ class Reader:
         key = image.sha256 if isinstance(image, Image) else _pixels_sha(image)
         with self._lock:
             got = self._kept.get(key)
-            if got is not None and not (got.done() and got.exception() is not None):
+            if got is not None and not (got.done() and (got.cancelled() or
+                                                         got.exception() is not None)):
                 self._kept.move_to_end(key)
                 return got
             out: Future[OcrResult] = Future()

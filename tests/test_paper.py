@@ -176,3 +176,50 @@ def test_an_address_line_that_ends_in_a_phone_number_is_kept_without_it():
     ocr = page("CORNER BAKERY", "2000 AVONDALE DR", "DURHAM, N.C. 27704 Tel (919) 220-9638",
                "Date: 12/03/2024")
     assert fill(SCHEMA, [ocr])["address"] == "2000 AVONDALE DR DURHAM, N.C. 27704"
+
+
+def lines_at(*lines: tuple[str, float, float]) -> OcrResult:
+    """A page of OCR lines, each (text, x, y): words read as lines of their own, as OCR
+    reads a column printed apart from its labels, or a skewed photo."""
+    words = []
+    for n, (text, x, y) in enumerate(lines):
+        for part in text.split():
+            words.append(Word(part, (x, y, x + 12 * len(part), y + 24), 0.95, n))
+            x += 12 * len(part) + 8
+    return OcrResult(tuple(words), 1200, 800)
+
+
+TOTAL = {"type": "object", "properties": {"total": {"type": "number"}}}
+
+
+def test_a_column_of_labels_beside_a_column_of_figures_read_apart():
+    ocr = lines_at(("Sub Total", 40, 300), ("Sales Tax", 40, 340), ("Total", 40, 380),
+                   ("Total Due", 40, 420), ("22.12", 600, 292), ("1.33", 600, 332),
+                   ("23.45", 600, 370), ("23.45", 600, 410))  # the figures 8-10 px higher
+    assert fill(TOTAL, [ocr]) == {"total": 23.45}
+    assert status(ocr, {"subtotal": 22.12, "tax": 1.33, "total": 23.45}, "tax") == "verified"
+    assert status(ocr, {"total": 22.12}, "total") == "contradicted"
+
+
+def test_a_label_over_its_figure():
+    ocr = page(["GALLONS", "FUEL TOTAL"], ["9.505", "$19.00"], "15:05 Amt Due", "€28 .95")
+    assert status(ocr, {"total": 19.0}, "total") == "verified"
+    assert status(ocr, {"gallons": 9.505}, "gallons") == "verified"
+    assert status(ocr, {"amt_due": 28.95}, "amt_due") == "verified"
+    assert fill(TOTAL, [page("15:05 Amt Due", "€28 .95")]) == {"total": 28.95}
+
+
+@pytest.mark.parametrize(("ocr", "total"), [
+    (page(["TOTAL:", "Palin", "$48.40"]), 48.4),  # a stray word read after the label
+    (page(["GALLONS", "6.281"], ["FUEL SALE", "$ 16.24"]), 16.24),  # the sign a word apart
+    (page(["SUBTOTAL", "192.53"], ["A 9.00% TAX", "7.83"], ["TOTFIL", "200.36"],
+          ["CHANGE", "0.00"]), 200.36),  # the label misread: subtotal + tax is printed
+    (page(["TOTAL", "46.80"], ["SUBTOTAL", "45.00"], ["TOTAL TAX", "1.80"],
+          ["CASH", "60.00"], ["Total:", "60"]), 46.8),  # the total the sums agree with
+    (page(["DOUBLE COMBO", "7.69"], ["*LARGE COMBO*", "1.09"], ["HST", "2.24"],
+          ["***TO GO***", "11.02"], ["AMOUNT TENDER", "20.00"], ["CHANGE DUE", "8.98"]),
+     11.02),  # no total label: the amount the ones above add up to; not the cash tendered
+    (page(["Original Total", "$29,195.00"], ["TOTAL", "$19.95"]), 19.95),
+])
+def test_local_engine_finds_the_total_where_receipts_print_it(ocr, total):
+    assert fill(TOTAL, [ocr]) == {"total": total}

@@ -170,33 +170,104 @@ def key_values(ocr: OcrResult, found: list[Table] | None = None
 def labels(ocr: OcrResult, found: list[Table] | None = None) -> list[tuple[str, str, Box]]:
     """``key_values`` and, besides, every other place where a labelled value may be printed:
     a line that ends with a figure after words ("TOTAL   13.10", "08:37PM Total 1360.00",
-    "Total Qty  3" among a table's rows), and a figure under its heading in a table of one
-    row ("GALLONS  TOTAL" over "9.505  $19.00"). ``found``: the page's tables, when found."""
+    "Total Qty  3" among a table's rows), a figure under its heading in a table of one row
+    ("GALLONS  TOTAL" over "9.505  $19.00"), and a label whose figure OCR read as a line of its
+    own, beside it or under it. ``found``: the page's tables, when already found."""
     found = find_tables(ocr) if found is None else found
     out = key_values(ocr, found)
     seen = {box for _, _, box in out}
     for line in ocr.lines:
-        groups = word_groups(line)
-        n = len(groups[-1])
-        while n and (re.search(r"\d", groups[-1][n - 1].text) or groups[-1][n - 1].text in ".,"):
-            n -= 1  # the figure at the end of the line: "16 . 10" as OCR split it too
-        value_words = groups[-1][n:]
-        label_words = groups[-1][:n] or (groups[-2] if len(groups) > 1 else [])
-        text = re.sub(r"\s*([.,])\s*(?=\d\d\b)", r"\1", " ".join(w.text for w in value_words))
-        label = re.sub(r"^[^A-Za-z]*\d\S*\s+", "", " ".join(w.text for w in label_words))
-        if re.search(r":[^\d:]*$", label):
-            label = label.rsplit(":", 1)[0]  # "TOTAL: Palin $48.40", a stray word read
-        box = _union([w.box for w in value_words]) if value_words else None
-        if box is None or box in seen or ":" in label.rstrip(": ") or not re.match(
-                r"[^\W\d]{2}", label) or not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", text)):
-            continue
-        out.append((label.rstrip(": "), text, box))
-        seen.add(box)
+        place = _line_end(line)
+        if place and place[2] not in seen:
+            out.append(place)
+            seen.add(place[2])
     for table in found:
         if len(table.cells) == 1 and not table.header[0].startswith("column_"):
             out += [(head, cell.text, cell.box) for head, cell in zip(
                 table.header, table.cells[0], strict=True) if cell and _number(cell.text)]
+    return out + [place for place in _apart(ocr.lines) if place[2] not in seen]
+
+
+def _line_end(line: list[Word]) -> tuple[str, str, Box] | None:
+    """(label, figure, box) for a line that ends with a figure after words."""
+    groups = word_groups(line)
+    n = len(groups[-1])
+    while n and (re.search(r"\d", groups[-1][n - 1].text) or groups[-1][n - 1].text in ".,$€£"):
+        n -= 1  # the figure at the end of the line: "16 . 10" and "$ 16.24" as OCR split them
+    value_words = groups[-1][n:]
+    at = len(groups) - (1 if n else 2)  # the group the label is in
+    label_words = groups[-1][:n] or (groups[at] if at >= 0 else [])
+    if at > 0 and groups[at - 1][-1].text.endswith(":"):
+        label_words = groups[at - 1] + label_words  # "TOTAL:   Palin $48.40", a stray word read
+    label = _label_text(label_words)
+    if re.search(r":[^\d:]*$", label):
+        label = label.rsplit(":", 1)[0]
+    if not value_words or ":" in label.rstrip(": ") or not re.match(r"[^\W\d]{2}", label):
+        return None
+    text = _figure_text(value_words)
+    if not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", text)):
+        return None
+    return label.rstrip(": "), text, _union([w.box for w in value_words])
+
+
+def _label_text(words: list[Word]) -> str:
+    """A label's words without a leading count, time or mark ("1 Coffee", "15:05 Amt Due",
+    "A 9.00% TAX", "***TOTAL")."""
+    text = re.sub(r"^(?:[^A-Za-z]*\d\S*\s+|[^\W\d]\s+(?=\S*\d))+", "",
+                  " ".join(w.text for w in words))
+    return re.sub(r"^[^\w(]+", "", text)
+
+
+def _figure_text(words: list[Word]) -> str:
+    """A figure's words as one, "16 . 10" and "€28 .95" joined as printed."""
+    return re.sub(r"\s*([.,])\s*(?=\d\d\b)", r"\1", " ".join(w.text for w in words))
+
+
+def _apart(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
+    """Labels whose figures OCR read as lines of their own: a column of labels beside a column
+    of figures (printed in two blocks, or skewed so that the rows do not line up), and a
+    heading line over a line of figures ("Amt Due" over "€28.95")."""
+    named = [(line, label) for line in lines if re.match(r"[^\W\d]{2}", label := _label_text(
+        line)) and not re.search(r"\d", re.sub(r"\(.*?\)", "", label))]
+    figures = [line for line in lines if all(_number(_figure_text(group))
+                                             for group in word_groups(line))]
+    if not named or not figures:
+        return []
+    out, used = [], set()
+    pairs = sorted(((abs(_level(f) - _level(line)), n, k) for n, (line, _) in enumerate(named)
+                    for k, f in enumerate(figures) if f[0].box[0] > line[-1].box[2]))
+    for dy, n, k in pairs:  # each label with the figure nearest its level, if near enough
+        (line, label), f = named[n], figures[k]
+        if dy < 0.6 * max(_height(line), _height(f)) and not {id(line), id(f)} & used:
+            used |= {id(line), id(f)}
+            out.append((label.rstrip(": "), _figure_text(f), _union([w.box for w in f])))
+    for line, _ in named:
+        below = next((f for f in figures if line[0].box[1] < f[0].box[1] and 0 < _level(
+            f) - _level(line) < 2 * _height(line) and f[-1].box[2] > line[0].box[0]), None)
+        if id(line) in used or below is None or id(below) in used:
+            continue
+        used.add(id(below))
+        values = word_groups(below)
+        heads: list[list[Word]] = [[] for _ in values]
+        for word in line:
+            heads[min(range(len(values)), key=lambda k: abs(_centre(values[k]) - (
+                word.box[0] + word.box[2]) / 2))].append(word)
+        out += [(_label_text(head).rstrip(": "), _figure_text(value), _union(
+            [w.box for w in value])) for head, value in zip(heads, values, strict=True)
+            if head and re.match(r"[^\W\d]{2}", _label_text(head))]
     return out
+
+
+def _level(line: list[Word]) -> float:
+    return sum(w.box[1] + w.box[3] for w in line) / (2 * len(line))
+
+
+def _height(line: list[Word]) -> float:
+    return median(w.box[3] - w.box[1] for w in line)
+
+
+def _centre(words: list[Word]) -> float:
+    return (words[0].box[0] + words[-1].box[2]) / 2
 
 
 # Words that make a label name something else than a field it shares a word with ("Total Qty"
@@ -204,7 +275,8 @@ def labels(ocr: OcrResult, found: list[Table] | None = None) -> list[tuple[str, 
 _OTHER = {"no", "number", "num", "nbr", "id", "qty", "quantity", "count", "items", "item",
           "tax", "gst", "vat", "sst", "discount", "disc", "saving", "savings", "saved", "change",
           "tendered", "cash", "card", "tel", "phone", "fax", "reg", "registration", "code",
-          "points", "rounding", "round", "sub", "tip", "tips", "time", "net", "before", "excl"}
+          "points", "rounding", "round", "sub", "tip", "tips", "time", "net", "before", "excl",
+          "tender", "original", "previous"}
 _SAME = [{"tax", "vat", "gst", "sst", "hst", "pst"}]  # names printed for the same thing
 
 
@@ -227,6 +299,12 @@ def fits(name: str, label: str) -> bool:
     if all(same):
         return not any(_same_word(w, o) for w in extra for o in _OTHER)
     return not extra and any(same)
+
+
+def qualified(label: str) -> bool:
+    """Whether ``label`` has a word that makes it name something else ("Total Qty", "Net
+    Total", "Amount Tendered")."""
+    return any(_same_word(w, o) for w in _key(label).split() for o in _OTHER)
 
 
 def _same_word(a: str, b: str) -> bool:

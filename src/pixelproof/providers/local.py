@@ -103,8 +103,8 @@ _NAME = re.compile(r"company|store|shop|merchant|vendor|seller|business|restaura
                    r"issuer|payee|brand", re.I)
 _ADDRESS = re.compile(r"addr|location", re.I)
 _TOTAL = re.compile(r"total|amount|sum|due", re.I)
-_TOTAL_LABEL = re.compile(r"\b(total|amount due|balance due|bal\.? due|amt due|grand|to pay|"
-                          r"payable|gross amt|amount)\b", re.I)  # printed by a receipt's total
+_TOTAL_LABEL = re.compile(r"\b(total|ttl|amount|due|grand|to pay|payable|gross amt|sale|"
+                          r"balance)\b", re.I)  # printed by a receipt's total
 
 
 @dataclass
@@ -116,8 +116,10 @@ class _Pages:
     def __post_init__(self) -> None:
         self.pages = [tables.split_glued(p) for p in self.pages]
         found = [tables.find_tables(page) for page in self.pages]
-        self.labels = [(k, v) for page, ts in zip(self.pages, found, strict=True)
-                       for k, v, _ in tables.labels(page, ts)]
+        places = [tables.labels(page, ts) for page, ts in zip(self.pages, found, strict=True)]
+        self.labels = [(k, v) for page in places for k, v, _ in page]
+        self.figures = [n for page in places for _, v, _ in sorted(page, key=lambda p: p[2][1])
+                        if (n := _number(v)) is not None]  # in the pages' order
         self.tables = [t for ts in found for t in ts]
         self.dayfirst = formats.day_first([w.text for p in self.pages for w in p.words])
         self.head = receipt.header(self.pages[0]) if self.pages else ("", "")
@@ -160,13 +162,10 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
     """The printed text for field ``name``: at a label that names it, else by its role."""
     places = [v for k, v in found.labels if tables.fits(name, k)]
     if kind in ("number", "integer"):
-        if not places and _TOTAL.search(name):
-            places = [v for k, v in found.labels if _TOTAL_LABEL.search(k) and not any(
-                tables.fits(other, k) for other in ("subtotal", "tax", "quantity", "change"))]
         numbers = [n for v in places if (n := _number(v)) is not None]
-        if numbers:
-            return max(numbers) if _TOTAL.search(name) else numbers[0]
-        return None
+        if _TOTAL.search(name) and (numbers or not places):  # not at a label of words
+            return _total(numbers, found)
+        return numbers[0] if numbers else None
     if fmt == "date" or "date" in name.lower():
         dates = [d for v in places for d in formats.find_dates(v)] or [
             d for page in found.pages for w in page.words for d in formats.find_dates(w.text)]
@@ -179,6 +178,26 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
         return found.head[0] or None
     index = _best(name, [k for k, _ in found.labels]) if name else None
     return found.labels[index][1] if index is not None else None
+
+
+def _total(labelled: list[Decimal], found: _Pages) -> Decimal | None:
+    """A receipt's total: of the figures labelled as one, the one that the printed subtotal
+    and taxes add up to, else the largest; with no such label, a printed figure that they add
+    up to, a figure at a total-like label ("Amt Due", "FUEL SALE"), or the first amount that
+    all the amounts printed above it add up to (the items and taxes)."""
+    def numbers(*names: str) -> list[Decimal]:
+        return [n for k, v in found.labels if any(tables.fits(f, k) for f in names)
+                and (n := _number(v)) is not None]
+    taxes = numbers("tax")
+    sums = {base + t for base in numbers("subtotal", "net total", "net")
+            for t in [sum(taxes, Decimal(0)), *taxes] if t}
+    loose = [n for k, v in found.labels if _TOTAL_LABEL.search(k) and not tables.qualified(k)
+             and (n := _number(v)) is not None]
+    for candidates in (labelled, [n for n in found.figures if n in sums], loose):
+        if candidates:
+            return max([n for n in candidates if n in sums] or candidates)
+    amounts = [n for n in found.figures if n.as_tuple().exponent == -2]
+    return next((f for j, f in enumerate(amounts) if j > 1 and f == sum(amounts[:j])), None)
 
 
 def _number(text: str) -> Any:

@@ -2,9 +2,11 @@
 lines, letter-spaced text, tax marks, rounding lines), and how verification and the local
 engine hold up: each case a hand-made page of OCR words, as the engine reads real paper."""
 
+from dataclasses import replace
+
 import pytest
 
-from pixelproof import align
+from pixelproof import align, ocr
 from pixelproof.providers.local import fill
 from pixelproof.types import OcrResult, Word
 from pixelproof.verify import verify
@@ -223,3 +225,42 @@ def test_a_label_over_its_figure():
 ])
 def test_local_engine_finds_the_total_where_receipts_print_it(ocr, total):
     assert fill(TOTAL, [ocr]) == {"total": total}
+
+
+def raw(*words: tuple[str, float, float, float, float]) -> ocr.Raw:
+    """A Raw engine output of (text, x0, y0, x1, y1) words."""
+    quads = [[[x0, y0], [x1, y0], [x1, y1], [x0, y1]] for _, x0, y0, x1, y1 in words]
+    return ocr.Raw(640, 860, quads, [(w[0], 0.9, q) for w, q in zip(words, quads, strict=True)])
+
+
+def test_two_printed_lines_tilted_into_one_are_told_apart():
+    # a photo (WildReceipt): "SNAPPY MOBIL #4" rising to the right, "WESTERN AVE" under it,
+    # set so close that OCR's line takes all five; the lines below lie level
+    page = ocr.layout(raw(
+        ("SNAPPY", 178, 59, 267, 100), ("WESTERN", 245, 69, 345, 113),
+        ("MOBIL", 274, 50, 346, 88), ("#4", 358, 44, 390, 77), ("AVE", 359, 61, 402, 97),
+        *[(t, x, y, x + 14 * len(t), y + 22) for n, (t, x) in enumerate(
+            [("DATE", 151), ("06/07/15", 223), ("TRAN#", 151), ("9040255", 238),
+             ("PUMP#", 150), ("04", 238)]) for y in [304 + 21 * (n // 2)]]))
+    assert page.text.splitlines()[:2] == ["SNAPPY MOBIL #4", "WESTERN AVE"]
+    assert status(page, {"company": "SNAPPY MOBIL #4"}, "company") == "verified"
+
+
+def test_a_label_read_with_the_next_row_s_figure_on_a_skewed_photo():
+    ocr_ = lines_at(("5.25", 900, 292), ("0.20", 900, 380), ("5.45", 900, 470))
+    words = list(ocr_.words)
+    words[1:2] = [Word("Subtotal", (40, 300, 136, 324), 0.9, 1), words[1]]  # one OCR line
+    skewed = OcrResult(tuple(words), 1200, 800)
+    assert status(skewed, {"subtotal": 5.25}, "subtotal") == "verified"
+    assert status(skewed, {"subtotal": 5.35}, "subtotal") == "contradicted"
+
+
+def test_a_heading_pairs_only_with_the_line_right_under_it():
+    ocr_ = lines_at(("DESGLOSES DEL IVA", 300, 100), ("TIPO IVA", 200, 122), ("BASE", 480, 124),
+                    ("CUOTA", 720, 124), ("4.00%", 220, 144), ("2.95", 490, 144),
+                    ("0.12", 730, 144))  # close set: the figures within two lines of the heading
+    ocr_ = OcrResult(tuple(replace(w, line={0: 0, 1: 1, 2: 1, 3: 1}.get(w.line, 2))
+                           for w in ocr_.words), 1200, 800)
+    assert status(ocr_, {"base": 2.95}, "base") == "verified"
+    assert status(ocr_, {"cuota": 0.12}, "cuota") == "verified"
+    assert status(ocr_, {"iva": 0.12}, "iva") != "contradicted"  # not "DESGLOSES DEL IVA"

@@ -271,7 +271,8 @@ def layout(raw: Raw) -> OcrResult:
     if not pieces:
         return OcrResult((), width, height)
     height_ = median(p.flat[3] - p.flat[1] for p in pieces)
-    lines = [line for block in _blocks(pieces, height_) for line in _lines(block, height_)]
+    lines = [row for block in _blocks(pieces, height_) for line in _lines(block, height_)
+             for row in _unstack(line)]
     words = [Word(p.text, p.box, p.score, n) for n, line in enumerate(lines) for p in line]
     return OcrResult(tuple(words), width, height)
 
@@ -310,6 +311,40 @@ def _lines(pieces: list[_Piece], height: float) -> list[list[_Piece]]:
                 continue
         lines.append([piece])
     return [sorted(line, key=lambda p: p.flat[0]) for line in lines]
+
+
+def _unstack(line: list[_Piece]) -> list[list[_Piece]]:
+    """A line that holds two printed lines (a photo's lines tilted each its own way, set close
+    together) split in them: words stacked over one another are not on one line. Left to
+    right, each word goes on the line whose course (its slope so far) passes nearest."""
+    if not any(_over(a, b) for a, b in zip(line, line[1:], strict=False)):
+        return [line]
+    rows: list[list[_Piece]] = []
+    for piece in line:
+        free = [row for row in rows if not _over(row[-1], piece)]
+        if not free:
+            rows.append([piece])
+            continue
+        slopes = [_slope(row) for row in rows if len(row) > 1]
+        guess = sum(slopes) / len(slopes) if slopes else 0.0
+        min(free, key=lambda row: abs(_level(row[-1]) + (
+            _slope(row) if len(row) > 1 else guess) * (_mid(piece) - _mid(row[-1]))
+            - _level(piece))).append(piece)
+    return sorted(rows, key=lambda row: sum(map(_level, row)) / len(row))
+
+
+def _over(a: _Piece, b: _Piece) -> bool:
+    """Whether two words overlap across more than a fifth of the narrower one."""
+    width = min(a.flat[2] - a.flat[0], b.flat[2] - b.flat[0])
+    return min(a.flat[2], b.flat[2]) - max(a.flat[0], b.flat[0]) > 0.2 * width
+
+
+def _slope(row: list[_Piece]) -> float:
+    return (_level(row[-1]) - _level(row[0])) / max(1.0, _mid(row[-1]) - _mid(row[0]))
+
+
+def _mid(piece: _Piece) -> float:
+    return (piece.flat[0] + piece.flat[2]) / 2
 
 
 def _level(piece: _Piece) -> float:

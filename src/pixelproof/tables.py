@@ -190,6 +190,12 @@ def labels(ocr: OcrResult, found: list[Table] | None = None) -> list[tuple[str, 
 
 def _line_end(line: list[Word]) -> tuple[str, str, Box] | None:
     """(label, figure, box) for a line that ends with a figure after words."""
+    end = _ends(line)
+    return end and (end[0], _figure_text(end[2]), _union([w.box for w in end[2]]))
+
+
+def _ends(line: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
+    """(label, its words, the figure's words) for a line that ends with a figure after words."""
     groups = word_groups(line)
     n = len(groups[-1])
     while n and (re.search(r"\d", groups[-1][n - 1].text) or groups[-1][n - 1].text in ".,$€£"):
@@ -204,10 +210,9 @@ def _line_end(line: list[Word]) -> tuple[str, str, Box] | None:
         label = label.rsplit(":", 1)[0]
     if not value_words or ":" in label.rstrip(": ") or not re.match(r"[^\W\d]{2}", label):
         return None
-    text = _figure_text(value_words)
-    if not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", text)):
+    if not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", _figure_text(value_words))):
         return None
-    return label.rstrip(": "), text, _union([w.box for w in value_words])
+    return label.rstrip(": "), label_words, value_words
 
 
 def _label_text(words: list[Word]) -> str:
@@ -225,10 +230,15 @@ def _figure_text(words: list[Word]) -> str:
 
 def _apart(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
     """Labels whose figures OCR read as lines of their own: a column of labels beside a column
-    of figures (printed in two blocks, or skewed so that the rows do not line up), and a
-    heading line over a line of figures ("Amt Due" over "€28.95")."""
+    of figures (printed in two blocks, or skewed so that the rows do not line up, where a label
+    may even be read with the next row's figure), and a heading line over a line of figures
+    ("Amt Due" over "€28.95")."""
     named = [(line, label) for line in lines if re.match(r"[^\W\d]{2}", label := _label_text(
         line)) and not re.search(r"\d", re.sub(r"\(.*?\)", "", label))]
+    for line in lines:
+        end = _ends(line)
+        if end and abs(_level(end[1]) - _level(end[2])) > 0.5 * _height(line):
+            named.append((end[1], end[0]))  # the label read with another row's figure
     figures = [line for line in lines if all(_number(_figure_text(group))
                                              for group in word_groups(line))]
     if not named or not figures:
@@ -242,9 +252,11 @@ def _apart(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
             used |= {id(line), id(f)}
             out.append((label.rstrip(": "), _figure_text(f), _union([w.box for w in f])))
     for line, _ in named:
-        below = next((f for f in figures if line[0].box[1] < f[0].box[1] and 0 < _level(
-            f) - _level(line) < 2 * _height(line) and f[-1].box[2] > line[0].box[0]), None)
-        if id(line) in used or below is None or id(below) in used:
+        below = min((f for f in lines if line[0].box[1] < f[0].box[1] and 0 < _level(
+            f) - _level(line) < 2 * _height(line) and f[-1].box[2] > line[0].box[0] and
+            f[0].box[0] < line[-1].box[2]), key=_level, default=None)  # the next line down
+        if id(line) in used or below is None or id(below) in used or not any(
+                below is f for f in figures):
             continue
         used.add(id(below))
         values = word_groups(below)
@@ -277,7 +289,8 @@ _OTHER = {"no", "number", "num", "nbr", "id", "qty", "quantity", "count", "items
           "tendered", "cash", "card", "tel", "phone", "fax", "reg", "registration", "code",
           "points", "rounding", "round", "sub", "tip", "tips", "time", "net", "before", "excl",
           "tender", "original", "previous"}
-_SAME = [{"tax", "vat", "gst", "sst", "hst", "pst"}]  # names printed for the same thing
+_SAME = [{"tax", "vat", "gst", "sst", "hst", "pst", "btw", "mwst", "ust", "iva", "tva"},
+         {"total", "ttl"}]  # names printed for the same thing
 
 
 def fits(name: str, label: str) -> bool:

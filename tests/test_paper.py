@@ -264,3 +264,19 @@ def test_a_heading_pairs_only_with_the_line_right_under_it():
     assert status(ocr_, {"base": 2.95}, "base") == "verified"
     assert status(ocr_, {"cuota": 0.12}, "cuota") == "verified"
     assert status(ocr_, {"iva": 0.12}, "iva") != "contradicted"  # not "DESGLOSES DEL IVA"
+
+
+def test_letter_spaced_figures_read_one_character_a_word():
+    words = [Word("Date", (40, 10, 88, 34), 0.9, 0)] + [
+        Word(c, (300 + 9 * n, 10, 307 + 9 * n, 34), 0.9, 0) for n, c in enumerate("21-09-15")]
+    spaced = OcrResult(tuple(words), 1200, 80)  # each character a word, a letter's space apart
+    assert status(spaced, {"date": "2015-09-21"}, "date") == "verified"
+    assert status(spaced, {"date": "2015-09-22"}, "date") == "contradicted"
+
+
+def test_net_sales_is_the_subtotal():
+    ocr_ = page(["Net Sales", "$7.50"], ["Tax 1 ($7.50)", "$0.53"], ["TOTAL SALES", "$8.03"],
+                ["SUB TOTAL", "$8.03"])
+    assert status(ocr_, {"subtotal": 7.5}, "subtotal") == "verified"
+    assert status(ocr_, {"subtotal": 7.25}, "subtotal") == "contradicted"
+    assert fill(TOTAL, [ocr_]) == {"total": 8.03}

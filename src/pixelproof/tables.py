@@ -290,7 +290,7 @@ _OTHER = {"no", "number", "num", "nbr", "id", "qty", "quantity", "count", "items
           "points", "rounding", "round", "sub", "tip", "tips", "time", "net", "before", "excl",
           "tender", "original", "previous"}
 _SAME = [{"tax", "vat", "gst", "sst", "hst", "pst", "btw", "mwst", "ust", "iva", "tva"},
-         {"total", "ttl"}]  # names printed for the same thing
+         {"total", "ttl"}, {"subtotal", "net"}]  # names printed for the same thing
 
 
 def fits(name: str, label: str) -> bool:
@@ -334,9 +334,10 @@ _GLUED = re.compile(r"(?P<label>[^\W\d][^\W\d.]+\s?[:#])(?P<value>[\w$€£(+-].
 
 def split_glued(ocr: OcrResult) -> OcrResult:
     """``ocr`` with labels that OCR glued to their value ("DATE:15/06/2017", "TOTAL:MYR",
-    "Receipt#24881") read as two words, the box shared by letter count."""
+    "Receipt#24881") read as two words, the box shared by letter count; and letter-spaced
+    text that OCR read a character a word ("2 1 - 0 9 - 1 5") read as one word."""
     words = []
-    for word in ocr.words:
+    for word in _unspaced(ocr.words):
         m = _GLUED.fullmatch(word.text)
         if not m or re.fullmatch(r"\d{1,2}", m["value"]):
             words.append(word)
@@ -345,7 +346,22 @@ def split_glued(ocr: OcrResult) -> OcrResult:
         cut = x0 + (x1 - x0) * len(m["label"]) / len(word.text)
         words += [replace(word, text=m["label"], box=(x0, y0, cut, y1)),
                   replace(word, text=m["value"], box=(cut, y0, x1, y1))]
-    return ocr if len(words) == len(ocr.words) else replace(ocr, words=tuple(words))
+    return ocr if words == list(ocr.words) else replace(ocr, words=tuple(words))
+
+
+def _unspaced(words: tuple[Word, ...]) -> list[Word]:
+    """Runs of three or more one-character words set a letter's space apart, each as one."""
+    out: list[list[Word]] = []
+    for word in words:
+        run = out[-1] if out else []
+        if run and len(word.text) == 1 and len(run[-1].text) == 1 and word.line == run[
+                -1].line and 0 <= word.box[0] - run[-1].box[2] < 0.5 * (word.box[3] - word.box[1]):
+            run.append(word)
+        else:
+            out.append([word])
+    joined = [[replace(run[0], text="".join(w.text for w in run), box=_union(
+        [w.box for w in run]))] if len(run) >= 3 else run for run in out]
+    return [w for run in joined for w in run]
 
 
 def _label_list(table: Table) -> bool:

@@ -185,11 +185,11 @@ def _total(labelled: list[Decimal], found: _Pages) -> Decimal | None:
     and taxes add up to, else the largest; with no such label, a printed figure that they add
     up to, a figure at a total-like label ("Amt Due", "FUEL SALE"), or the first amount that
     all the amounts printed above it add up to (the items and taxes)."""
-    def numbers(*names: str) -> list[Decimal]:
-        return [n for k, v in found.labels if any(tables.fits(f, k) for f in names)
-                and (n := _number(v)) is not None]
+    def numbers(name: str) -> list[Decimal]:
+        return [n for k, v in found.labels if tables.fits(name, k) and (n := _number(v))
+                is not None]
     taxes = numbers("tax")
-    sums = {base + t for base in numbers("subtotal", "net total", "net")
+    sums = {base + t for base in numbers("subtotal")
             for t in [sum(taxes, Decimal(0)), *taxes] if t}
     loose = [n for k, v in found.labels if _TOTAL_LABEL.search(k) and not tables.qualified(k)
              and (n := _number(v)) is not None]

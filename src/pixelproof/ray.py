@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -46,6 +46,7 @@ from .batch import (
     _keep_item,
     _load,
     _paid,
+    _schema,
     _total_tokens,
     _unexpected,
     from_json,
@@ -501,9 +502,110 @@ async def _ask(asker: Any, item: Item, job: Job, store: Store | None,
     raise AssertionError("unreachable: a request actor's stream ends with its item")
 
 
-def extract(dataset: Any, **options: Any) -> Any:
-    """Placeholder, see below."""
-    raise NotImplementedError
+# --- Ray Data ---------------------------------------------------------------------------------
+
+COLUMNS = ("source", "page", "ok", "error", "data", "model", "input_tokens", "output_tokens",
+           "cost", "verified", "unverified", "contradicted", "verification")
 
 
-__all__: Iterable[str] = ["Executor", "connect", "extract"]
+def extract(dataset: Any, *, column: str | None = None, model: str | None = None,
+            fields: str | None = None, schema: Any = None, prompt: str | None = None,
+            format: str = "markdown", base_url: str | None = None, rpm: int | None = None,
+            tpm: int | None = None, max_cost: Decimal | float | str | None = None,
+            workers: int | None = None, batch_size: int = 8, retries: int = 3,
+            **options: Any) -> Any:
+    """A Ray Dataset of images to one of records: ``extract(ray.data.read_images(folder,
+    include_paths=True), fields="date, amount").write_parquet(out)``. Each row's image is its
+    ``column`` (default: ``image`` pixels as ``read_images`` gives them, else ``bytes``, else a
+    ``path`` or URL to load); its source is ``path`` when there is one. The result has one row
+    per image, with the verification counts (``COLUMNS``; ``data`` and ``verification`` as
+    JSON text, ``cost`` as text: exact, or empty when unknown). ``workers`` map actors (one
+    CPU each, reading pages themselves; default: from one up to one per CPU, as Ray Data
+    scales them) ask ``batch_size`` images at once; ``rpm``, ``tpm``
+    and ``max_cost`` hold for all of them together. The options are ``abatch``'s."""
+    connect()
+    spec = _schema(schema, fields)
+    model = model or providers.default_model()
+    limiter = RateLimiter(rpm, tpm) if rpm or tpm else None
+    budget = cost.Budget(max_cost) if max_cost is not None else None
+    helpers = _Helpers(None, limiter, budget)
+    job = Job("extract", spec, format, model, prompt, base_url, retries, options,
+              wants_read("extract", model, prompt, base_url, options), budget is not None)
+    env = {v: os.environ[v] for v in PROVIDER_VARS if v in os.environ}
+    return dataset.map_batches(
+        PageExtractor, batch_size=batch_size, batch_format="numpy", num_cpus=1,
+        concurrency=workers or (1, max(1, int(ray.cluster_resources().get("CPU", 1)))),
+        fn_constructor_kwargs={"job": job, "column": column, "limits": helpers.limits,
+                               "purse": helpers.purse, "env": env})
+
+
+class PageExtractor:
+    """A Ray Data map actor: a batch of rows in, one row of results per image out."""
+
+    def __init__(self, job: Job, column: str | None, limits: Any, purse: Any,
+                 env: dict[str, str]) -> None:
+        os.environ.update(env)
+        ocr.configure(0)  # pages read in this actor, on its CPU
+        self.job, self.column, self.limits = job, column, limits
+        self.budget = _Budget(purse) if purse is not None else None
+
+    def __call__(self, rows: dict[str, Any]) -> dict[str, list[Any]]:
+        n = len(next(iter(rows.values())))
+        images = [self._image(rows, i) for i in range(n)]
+        results = asyncio.run(self._ask(images))
+        return {name: [_column(result, name) for result in results] for name in COLUMNS}
+
+    def _image(self, rows: dict[str, Any], i: int) -> Image | Extraction:
+        import numpy as np
+        from PIL import Image as PILImage
+
+        from .images import encode, load
+
+        paths = rows.get("path")
+        source = str(paths[i]) if paths is not None else f"row {i}"
+        column = self.column or next((c for c in ("image", "bytes", "path") if c in rows), None)
+        try:
+            if column is None:
+                raise InputError(source, "has no image column", "Name it with column=..., or "
+                                 "give an image, bytes or path column.")
+            value = rows[column][i]
+            if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim >= 2:
+                return encode(PILImage.fromarray(value), source)
+            if isinstance(value, bytes | bytearray | np.bytes_):
+                return replace(load(bytes(value))[0], source=source)
+            return load(str(value))[0]
+        except Exception as e:
+            return Extraction(source=source, error=str(e))
+
+    async def _ask(self, images: list[Image | Extraction]) -> list[Extraction]:
+        job = self.job
+        async with Http(limiter=_Limiter(self.limits) if self.limits is not None else None,
+                        retries=job.retries) as http:
+            async def one(image: Image | Extraction) -> Extraction:
+                if isinstance(image, Extraction):
+                    return image
+                if job.reads:
+                    ocr.submit(image)
+                return await _item(image, job.task, http, job.spec, job.fmt, job.model,
+                                   job.prompt, self.budget, None,  # type: ignore[arg-type]
+                                   job.retries, job.base_url, dict(job.options))
+
+            return list(await asyncio.gather(*(one(image) for image in images)))
+
+
+def _column(result: Extraction, name: str) -> Any:
+    import json
+
+    report = result.verification
+    counts = (report if isinstance(report, dict) else report.to_dict()) if report else None
+    if name in ("verified", "unverified", "contradicted"):
+        return counts[name] if counts else None
+    if name == "verification":
+        return json.dumps(counts) if counts else None
+    if name == "data":
+        return json.dumps(to_json(result)["data"], default=str)
+    if name in ("input_tokens", "output_tokens"):
+        return getattr(result.usage, name)
+    if name == "cost":
+        return "" if result.cost is None else str(result.cost)
+    return getattr(result, name)

@@ -368,6 +368,7 @@ class Executor:
                  askers: int | None = None) -> None:
         self.address, self.ocr_workers, self.askers = address, ocr_workers, askers
         self.ocr_actors: list[Any] = []
+        self.running: list[Any] = []  # the request actors of the run going on
 
     def start(self) -> Executor:
         """Connect, and start the OCR actors (once)."""
@@ -409,7 +410,8 @@ class Executor:
                 self.ocr_actors, helpers.lookup, helpers.limits, helpers.purse, env,
                 timeout or 120.0, http.retries if http is not None else 3, window)
 
-        askers = [asker() for _ in range(self.askers or max(1, -(-len(self.ocr_actors) // 4)))]
+        askers = self.running = [
+            asker() for _ in range(self.askers or max(1, -(-len(self.ocr_actors) // 4)))]
         gate = asyncio.Semaphore(window)
         load = [0] * len(askers)
         keep = store if run is not None else None
@@ -418,10 +420,10 @@ class Executor:
             if item.error is not None:
                 return Extraction(source=item.source, error=item.error)
             async with gate:
-                if keep is not None:
-                    keep.start(run, item.key)  # type: ignore[arg-type]
                 lost: Exception | None = None
                 for _ in range(2):  # a lost request actor costs the item one retry
+                    if keep is not None:
+                        keep.start(run, item.key)  # type: ignore[arg-type]
                     n = min(range(len(askers)), key=load.__getitem__)
                     load[n] += 1
                     chosen = askers[n]

@@ -234,22 +234,39 @@ class StoreReader:
         return self.store.get_read(sha256, engine)
 
 
+class _Outbox:
+    """What an item would write to the store, in order, sent to the driver in as few messages
+    as may be: held until an answer paid for is kept (sent at once, so the answers a lost
+    worker had are in the driver's cache) or the item ends."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[Any, ...]] = []
+        self.ready: asyncio.Queue[list[tuple[Any, ...]]] = asyncio.Queue()
+
+    def add(self, *event: Any) -> None:
+        self.held.append(event)
+
+    def send(self, *event: Any) -> None:
+        self.ready.put_nowait([*self.held, event])
+        self.held = []
+
+
 class _Relay:
     """The driver's store as one item on a request actor sees it: look-ups are asked of the
-    Lookup actor, writes go back to the driver as events, in order."""
+    Lookup actor, writes go to the item's outbox."""
 
-    def __init__(self, lookup: Any, events: asyncio.Queue[tuple[Any, ...]]) -> None:
-        self.lookup, self.events = lookup, events
+    def __init__(self, lookup: Any, outbox: _Outbox) -> None:
+        self.lookup, self.outbox = lookup, outbox
 
     def cached(self, key: str) -> Response | None:
         return _wait(self.lookup.cached.remote(key))
 
     def record_usage(self, model: str, usage: Usage, cost: Decimal | None, *,
                      cached: bool = False) -> None:
-        self.events.put_nowait(("usage", model, usage, cost, cached))
+        self.outbox.add("usage", model, usage, cost, cached)
 
     def remember(self, key: str, response: Response) -> None:
-        self.events.put_nowait(("remember", key, replace(response, raw=None)))
+        self.outbox.send("remember", key, replace(response, raw=None))
 
 
 class _Reads:
@@ -299,40 +316,40 @@ class ItemRunner:
         self.budget = _Budget(purse) if purse is not None else None
         self.outages: dict[str, Outage] = {}
 
-    async def run(self, item: Item, job: Job) -> AsyncIterator[tuple[Any, ...]]:
-        events: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+    async def run(self, item: Item, job: Job) -> AsyncIterator[list[tuple[Any, ...]]]:
+        outbox = _Outbox()
 
         async def one() -> None:
             try:
-                result = await self._one(item, job, events)
+                result = await self._one(item, job, outbox)
             except Exception as e:  # a bug: this item fails, the batch goes on
                 result = Extraction(source=item.source, page=item.page,
                                     error=_unexpected(item.label, e))
-            events.put_nowait(("done", to_json(result)))
+            outbox.send("done", to_json(result))
 
         task = asyncio.ensure_future(one())
         try:
-            while (event := await events.get())[0] != "done":
-                yield event
-            yield event
+            while (events := await outbox.ready.get())[-1][0] != "done":
+                yield events
+            yield events
         finally:
             task.cancel()
 
     async def _one(self, item: Item, job: Job,
-                   events: asyncio.Queue[tuple[Any, ...]]) -> Extraction:
+                   outbox: _Outbox) -> Extraction:
         image = await _load(item)
         if isinstance(image, Extraction):
             return image
         if job.reads:
             ocr.submit(image)  # read while the request is out
-        PAID.set(lambda price: events.put_nowait(("paid", price)))
+        PAID.set(lambda price: outbox.add("paid", price))
         result = await _item(
             image, job.task, self.http, job.spec, job.fmt, job.model, job.prompt,
             self.budget if job.budget else None,  # type: ignore[arg-type]
-            _Relay(self.lookup, events) if self.lookup is not None else None,  # type: ignore
+            _Relay(self.lookup, outbox) if self.lookup is not None else None,  # type: ignore
             job.retries, job.base_url, dict(job.options), self._outage(job))
         if self.reads is not None and (raw := self.reads.new.pop(image.sha256, None)):
-            events.put_nowait(("read", image.sha256, raw))
+            outbox.add("read", image.sha256, raw)
         return result
 
     def _outage(self, job: Job) -> Outage | None:
@@ -488,19 +505,19 @@ async def _ask(asker: Any, item: Item, job: Job, store: Store | None,
                spent: dict[str, Decimal | None]) -> Extraction:
     """One item on a request actor; what it would have written to the store, written here."""
     async for ref in asker.run.remote(item, job):
-        kind, *event = await ref
-        if kind == "done":
-            return from_json(event[0])
-        if store is None:
-            continue
-        if kind == "paid" and keep is not None:
-            _paid(keep, run, item.key, spent, event[0])
-        elif kind == "usage":
-            store.record_usage(event[0], event[1], event[2], cached=event[3])
-        elif kind == "remember":
-            store.remember(event[0], event[1])
-        elif kind == "read":
-            store.put_read(event[0], ocr.ENGINE_ID, event[1])
+        for kind, *event in await ref:
+            if kind == "done":
+                return from_json(event[0])
+            if store is None:
+                continue
+            if kind == "paid" and keep is not None:
+                _paid(keep, run, item.key, spent, event[0])
+            elif kind == "usage":
+                store.record_usage(event[0], event[1], event[2], cached=event[3])
+            elif kind == "remember":
+                store.remember(event[0], event[1])
+            elif kind == "read":
+                store.put_read(event[0], ocr.ENGINE_ID, event[1])
     raise AssertionError("unreachable: a request actor's stream ends with its item")
 
 

@@ -261,3 +261,23 @@ def test_a_driver_killed_mid_run_resumes_without_asking_done_items_again(cluster
     assert len(json.loads((tmp_path / "out.json").read_text())["records"]) == 10
     assert {i.status for i in store.items("d")} == {"done"}
     assert all(counting.paid[key] == 1 for key in done)  # not asked again
+
+
+def test_ray_data_images_to_records_with_verification(driver, pages, tmp_path):
+    import ray
+
+    import pixelproof.ray
+
+    paths = sorted(str(p) for p in pages.glob("p0[0-3].png"))
+    images = ray.data.read_images(paths, include_paths=True)
+    given = ray.data.from_items([{"path": "first", "bytes": Path(paths[0]).read_bytes()},
+                                 {"path": "junk", "bytes": b"not an image"}])
+    with FakeAPI(Counting()) as api:
+        rows = [row for data in (images, given) for row in pixelproof.ray.extract(
+            data, fields="total:number", model=MODEL, base_url=api.url, workers=1).take_all()]
+    got = {row["source"]: row for row in rows}
+    assert [got[p]["verified"] for p in paths] == [1, 0, 1, 0]  # even pages say 12.50
+    assert json.loads(got[paths[1]]["data"]) == [{"total": 12.5}]
+    assert got[paths[1]]["contradicted"] + got[paths[1]]["unverified"] == 1
+    assert got["first"]["ok"] and got["first"]["verified"] == 1
+    assert not got["junk"]["ok"] and got["junk"]["error"]

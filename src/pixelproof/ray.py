@@ -60,10 +60,20 @@ from .images import to_pil
 from .store import Store
 from .types import Extraction, Image, Response, Usage
 
-# What the request actors take from the driver's environment: the providers' keys and base
-# URLs (as actor arguments: they are never logged or put in a runtime_env).
+# What the workers take from the driver's environment: the providers' keys and base URLs.
 PROVIDER_VARS = sorted({v for _, keys, url, _ in providers._SPECS.values()
                         for v in (*keys, *([url] if url else []))})
+
+
+def _provider_env() -> Any:
+    """The driver's PROVIDER_VARS in Ray's object store (held by the driver, in memory): the
+    workers' actor definitions hold only its reference, so a key never sits in Ray's control
+    store, a runtime_env or a log."""
+    return ray.put({v: os.environ[v] for v in PROVIDER_VARS if v in os.environ})
+
+
+def _take_env(env: Any) -> None:
+    os.environ.update(ray.get(env) if isinstance(env, ray.ObjectRef) else env)
 
 
 def connect(address: str = "auto") -> None:
@@ -304,8 +314,8 @@ class ItemRunner:
     """Asks items many at once; each ``run`` streams its item's store writes, then the item."""
 
     def __init__(self, ocr_actors: list[Any], lookup: Any, limits: Any, purse: Any,
-                 env: dict[str, str], timeout: float, retries: int, connections: int) -> None:
-        os.environ.update(env)
+                 env: Any, timeout: float, retries: int, connections: int) -> None:
+        _take_env(env)
         ocr.configure(pool=ActorPool(ocr_actors))
         self.lookup = lookup
         self.reads = _Reads(lookup) if lookup is not None else None
@@ -418,7 +428,7 @@ class Executor:
         job = Job(task, spec, fmt, model, prompt, base_url, retries, options,
                   wants_read(task, model, prompt, base_url, options), budget is not None)
         helpers = _Helpers(store, limiter, budget)
-        env = {v: os.environ[v] for v in PROVIDER_VARS if v in os.environ}
+        env = _provider_env()
         timeout = http.client.timeout.read if http is not None else None
         window = max(concurrency, 2 * len(self.ocr_actors))
 
@@ -550,7 +560,7 @@ def extract(dataset: Any, *, column: str | None = None, model: str | None = None
     helpers = _Helpers(None, limiter, budget)
     job = Job("extract", spec, format, model, prompt, base_url, retries, options,
               wants_read("extract", model, prompt, base_url, options), budget is not None)
-    env = {v: os.environ[v] for v in PROVIDER_VARS if v in os.environ}
+    env = _provider_env()
     return dataset.map_batches(
         PageExtractor, batch_size=batch_size, batch_format="numpy", num_cpus=1,
         concurrency=workers or (1, max(1, int(ray.cluster_resources().get("CPU", 1)))),
@@ -562,8 +572,8 @@ class PageExtractor:
     """A Ray Data map actor: a batch of rows in, one row of results per image out."""
 
     def __init__(self, job: Job, column: str | None, limits: Any, purse: Any,
-                 env: dict[str, str]) -> None:
-        os.environ.update(env)
+                 env: Any) -> None:
+        _take_env(env)
         ocr.configure(0)  # pages read in this actor, on its CPU
         self.job, self.column, self.limits = job, column, limits
         self.budget = _Budget(purse) if purse is not None else None

@@ -476,7 +476,7 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             detail: str, system: str | None, max_tokens: int | None,
             temperature: float | None, timeout: float, retries: int, dry_run: bool,
             max_cost: float | None, price_file: str | None, no_cache: bool,
-            cache_dir: str | None, use_ray: bool, ray_address: str) -> None:
+            cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto") -> None:
     """Extract tables, key values or SCHEMA-shaped records from IMAGES.
 
     Each image (each PDF page) is its own item; with several, each record carries its source.

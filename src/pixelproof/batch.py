@@ -378,13 +378,17 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
         todo = [i for i in items if i.key not in done]
     keep = store if run is not None else None
     if (batch_api or executor is not None) and todo:
-        elsewhere = _batch_api(todo, spec, format, model, prompt, base_url, store, run,
-                               poll_seconds, http, options) if batch_api else executor.run(
-            todo, task=task, spec=spec, fmt=format, model=model, prompt=prompt, store=store,
-            run=run, spent=spent, http=http, concurrency=concurrency, budget=budget,
-            retries=retries, base_url=base_url, limiter=limiter_for(
-                todo, rpm, tpm, model or "", prompt, options.get("detail", "auto"),
-                options.get("max_tokens")) or (http.limiter if http else None), options=options)
+        if batch_api:
+            elsewhere = _batch_api(todo, spec, format, model, prompt, base_url, store, run,
+                                   poll_seconds, http, options)
+        else:  # the executor's workers share one limiter: --rpm/--tpm's, else the client's
+            limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get(
+                "detail", "auto"), options.get("max_tokens")) or (http and http.limiter)
+            elsewhere = executor.run(
+                todo, task=task, spec=spec, fmt=format, model=model, prompt=prompt,
+                store=store, run=run, spent=spent, http=http, concurrency=concurrency,
+                budget=budget, retries=retries, base_url=base_url, limiter=limiter,
+                options=options)
         async with aclosing(elsewhere) as answered:
             async for result in answered:
                 progress.add(result)

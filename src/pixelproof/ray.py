@@ -93,8 +93,9 @@ def connect(address: str = "auto") -> None:
 
 
 def _wait(ref: Any) -> Any:
-    """An actor call's answer, waited for in place (the store's and the budget's calls are
-    synchronous; each is one short call to an actor that does no other work)."""
+    """An actor call's answer, waited for in place: the store's look-ups and the budget's
+    reservations are synchronous calls, so a request actor's event loop stops for each (one
+    short call to an actor that does nothing else, about a millisecond)."""
     return ref.future().result()
 
 
@@ -121,10 +122,8 @@ class ActorPool:
 
     def __init__(self, actors: list[Any]) -> None:
         self.actors = actors
-        self.workers = len(actors)
         self.busy = [0] * len(actors)
         self.calls = 0
-        self.restarts = 0
         self.closed = False
         self._lock = threading.Lock()
 
@@ -370,8 +369,7 @@ class ItemRunner:
         if target.provider == "local":
             return None
         if target.base_url not in self.outages:
-            self.outages[target.base_url] = Outage(self.http, target.base_url,
-                                                         OUTAGE_SECONDS)
+            self.outages[target.base_url] = Outage(self.http, target.base_url, OUTAGE_SECONDS)
         return self.outages[target.base_url]
 
     def pid(self) -> int:
@@ -482,8 +480,8 @@ class Executor:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for asker in askers:
-                ray.kill(asker)
+            for actor in askers:
+                ray.kill(actor)
             await helpers.close()
 
 
@@ -550,8 +548,9 @@ def extract(dataset: Any, *, column: str | None = None, model: str | None = None
     per image, with the verification counts (``COLUMNS``; ``data`` and ``verification`` as
     JSON text, ``cost`` as text: exact, or empty when unknown). ``workers`` map actors (one
     CPU each, reading pages themselves; default: from one up to one per CPU, as Ray Data
-    scales them) ask ``batch_size`` images at once; ``rpm``, ``tpm``
-    and ``max_cost`` hold for all of them together. The options are ``abatch``'s."""
+    scales them) ask ``batch_size`` images at once; ``rpm``, ``tpm`` and ``max_cost`` hold for
+    all of them together (their actors live as long as this process). The options are
+    ``abatch``'s; there is no run store: the pipeline's output is the record."""
     connect()
     spec = _schema(schema, fields)
     model = model or providers.default_model()

@@ -22,7 +22,7 @@ import pytest
 from fakeapi import FakeAPI
 from PIL import Image, ImageDraw, ImageFont
 
-from pixelproof import cost
+from pixelproof import cost, ocr
 from pixelproof.batch import RateLimiter, abatch
 from pixelproof.http import Http
 from pixelproof.store import Store
@@ -149,8 +149,9 @@ def test_the_cli_on_ray_writes_what_a_local_run_writes(cluster, pages, tmp_path)
             cli("describe", "--each", *sorted(pages.glob("p0[0-3].png")), "-m", MODEL,
                 "--base-url", api.url, "--no-cache", "-o", described, *extra, home=tmp_path)
             outs[how + " describe"] = sorted(described.read_text().splitlines())
-            outs[how + " ocr"] = cli("ocr", "--json", pages / "p01.png", pages / "p02.png",
-                                     *extra, home=tmp_path / how).stdout
+            outs[how + " ocr"] = cli(  # one onnxruntime thread per read, as on an actor
+                "ocr", "--json", pages / "p01.png", pages / "p02.png", "--ocr-workers",
+                ocr.cores(), *extra, home=tmp_path / how).stdout
         assert sum(api.answer.paid.values()) == 2 * (30 + 4)  # each run asked every page
     assert outs["local"] == outs["ray"]
     assert outs["local describe"] == outs["ray describe"]

@@ -224,7 +224,7 @@ def ray_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "writes the outputs. Inputs must be readable on every node."),
         click.option("--ray-address", default="auto", show_default=True, metavar="ADDRESS",
                      help="With --ray: the cluster, as Ray takes it (auto: the one this "
-                          "machine belongs to; ray://HOST:10001; local: start one here)."),
+                          "machine belongs to; HOST:6379; local: start one here)."),
     ]):
         fn = option(fn)
     return fn

@@ -78,7 +78,7 @@ def _take_env(env: Any) -> None:
 
 def connect(address: str = "auto") -> None:
     """Join the Ray cluster at ``address`` as Ray takes it (``auto``: the cluster this machine
-    belongs to, ``ray://host:10001``, ...); ``local`` starts one in this process."""
+    belongs to, ``host:6379``, ...); ``local`` starts one in this process."""
     if ray.is_initialized():
         return
     try:

@@ -153,12 +153,41 @@ class ActorPool:
         if ok:
             out.set_result(raw)
         else:
-            out.set_exception(InputError(ocr.UNNAMED, raw.removeprefix(f"{ocr.UNNAMED}: "))
-                              if raw.startswith(ocr.UNNAMED) else
-                              OcrError(f"the OCR engine failed: {raw}"))
+            out.set_exception(_engine_error(raw))
 
     def shutdown(self, wait: bool = True) -> None:
         self.closed = True
+
+
+def _engine_error(message: str) -> Exception:
+    """An OcrReader's failure as the pool's workers report it."""
+    return InputError(ocr.UNNAMED, message.removeprefix(f"{ocr.UNNAMED}: ")) \
+        if message.startswith(ocr.UNNAMED) else OcrError(f"the OCR engine failed: {message}")
+
+
+class OwnPool:
+    """``ocr.Pool`` in this process: one engine on one thread, for a Ray Data map actor that
+    has one CPU."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.reader = OcrReader()
+        self.thread = ThreadPoolExecutor(1)
+        self.calls = 0
+
+    def submit(self, page: Any) -> Future[ocr.Raw]:
+        self.calls += 1
+        return self.thread.submit(self._read, page)
+
+    def _read(self, page: Any) -> ocr.Raw:
+        ok, raw = self.reader.read(page)
+        if not ok:
+            raise _engine_error(raw)
+        return raw
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.thread.shutdown(wait=wait)
 
 
 class SharedLimiter:
@@ -573,7 +602,7 @@ class PageExtractor:
     def __init__(self, job: Job, column: str | None, limits: Any, purse: Any,
                  env: Any) -> None:
         _take_env(env)
-        ocr.configure(0)  # pages read in this actor, on its CPU
+        ocr.configure(pool=OwnPool())  # pages read in this actor, on its CPU
         self.job, self.column, self.limits = job, column, limits
         self.budget = _Budget(purse) if purse is not None else None
 

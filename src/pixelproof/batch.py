@@ -329,10 +329,11 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
                  budget: Budget | None = None, retries: int = 3, base_url: str | None = None,
                  batch_api: bool = False, poll_seconds: float = 30.0,
                  on_item: Callable[[Extraction, Progress], None] | None = None,
-                 **options: Any) -> AsyncIterator[Extraction]:
+                 executor: Any = None, **options: Any) -> AsyncIterator[Extraction]:
     """Each image's Extraction as it finishes (failed ones carry ``error``). Done items of a
     resumed run come first, from the store. ``task="describe"`` asks ``prompt`` of each image
-    on its own. ``inputs`` are paths, globs, folders, URLs, ``-``, or ``plan()``'s items."""
+    on its own. ``inputs`` are paths, globs, folders, URLs, ``-``, or ``plan()``'s items.
+    ``executor`` (``pixelproof.ray.Executor``) runs the items elsewhere; the store stays here."""
     given = list(inputs)
     items = given if all(isinstance(i, Item) for i in given) else \
         await asyncio.to_thread(plan, given)
@@ -343,7 +344,7 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
                     items, task, _schema(schema, fields), format,
                     model or providers.default_model(), prompt, concurrency, rpm, tpm, run,
                     store or owned, http, budget, retries, base_url, batch_api, poll_seconds,
-                    on_item, options)) as results:
+                    on_item, executor, options)) as results:
                 async for result in results:
                     yield result
     finally:
@@ -357,7 +358,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                budget: Budget | None, retries: int, base_url: str | None, batch_api: bool,
                poll_seconds: float,
                on_item: Callable[[Extraction, Progress], None] | None,
-               options: dict[str, Any]) -> AsyncIterator[Extraction]:
+               executor: Any, options: dict[str, Any]) -> AsyncIterator[Extraction]:
     progress = Progress(len(items))
     todo: list[Item] = items
     spent: dict[str, Decimal | None] = {}  # what each item's answers cost, as they are paid
@@ -376,9 +377,19 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                 yield done[item.key]
         todo = [i for i in items if i.key not in done]
     keep = store if run is not None else None
-    if batch_api and todo:
-        async with aclosing(_batch_api(todo, spec, format, model, prompt, base_url, store,
-                                       run, poll_seconds, http, options)) as answered:
+    if (batch_api or executor is not None) and todo:
+        if batch_api:
+            elsewhere = _batch_api(todo, spec, format, model, prompt, base_url, store, run,
+                                   poll_seconds, http, options)
+        else:  # the executor's workers share one limiter: --rpm/--tpm's, else the client's
+            limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get(
+                "detail", "auto"), options.get("max_tokens")) or (http and http.limiter)
+            elsewhere = executor.run(
+                todo, task=task, spec=spec, fmt=format, model=model, prompt=prompt,
+                store=store, run=run, spent=spent, http=http, concurrency=concurrency,
+                budget=budget, retries=retries, base_url=base_url, limiter=limiter,
+                options=options)
+        async with aclosing(elsewhere) as answered:
             async for result in answered:
                 progress.add(result)
                 if on_item:

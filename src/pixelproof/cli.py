@@ -202,6 +202,7 @@ _transport_options = [
 
 
 def _ocr_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    ctx.meta["ocr_workers"] = value  # with --ray: the number of OCR actors
     if value is not None:
         from . import ocr
         ocr.configure(value)
@@ -212,6 +213,33 @@ ocr_workers_option = click.option(
     callback=_ocr_workers, metavar="N",
     help="OCR worker processes (default $PIXELPROOF_OCR_WORKERS, else one per core, fewer "
          "when memory is short; each takes up to about 600 MB). 0 reads in this process.")
+
+
+def ray_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--ray", "use_ray", is_flag=True,
+                     help="Spread the work over a Ray cluster (the `ray` extra): OCR in actors "
+                          "(one per CPU, or --ocr-workers), requests from async actors under "
+                          "one rate limit and budget; this process keeps the run store and "
+                          "writes the outputs. Inputs must be readable on every node."),
+        click.option("--ray-address", default="auto", show_default=True, metavar="ADDRESS",
+                     help="With --ray: the cluster, as Ray takes it (auto: the one this "
+                          "machine belongs to; HOST:6379; local: start one here)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def ray_executor(use_ray: bool, address: str) -> Any:
+    """``--ray``'s executor (None without it); ray is imported only here."""
+    if not use_ray:
+        return None
+    try:
+        from .ray import Executor
+    except ImportError as e:
+        raise click.UsageError(f"--ray needs Ray ({e}): pip install 'pixelproof[ray]'.") \
+            from None
+    return Executor(address, ocr_workers=click.get_current_context().meta.get("ocr_workers"))
 
 
 def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -373,6 +401,7 @@ def main() -> None:
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
               help="With --each: write source and answer per image to FILE (.jsonl, .csv, ...).")
 @batch_options
+@ray_options
 @model_options
 @cost_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
@@ -383,7 +412,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
              detail: str, system: str | None, max_tokens: int | None,
              temperature: float | None, timeout: float, retries: int, dry_run: bool,
              max_cost: float | None, price_file: str | None, no_cache: bool,
-             cache_dir: str | None, as_json: bool) -> None:
+             cache_dir: str | None, as_json: bool, use_ray: bool, ray_address: str) -> None:
     """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
 
     Several images go in one request, so you can compare them or ask about a multi-page scan;
@@ -392,6 +421,8 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
     check_options(models=(model,), temperature=temperature, max_tokens=max_tokens,
                   timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
                   outputs={"--output": out})
+    if use_ray and not (each or from_file or run):
+        raise click.UsageError("--ray spreads a batch over a cluster: use it with --each.")
     if each or from_file or run:
         items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
         budget = batch_budget(pending(items, store, run), model, prompt, detail, max_tokens,
@@ -399,6 +430,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
         run_batch(items, out, None if out else "jsonl", run=run, concurrency=concurrency,
                   rpm=rpm, tpm=tpm, timeout=timeout, retries=retries, budget=budget,
                   store=store, task="describe", prompt=prompt,
+                  executor=ray_executor(use_ray, ray_address),
                   model=model, base_url=base_url, detail=detail, system=system,
                   max_tokens=max_tokens, temperature=temperature)
         return
@@ -431,6 +463,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 @click.argument("images", nargs=-1)
 @extract_options
 @batch_options
+@ray_options
 @models_option
 @cost_options
 @handle_errors
@@ -443,7 +476,7 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             detail: str, system: str | None, max_tokens: int | None,
             temperature: float | None, timeout: float, retries: int, dry_run: bool,
             max_cost: float | None, price_file: str | None, no_cache: bool,
-            cache_dir: str | None) -> None:
+            cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto") -> None:
     """Extract tables, key values or SCHEMA-shaped records from IMAGES.
 
     Each image (each PDF page) is its own item; with several, each record carries its source.
@@ -451,6 +484,8 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
     """
     if schema_file and fields:
         raise click.UsageError("use --schema or --fields, not both.")
+    if use_ray and batch_api:
+        raise click.UsageError("use --ray or --batch-api, not both.")
     check_options(models=models, temperature=temperature, max_tokens=max_tokens,
                   timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
                   fields=fields, schema_file=schema_file, poll=poll,
@@ -463,6 +498,7 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
               timeout=timeout, retries=retries, budget=budget,
               checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
               vote_models=models[1:], batch_api=batch_api, poll_seconds=poll, store=store,
+              executor=ray_executor(use_ray, ray_address),
               task="extract", schema=schema_file,
               fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
               detail=detail, system=system, max_tokens=max_tokens, temperature=temperature)
@@ -773,11 +809,16 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
 @click.option("--tables", "show_tables", is_flag=True,
               help="Print the tables and labelled values found, as Markdown.")
 @ocr_workers_option
+@ray_options
 @handle_errors
-def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool) -> None:
+def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool, use_ray: bool,
+        ray_address: str) -> None:
     """Read the text in IMAGES with the offline engine (no API key, nothing sent)."""
     from . import ocr as engine
     from .providers.local import answer_tables
+
+    if use_ray:
+        engine.configure(pool=ray_executor(use_ray, ray_address).ocr_pool())
 
     loaded, failed = load_inputs(images)
     if not loaded:

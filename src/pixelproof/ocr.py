@@ -665,8 +665,8 @@ class Reader:
     """One read per page: results by sha256 in memory (the last KEEP) and in attached stores,
     reads in flight shared, new reads in the pool."""
 
-    def __init__(self, workers: int | None = None) -> None:
-        self.pool = Pool(default_workers() if workers is None else workers)
+    def __init__(self, workers: int | None = None, pool: Pool | None = None) -> None:
+        self.pool = pool or Pool(default_workers() if workers is None else workers)
         self._lock = threading.Lock()
         self._kept: OrderedDict[str, Future[OcrResult]] = OrderedDict()
         self.stores: list[ReadStore] = []
@@ -760,12 +760,14 @@ def _close() -> None:
         _reader.pool.shutdown(wait=False)
 
 
-def configure(workers: int | None = None) -> Reader:
-    """Start over with ``workers`` OCR processes (None: ``default_workers()``): the old pool is
-    shut down and the reads kept in memory are dropped; attached stores stay attached."""
+def configure(workers: int | None = None, pool: Pool | None = None) -> Reader:
+    """Start over with ``workers`` OCR processes (None: ``default_workers()``), or with
+    ``pool`` (anything with Pool's ``submit``, ``calls`` and ``shutdown``: pixelproof.ray's
+    actors): the old pool is shut down and the reads kept in memory are dropped; attached
+    stores stay attached."""
     global _reader
     with _reader_lock:
-        old, _reader = _reader, Reader(workers)
+        old, _reader = _reader, Reader(workers, pool)
         if old is not None:
             _reader.stores = old.stores
     if old is not None:

@@ -393,6 +393,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
         client.limiter = limiter
     gate = asyncio.Semaphore(concurrency)
     ahead = asyncio.Semaphore(2 * concurrency)  # images read before their turn, bounded
+    loading = asyncio.Semaphore(ocr.cores())  # decoding and rendering: CPU work, a core each
     try:
         target = providers.resolve(model or providers.default_model(), base_url)
     except PixelproofError:
@@ -404,7 +405,8 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
 
     async def one(item: Item) -> Extraction:
         async with ahead:
-            image = await _load(item)
+            async with loading:
+                image = await _load(item)
             if reads and isinstance(image, Image):
                 ocr.submit(image)  # read while the item waits and its request is out
             async with gate:

@@ -399,9 +399,10 @@ WORKER_MB = 600
 # Reads kept in memory for the run, by sha256 (a page's read is about 50-150 kB of objects).
 KEEP = 512
 # The longest a worker may take over a page before it is taken for hung: this many seconds per
-# 4 megapixels (at least this many; ``$PIXELPROOF_OCR_TIMEOUT`` sets it). Pages of 0.3-1.6 Mpx
-# take 1-4 s on a shared core, an 8.5 Mpx page of small text ~12 s (bench/ocr.py, 2026-11).
-READ_SECONDS = 60.0
+# 4 megapixels (at least this many; ``$PIXELPROOF_OCR_TIMEOUT`` sets it). Measured 2026-11 on
+# one onnxruntime thread of the 2-core machine at load average 6: a 2.7 Mpx statement of 30
+# rows 8.0 s, a 32 Mpx mosaic of twelve 12.7 s (the detector sees it scaled down).
+READ_SECONDS = 120.0
 START_SECONDS = 120.0  # the longest a new worker may take to load its models
 # What a stored read depends on: the models and settings (the layout is redone on load).
 ENGINE_ID = "rapidocr-3.10.0;" + json.dumps(

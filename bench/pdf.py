@@ -58,6 +58,7 @@ def main() -> None:
             slowapi.serve("| Date | Amount |\n|---|---|\n| 2026-11-01 | 7.00 |",
                           latency=0.25) as url:
         env = {**os.environ, "PIXELPROOF_HOME": tmp, "OPENAI_API_KEY": "sk-bench-unused"}
+        got = {}
         for pages in (30, 300):
             pdf = Path(tmp) / f"doc{pages}.pdf"
             make_pdf(pdf, pages)
@@ -66,9 +67,12 @@ def main() -> None:
                               "--concurrency", "16",
                               "-o", str(Path(tmp) / f"out{pages}.jsonl")], env)
             front, _ = peak([sys.executable, "-c", UP_FRONT, str(pdf)], env)
+            got[pages] = rss, front
             print(f"{pages} pages ({pdf.stat().st_size / 2**20:.1f} MB): extract page by page "
                   f"peak RSS {rss:.0f} MB, {pages / wall:.1f} pages/s; every page loaded up "
                   f"front {front:.0f} MB")
+        grow = [(got[300][k] - got[30][k]) / 2.7 for k in (0, 1)]
+        print(f"growth per 100 pages: page by page {grow[0]:+.0f} MB, up front {grow[1]:+.0f} MB")
 
 
 if __name__ == "__main__":

@@ -372,11 +372,7 @@ def _pdf_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> l
         for p in [page] if page else range(1, n + 1):
             with _PDFIUM:
                 pdf_page = pdf[p - 1]
-                w, h = pdf_page.get_size()
-                scale = PDF_DPI / 72
-                if w * h * scale * scale > max_pixels:
-                    scale = (max_pixels / (w * h)) ** 0.5
-                bitmap = pdf_page.render(scale=scale)
+                bitmap = pdf_page.render(scale=_pdf_scale(*pdf_page.get_size(), max_pixels))
                 im = bitmap.to_pil().copy()  # its own pixels: the bitmap is freed now
                 bitmap.close()
                 pdf_page.close()
@@ -412,6 +408,15 @@ def _tiff_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> 
     return out
 
 
+def _pdf_scale(width: float, height: float, max_pixels: int) -> float:
+    """Pixels per point for a page of that size in points: PDF_DPI, or less for a page that
+    would be over ``max_pixels``."""
+    scale = PDF_DPI / 72
+    if width * height * scale * scale > max_pixels:
+        scale = (max_pixels / (width * height)) ** 0.5
+    return scale
+
+
 def pdf_pages(data: bytes) -> int:
     """How many pages a PDF holds (0 when it cannot be opened: loading says why)."""
     import pypdfium2 as pdfium
@@ -425,6 +430,26 @@ def pdf_pages(data: bytes) -> int:
             return len(pdf)
         finally:
             pdf.close()
+
+
+def pdf_page_sizes(data: bytes, max_pixels: int = MAX_PIXELS) -> list[tuple[int, int]]:
+    """The size in pixels ``load()`` renders each page of a PDF at, read from the page boxes
+    without rendering ([] when it cannot be opened: loading says why)."""
+    import math
+
+    import pypdfium2 as pdfium
+
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            return []
+        try:
+            sizes = [pdf.get_page_size(n) for n in range(len(pdf))]
+        finally:
+            pdf.close()
+    return [(math.ceil(w * (scale := _pdf_scale(w, h, max_pixels))), math.ceil(h * scale))
+            for w, h in sizes]
 
 
 def tiff_pages(data: bytes) -> int:

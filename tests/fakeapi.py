@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -92,7 +93,7 @@ class FakeAPI(LocalServer):
         self.latency = latency
         self.script: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
+        self.headers: list[Message] = []  # each request's, names matched in any case
         super().__init__()
 
     def _next(self, body: dict[str, Any]) -> Reply:
@@ -114,7 +115,7 @@ class FakeAPI(LocalServer):
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with api.lock:
-                    api.headers.append(dict(self.headers))
+                    api.headers.append(self.headers)
                 reply = api._next(body)
                 time.sleep(api.latency + reply.delay)
                 if reply.body is None and reply.status == 200:

@@ -299,3 +299,32 @@ def test_describe_each_asks_every_image_alone(pngs):
     assert [line["text"] for line in lines] == ["I see 1 image(s)."] * 3
     assert [line["source"] for line in lines] == pngs[:3]
     assert len(api.requests) == 3
+
+
+def test_pdf_pages_are_planned_with_their_size_and_rendered_only_at_their_turn(tmp_path,
+                                                                                monkeypatch):
+    import pypdfium2 as pdfium
+    from click.testing import CliRunner
+
+    from pixelproof import images
+    from pixelproof.cli import main
+    pages = [PILImage.new("RGB", size, "white") for size in ((200, 100), (100, 300), (90, 90))]
+    path = tmp_path / "doc.pdf"
+    pages[0].save(path, "PDF", save_all=True, append_images=pages[1:], resolution=72)
+    pdf = pdfium.PdfDocument(str(path))
+    pdf[0].set_rotation(90)  # a page turned by its /Rotate: its size turns too
+    pdf.save(rotated := tmp_path / "rotated.pdf")
+    pdf.close()
+    items = plan([str(rotated), f"{path}#page=2"])
+    rendered = images.load(str(rotated)) + images.load(f"{path}#page=2")
+    assert [i.size for i in items] == [(im.width, im.height) for im in rendered]
+    assert items[0].size == (round(100 * images.PDF_DPI / 72), round(200 * images.PDF_DPI / 72))
+
+    def never(*args):
+        raise AssertionError("a page was rendered")
+    monkeypatch.setattr(images, "_pdf_pages", never)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-abcdefghijklmnop")
+    result = CliRunner().invoke(main, ["extract", str(rotated), "-m", "openai:gpt-4o",
+                                       "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "rotated.pdf#page=3" in result.output and "250x250" in result.output

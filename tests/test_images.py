@@ -81,6 +81,18 @@ def test_pdf_pages(tmp_path):
         images.load(f"{p}#page=9")
 
 
+def test_pdf_pages_load_from_many_threads_at_once(tmp_path):
+    """PDFium is not thread-safe; a batch loads pages in threads (opens failed before)."""
+    from concurrent.futures import ThreadPoolExecutor
+    pages = [PILImage.effect_noise((20, 20), 40 + n).convert("L") for n in range(200)]
+    p = tmp_path / "long.pdf"
+    pages[0].save(p, "PDF", save_all=True, append_images=pages[1:], resolution=72)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda n: images.load(f"{p}#page={n % 200 + 1}")[0], range(400)))
+    assert [im.page for im in got] == [n % 200 + 1 for n in range(400)]
+    assert len({im.sha256 for im in got}) == 200
+
+
 def test_expand_globs_and_folders(tmp_path):
     for name in ("b.png", "a.jpg", "notes.txt"):
         (tmp_path / name).write_bytes(png_bytes())

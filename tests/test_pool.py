@@ -14,7 +14,7 @@ import render
 from click.testing import CliRunner
 from fakeapi import FakeAPI
 
-from pixelproof import ocr
+from pixelproof import images, ocr
 from pixelproof.batch import abatch
 from pixelproof.cli import main
 from pixelproof.http import Http
@@ -146,3 +146,34 @@ def test_one_worker_gives_identical_results(pages, tmp_path, monkeypatch, fresh)
     assert ocr.reader().pool.workers == 0
     assert outputs[0] == outputs[1] == outputs[2]
     assert all(page["words"] for page in outputs[0])
+
+
+def test_a_worker_that_hangs_is_replaced_and_its_page_retried_once(fresh, tmp_path, monkeypatch):
+    """A worker stopped (SIGSTOP) with a page on its way gives no answer: after the time limit
+    it is killed and the page read by a new one; a page that hangs twice fails alone, named."""
+    pool = ocr.Pool(1, seconds=3.0)
+    ready = ocr._Worker._ready
+    hang = []  # how many of the next pages find their worker stopped
+
+    def stopped(self):
+        ready(self)
+        if hang:
+            hang.pop()
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    monkeypatch.setattr(ocr._Worker, "_ready", stopped)
+    receipts = []
+    for seed in (5, 6, 7):
+        render.receipt(seed=seed).image.save(path := tmp_path / f"r{seed}.png")
+        receipts.append(images.load(str(path))[0])
+    hang.append(1)
+    start = time.monotonic()
+    assert pool.submit(receipts[0]).result(timeout=120).words
+    assert pool.restarts == 1 and time.monotonic() - start >= 3.0
+    hang.extend([1, 1])
+    with pytest.raises(ocr.OcrError, match=r"r6\.png: the OCR worker took over 3 s reading "
+                                           r"it, twice, and was stopped\. .*OCR_TIMEOUT"):
+        pool.submit(receipts[1]).result(timeout=120)
+    assert pool.submit(receipts[2]).result(timeout=120).words  # the next page is read
+    assert pool.restarts == 3
+    pool.shutdown()

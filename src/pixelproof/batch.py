@@ -138,6 +138,7 @@ class Item:
     page: int | None = None
     image: Image | None = field(default=None, repr=False)  # inputs that can be read only once
     error: str | None = None  # the input could not be read: the item fails, unrecorded
+    size: tuple[int, int] | None = None  # a PDF page's rendered size, known without rendering
 
     @property
     def label(self) -> str:
@@ -157,6 +158,14 @@ class Item:
             return images_mod.load(self.source)[self.page - 1]
         (image,) = images_mod.load(self.label)
         return replace(image, source=self.source)  # load() keeps "#page=N" in the source
+
+    def outline(self) -> Image:
+        """What a cost estimate needs, its label and size: for a PDF page without rendering it
+        (an image with no pixels), for anything else the image."""
+        if self.size is None:
+            return self.load()
+        return Image(b"", "image/png", *self.size, source=self.source, sha256="",
+                     page=self.page)
 
 
 _PDF_PAGE = images_mod.PAGED  # scan.pdf#page=2, scan.tif#page=2
@@ -211,21 +220,25 @@ def _items_of(spec: str) -> list[Item]:
     except (PixelproofError, OSError) as e:
         return [Item(spec, spec, error=str(e))]
     sha = hashlib.sha256(data).hexdigest()
-    pages = 0 if page else _page_count(data)
-    if not pages:
-        return [Item(_key(spec, sha), path, page) if page else Item(_key(spec, sha), spec)]
-    return [Item(_key(f"{path}#page={p}", sha), path, p) for p in range(1, pages + 1)]
+    sizes = _page_sizes(data)
+    if page:
+        size = sizes[page - 1] if page <= len(sizes) else None
+        return [Item(_key(spec, sha), path, page, size=size)]
+    if not sizes:
+        return [Item(_key(spec, sha), spec)]
+    return [Item(_key(f"{path}#page={p}", sha), path, p, size=size)
+            for p, size in enumerate(sizes, 1)]
 
 
-def _page_count(data: bytes) -> int:
-    """Pages of a PDF or a TIFF of several; 0 for anything else (or a file too damaged to
-    open: loading says so)."""
+def _page_sizes(data: bytes) -> list[tuple[int, int] | None]:
+    """Each page of a PDF (its rendered size) or of a TIFF of several (None: known once
+    loaded); [] for anything else, or a file too damaged to open (loading says so)."""
     if images_mod.sniff(data) == "image/tiff":
         pages = images_mod.tiff_pages(data)
-        return pages if pages > 1 else 0
+        return [None] * pages if pages > 1 else []
     if images_mod.sniff(data) != "application/pdf":
-        return 0
-    return images_mod.pdf_pages(data)
+        return []
+    return list(images_mod.pdf_page_sizes(data))
 
 
 def limiter_for(items: list[Item], rpm: int | None, tpm: int | None, model: str,
@@ -243,7 +256,7 @@ def _first_guess(items: list[Item], model: str, prompt: str, detail: str,
                  max_tokens: int | None) -> int:
     for item in items[:5]:
         try:
-            image = item.load() if item.error is None else None
+            image = item.outline() if item.error is None else None
         except PixelproofError:
             continue
         if image is not None:
@@ -404,6 +417,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
         client.limiter = limiter
     gate = asyncio.Semaphore(concurrency)
     ahead = asyncio.Semaphore(2 * concurrency)  # images read before their turn, bounded
+    loading = asyncio.Semaphore(ocr.cores())  # decoding and rendering: CPU work, a core each
     try:
         target = providers.resolve(model or providers.default_model(), base_url)
     except PixelproofError:
@@ -415,7 +429,8 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
 
     async def one(item: Item) -> Extraction:
         async with ahead:
-            image = await _load(item)
+            async with loading:
+                image = await _load(item)
             if reads and isinstance(image, Image):
                 ocr.submit(image)  # read while the item waits and its request is out
             async with gate:

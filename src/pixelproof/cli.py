@@ -350,7 +350,7 @@ def batch_budget(todo: list[Item], model: str | None, prompt: str, detail: str,
     loaded = []
     for item in todo:
         try:
-            loaded.append(item.load())
+            loaded.append(item.outline())  # a PDF page is not rendered for it
         except PixelproofError:
             pass
     return budget_for(loaded, model, prompt, detail, max_tokens, len(loaded), dry_run,

@@ -1,4 +1,9 @@
-"""The one HTTP client: timeouts, retries honouring Retry-After, errors mapped to ours."""
+"""The one HTTP client: timeouts, retries honouring Retry-After, errors mapped to ours.
+
+Requests go over aiohttp behind the httpx API (``httpx-aiohttp``): httpcore's own pool costs
+several times the CPU per request (bench/batch.py), and the httpx API keeps one seam for tests
+(``transport=httpx.MockTransport(...)``).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,13 @@ import os
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from .errors import (
     AuthError,
@@ -102,11 +110,12 @@ class Http:
                  limiter: Limiter | None = None, max_connections: int = 100) -> None:
         self.retries = retries
         self.limiter = limiter
+        limits = httpx.Limits(max_connections=max_connections,
+                              max_keepalive_connections=max_connections)
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            transport=transport,
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections),
+            transport=transport or Transport(limits=limits),
+            limits=limits,
             follow_redirects=False,  # a redirect would carry the API key to another host
         )
 
@@ -162,6 +171,56 @@ class Http:
     def _open(self, method: str, url: str, provider: str, hints: Mapping[int, str] | None,
               *, stream: bool, **kwargs: Any) -> _Attempts:
         return _Attempts(self, method, url, provider, hints or {}, stream, kwargs)
+
+
+class Transport(AiohttpTransport):
+    """httpx-aiohttp's transport, its errors mapped as httpx's own transport maps them (its
+    table calls a refused connection a timeout, which would hide a server that is down)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        with _mapped():
+            response = await super().handle_async_request(request)
+        response.stream = _Body(response.stream)  # type: ignore[arg-type]
+        return response
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped():
+            async for chunk in self.stream:
+                yield chunk
+
+    async def aclose(self) -> None:
+        with _mapped():
+            await self.stream.aclose()
+
+
+# aiohttp's errors, most specific first, and the httpx error each is.
+_AIOHTTP_ERRORS: list[tuple[type[BaseException], type[httpx.TransportError]]] = [
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, DNS, TLS
+    (TimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),  # not HTTP
+    (aiohttp.ClientError, httpx.ReadError),
+]
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    try:
+        yield
+    except (TimeoutError, httpx.TransportError, aiohttp.ClientError) as e:
+        cause = e.__cause__ if isinstance(e, httpx.TransportError) else e
+        kind = next((ours for theirs, ours in _AIOHTTP_ERRORS if isinstance(cause, theirs)),
+                    None)
+        if kind is None:
+            raise
+        raise kind(str(cause) or type(cause).__name__) from cause
 
 
 class _Attempts:

@@ -19,6 +19,7 @@ import re
 import socket
 import stat
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -342,36 +343,44 @@ def _from_bytes(source: str, data: bytes, mime: str, max_pixels: int,
     return encode(upright, source)
 
 
+# PDFium is not thread-safe (a batch loads pages in threads: concurrent opens failed with
+# "Failed to load document"): every call into it holds this lock. Encoding runs outside it.
+_PDFIUM = threading.Lock()
+
+
 def _pdf_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> list[Image]:
+    """The PDF's pages (or one), each rendered and encoded in turn: a long PDF holds one
+    page's pixels at a time."""
     import pypdfium2 as pdfium
 
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as e:
-        why = str(e).split(" (PDFium:")[0]  # PDFium's own code often says "Success"
-        raise UnsupportedImage(source, f"cannot open the PDF ({why})",
-                               "The file may be damaged, encrypted or have no pages; re-save "
-                               "it, or remove its password.") from None
-    try:
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as e:
+            why = str(e).split(" (PDFium:")[0]  # PDFium's own code often says "Success"
+            raise UnsupportedImage(source, f"cannot open the PDF ({why})",
+                                   "The file may be damaged, encrypted or have no pages; "
+                                   "re-save it, or remove its password.") from None
         n = len(pdf)
+    try:
         if n == 0:
             raise InputError(source, "the PDF has no pages", "Pass a PDF with pages.")
         if page is not None and not 1 <= page <= n:
             raise InputError(source, f"page {page} does not exist (the PDF has {n} pages)",
                              f"Use #page=1 to #page={n}.")
-        pages = [page] if page else list(range(1, n + 1))
         out = []
-        for p in pages:
-            pdf_page = pdf[p - 1]
-            w, h = pdf_page.get_size()
-            scale = PDF_DPI / 72
-            if w * h * scale * scale > max_pixels:
-                scale = (max_pixels / (w * h)) ** 0.5
-            im = pdf_page.render(scale=scale).to_pil()
+        for p in [page] if page else range(1, n + 1):
+            with _PDFIUM:
+                pdf_page = pdf[p - 1]
+                bitmap = pdf_page.render(scale=_pdf_scale(*pdf_page.get_size(), max_pixels))
+                im = bitmap.to_pil().copy()  # its own pixels: the bitmap is freed now
+                bitmap.close()
+                pdf_page.close()
             out.append(encode(im, source, page=p, mime="image/png"))
         return out
     finally:
-        pdf.close()
+        with _PDFIUM:
+            pdf.close()
 
 
 def _tiff_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> list[Image]:
@@ -399,18 +408,48 @@ def _tiff_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> 
     return out
 
 
+def _pdf_scale(width: float, height: float, max_pixels: int) -> float:
+    """Pixels per point for a page of that size in points: PDF_DPI, or less for a page that
+    would be over ``max_pixels``."""
+    scale = PDF_DPI / 72
+    if width * height * scale * scale > max_pixels:
+        scale = (max_pixels / (width * height)) ** 0.5
+    return scale
+
+
 def pdf_pages(data: bytes) -> int:
     """How many pages a PDF holds (0 when it cannot be opened: loading says why)."""
     import pypdfium2 as pdfium
 
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError:
-        return 0
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            return 0
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+
+
+def pdf_page_sizes(data: bytes, max_pixels: int = MAX_PIXELS) -> list[tuple[int, int]]:
+    """The size in pixels ``load()`` renders each page of a PDF at, read from the page boxes
+    without rendering ([] when it cannot be opened: loading says why)."""
+    import math
+
+    import pypdfium2 as pdfium
+
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            return []
+        try:
+            sizes = [pdf.get_page_size(n) for n in range(len(pdf))]
+        finally:
+            pdf.close()
+    return [(math.ceil(w * (scale := _pdf_scale(w, h, max_pixels))), math.ceil(h * scale))
+            for w, h in sizes]
 
 
 def tiff_pages(data: bytes) -> int:

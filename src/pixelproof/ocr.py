@@ -15,7 +15,9 @@ import hashlib
 import json
 import logging
 import os
+import select
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -422,8 +424,8 @@ def engine() -> RapidEngine:
 # this process is not read again, nor is one found in an attached store (``remember_in``).
 # Reads run in worker processes, each building the engine once, each page on one worker with
 # the cores shared out between the workers (onnxruntime threads = cores // workers). A worker
-# that dies takes its pool with it (concurrent.futures marks it broken): the pool is rebuilt
-# and each page that was in it is retried once.
+# that dies, or takes longer than the time limit over a page (hung, or stopped), is killed and
+# replaced, and the page retried once on the new one; a second failure fails that page alone.
 
 # Memory one worker takes with the models loaded and pages in flight (bench/pipeline.py,
 # 2026-11: 555 and 583 MB peak RSS for its two workers on pages 456-1408 px wide); the
@@ -431,6 +433,12 @@ def engine() -> RapidEngine:
 WORKER_MB = 600
 # Reads kept in memory for the run, by sha256 (a page's read is about 50-150 kB of objects).
 KEEP = 512
+# The longest a worker may take over a page before it is taken for hung: this many seconds per
+# 4 megapixels (at least this many; ``$PIXELPROOF_OCR_TIMEOUT`` sets it). Measured 2026-11 on
+# one onnxruntime thread of the 2-core machine at load average 6: a 2.7 Mpx statement of 30
+# rows 8.0 s, a 32 Mpx mosaic of twelve 12.7 s (the detector sees it scaled down).
+READ_SECONDS = 120.0
+START_SECONDS = 120.0  # the longest a new worker may take to load its models
 # What a stored read depends on: the models and settings (the layout is redone on load).
 ENGINE_ID = "rapidocr-3.10.0;" + json.dumps(
     {k: v for k, v in SETTINGS.items() if "num_threads" not in k}, sort_keys=True) + \
@@ -479,9 +487,23 @@ def default_workers() -> int:
     return max(1, min(n, mb // WORKER_MB)) if mb is not None else n
 
 
+def read_seconds() -> float:
+    """``$PIXELPROOF_OCR_TIMEOUT``, else READ_SECONDS."""
+    env = os.environ.get("PIXELPROOF_OCR_TIMEOUT", "").strip()
+    try:
+        seconds = float(env) if env else READ_SECONDS
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ConfigError(f"PIXELPROOF_OCR_TIMEOUT={env!r} is not a positive number of seconds "
+                          "(the longest an OCR worker may take over a page of 4 megapixels).")
+    return seconds
+
+
 def _serve(threads: int) -> None:
-    """A worker process: build the engine, then read pages sent on stdin, answering on stdout
-    (each message a pickle with its length in front), until stdin closes."""
+    """A worker process: build the engine, say so (an empty message), then read pages sent on
+    stdin, answering on stdout (each message a pickle with its length in front), until stdin
+    closes."""
     import pickle
     import struct
 
@@ -492,6 +514,8 @@ def _serve(threads: int) -> None:
         logging.getLogger("pixelproof").setLevel(logging.DEBUG)
     requests = os.fdopen(0, "rb")
     engine_ = RapidEngine({**SETTINGS, "EngineConfig.onnxruntime.intra_op_num_threads": threads})
+    reply.write(struct.pack("<Q", 0))
+    reply.flush()
     while head := requests.read(8):
         page = pickle.loads(requests.read(struct.unpack("<Q", head)[0]))
         try:
@@ -503,9 +527,13 @@ def _serve(threads: int) -> None:
         reply.flush()
 
 
+class _Hung(Exception):
+    """The worker gave no answer within the time limit."""
+
+
 class _Worker:
     """One worker process and the thread that feeds it pages from the pool's queue. A worker
-    that dies is replaced, and its page retried once on the new one."""
+    that dies or hangs is replaced, and its page retried once on the new one."""
 
     def __init__(self, pool: Pool, n: int) -> None:
         self.pool = pool
@@ -526,34 +554,64 @@ class _Worker:
             [sys.executable, "-c", f"from pixelproof.ocr import _serve; _serve({threads})"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
 
-    def _ask(self, page: Image | PILImage.Image) -> tuple[bool, Any]:
-        """Send one page, wait for the answer; EOFError/OSError when the worker died."""
+    def _ask(self, page: Image | PILImage.Image, seconds: float) -> tuple[bool, Any]:
+        """Send one page and wait for the answer, both within ``seconds``; EOFError/OSError
+        when the worker died, _Hung when it took longer."""
         import pickle
         import struct
 
+        self._ready()
+        data = pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
+        deadline = time.monotonic() + seconds
+        self._write(struct.pack("<Q", len(data)) + data, deadline)
+        return pickle.loads(self._receive(deadline))
+
+    def _ready(self) -> None:
+        """This worker, or a new one, with its models loaded."""
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
-        data = pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
-        self.proc.stdin.write(struct.pack("<Q", len(data)) + data)
-        head = self.proc.stdout.read(8)
-        if len(head) < 8:
-            raise EOFError
-        size = struct.unpack("<Q", head)[0]
-        body = self.proc.stdout.read(size)
-        if len(body) < size:
-            raise EOFError
-        return pickle.loads(body)
+            os.set_blocking(self.proc.stdin.fileno(), False)  # writes wait in _write
+            self._receive(time.monotonic() + START_SECONDS)
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        fd, left = self.proc.stdin.fileno(), memoryview(data)
+        while left:
+            if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                raise _Hung
+            try:
+                left = left[os.write(fd, left):]
+            except BlockingIOError:
+                continue
+
+    def _receive(self, deadline: float) -> bytes:
+        """One message from the worker (its length, then the pickle), by ``deadline``."""
+        import struct
+
+        size = struct.unpack("<Q", self._read(8, deadline))[0]
+        return self._read(size, deadline)
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        fd, got = self.proc.stdout.fileno(), bytearray()
+        while len(got) < size:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise _Hung
+            chunk = os.read(fd, size - len(got))
+            if not chunk:
+                raise EOFError
+            got += chunk
+        return bytes(got)
 
     def _loop(self) -> None:
         while (job := self.pool.jobs.get()) is not None:
             page, out = job
             if not out.set_running_or_notify_cancel():
                 continue
+            seconds = self.pool.seconds * max(1.0, page.width * page.height / 4e6)
             for tries in (0, 1):
                 self.pool.count()
                 try:
-                    ok, answer = self._ask(page)
-                except (EOFError, OSError):
+                    ok, answer = self._ask(page, seconds)
+                except (EOFError, OSError, _Hung) as e:
                     self._stop(kill=True)
                     if self.pool.closed:
                         out.set_exception(OcrError("the OCR pool was shut down while reading "
@@ -564,6 +622,10 @@ class _Worker:
                         continue
                     label = page.label if isinstance(page, Image) else "an image"
                     out.set_exception(OcrError(
+                        f"{label}: the OCR worker took over {seconds:.0f} s reading it, twice, "
+                        "and was stopped. Crop or resize the image, or give it more time with "
+                        "PIXELPROOF_OCR_TIMEOUT (seconds per 4 megapixels)." if
+                        isinstance(e, _Hung) else
                         f"{label}: the OCR worker process died reading it, twice. The page "
                         "may be too big for the memory left: try --ocr-workers 1."))
                     break
@@ -592,12 +654,15 @@ class _Worker:
 
 class Pool:
     """``workers`` worker processes reading pages in turn from one queue (0: one thread of
-    this process, with the process's engine). A worker starts on its first page."""
+    this process, with the process's engine). A worker starts on its first page, and may take
+    ``seconds`` over a page of 4 megapixels (None: ``read_seconds()``), in proportion over a
+    larger one, before it is taken for hung."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, seconds: float | None = None) -> None:
         import queue
 
         self.workers = workers
+        self.seconds = read_seconds() if seconds is None else seconds
         self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.calls = 0  # pages handed to the engine (a retry counts again)
         self.restarts = 0  # workers replaced after dying

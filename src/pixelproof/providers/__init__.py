@@ -7,6 +7,7 @@ and HTTP errors into pixelproof errors; nothing else.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 from collections.abc import AsyncIterator
@@ -114,8 +115,13 @@ def _is_official(url: str) -> bool:
 
 def suggest(target: Target) -> str:
     """' Did you mean X?' for a model id close to a known one, else ''."""
-    near = difflib.get_close_matches(target.model, KNOWN_MODELS.get(target.provider, []), n=1)
-    return f" Did you mean '{target.provider}:{near[0]}'?" if near else ""
+    return _suggest(target.provider, target.model)
+
+
+@functools.lru_cache(maxsize=64)  # asked for every request's error hints
+def _suggest(provider: str, model: str) -> str:
+    near = difflib.get_close_matches(model, KNOWN_MODELS.get(provider, []), n=1)
+    return f" Did you mean '{provider}:{near[0]}'?" if near else ""
 
 
 def default_model() -> str:

@@ -280,3 +280,19 @@ def test_net_sales_is_the_subtotal():
     assert status(ocr_, {"subtotal": 7.5}, "subtotal") == "verified"
     assert status(ocr_, {"subtotal": 7.25}, "subtotal") == "contradicted"
     assert fill(TOTAL, [ocr_]) == {"total": 8.03}
+
+
+def test_labels_read_with_the_next_row_s_figures_on_a_curled_photo():
+    # WildReceipt wr112: the figures sit half a line above their labels, and OCR put each
+    # label on a line with the figure of the row below
+    words = [Word("66.49", (839, 1145, 937, 1198), 0.9, 0),
+             Word("Subtotal", (274, 1165, 400, 1216), 0.9, 1),
+             Word("66.49", (842, 1187, 940, 1240), 0.9, 1),
+             Word("Total", (274, 1206, 355, 1261), 0.9, 2),
+             Word("-66.49", (837, 1232, 942, 1285), 0.9, 2),
+             Word("Cash", (272, 1252, 340, 1300), 0.9, 3),
+             Word("0.00", (875, 1276, 940, 1322), 0.9, 3)]
+    curled = OcrResult(tuple(words), 1195, 1600)
+    assert status(curled, {"total": 66.49}, "total") == "verified"
+    assert status(curled, {"total": 66.94}, "total") == "contradicted"
+    assert status(curled, {"cash": -66.49}, "cash") == "verified"

@@ -171,8 +171,9 @@ def labels(ocr: OcrResult, found: list[Table] | None = None) -> list[tuple[str, 
     """``key_values`` and, besides, every other place where a labelled value may be printed:
     a line that ends with a figure after words ("TOTAL   13.10", "08:37PM Total 1360.00",
     "Total Qty  3" among a table's rows), a figure under its heading in a table of one row
-    ("GALLONS  TOTAL" over "9.505  $19.00"), and a label whose figure OCR read as a line of its
-    own, beside it or under it. ``found``: the page's tables, when already found."""
+    ("GALLONS  TOTAL" over "9.505  $19.00"), a label whose figure OCR read as a line of its
+    own, beside it or under it, and one read with another row's figure. ``found``: the page's
+    tables, when already found."""
     found = find_tables(ocr) if found is None else found
     out = key_values(ocr, found)
     seen = {box for _, _, box in out}
@@ -185,7 +186,8 @@ def labels(ocr: OcrResult, found: list[Table] | None = None) -> list[tuple[str, 
         if len(table.cells) == 1 and not table.header[0].startswith("column_"):
             out += [(head, cell.text, cell.box) for head, cell in zip(
                 table.header, table.cells[0], strict=True) if cell and _number(cell.text)]
-    return out + [place for place in _apart(ocr.lines) if place[2] not in seen]
+    return out + [place for place in _apart(ocr.lines) if place[2] not in seen] + _nearer(
+        ocr.lines)
 
 
 def _line_end(line: list[Word]) -> tuple[str, str, Box] | None:
@@ -230,17 +232,11 @@ def _figure_text(words: list[Word]) -> str:
 
 def _apart(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
     """Labels whose figures OCR read as lines of their own: a column of labels beside a column
-    of figures (printed in two blocks, or skewed so that the rows do not line up, where a label
-    may even be read with the next row's figure), and a heading line over a line of figures
-    ("Amt Due" over "€28.95")."""
+    of figures (printed in two blocks, or skewed so that the rows do not line up), and a
+    heading line over a line of figures ("Amt Due" over "€28.95")."""
     named = [(line, label) for line in lines if re.match(r"[^\W\d]{2}", label := _label_text(
         line)) and not re.search(r"\d", re.sub(r"\(.*?\)", "", label))]
-    for line in lines:
-        end = _ends(line)
-        if end and abs(_level(end[1]) - _level(end[2])) > 0.5 * _height(line):
-            named.append((end[1], end[0]))  # the label read with another row's figure
-    figures = [line for line in lines if all(_number(_figure_text(group))
-                                             for group in word_groups(line))]
+    figures = _figure_lines(lines)
     if not named or not figures:
         return []
     out, used = [], set()
@@ -268,6 +264,27 @@ def _apart(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
             [w.box for w in value])) for head, value in zip(heads, values, strict=True)
             if head and re.match(r"[^\W\d]{2}", _label_text(head))]
     return out
+
+
+def _nearer(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
+    """Labels that OCR read with another row's figure (a skewed or curled photo), each with
+    the figure nearest its level too, when that is nearer than its own."""
+    ends = [end for line in lines if (end := _ends(line))]
+    figures = _figure_lines(lines) + [end[2] for end in ends]
+    levels = {id(f): _level(f) for f in figures}
+    out = []
+    for label, words, own in ends:
+        level = _level(words)
+        near = min((f for f in figures if f[0].box[0] > words[-1].box[2]),
+                   key=lambda f: abs(levels[id(f)] - level), default=own)
+        if near is not own and abs(levels[id(near)] - level) < min(
+                abs(levels[id(own)] - level), 0.6 * _height(words)):
+            out.append((label, _figure_text(near), _union([w.box for w in near])))
+    return out
+
+
+def _figure_lines(lines: list[list[Word]]) -> list[list[Word]]:
+    return [line for line in lines if all(_number(_figure_text(g)) for g in word_groups(line))]
 
 
 def _level(line: list[Word]) -> float:

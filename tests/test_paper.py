@@ -296,3 +296,11 @@ def test_labels_read_with_the_next_row_s_figures_on_a_curled_photo():
     assert status(curled, {"total": 66.49}, "total") == "verified"
     assert status(curled, {"total": 66.94}, "total") == "contradicted"
     assert status(curled, {"cash": -66.49}, "cash") == "verified"
+
+
+def test_only_the_total_field_gets_the_total():
+    ocr_ = page(["Coffee", "3.00"], ["Muffin", "2.50"], ["TOTAL", "5.50"])
+    fields = ("total", "tax_amount", "discount_amount", "tip_amount", "subtotal")
+    schema = {"type": "object", "properties": {k: {"type": "number"} for k in fields}}
+    assert fill(schema, [ocr_]) == {"total": 5.5, "tax_amount": None, "discount_amount": None,
+                                    "tip_amount": None, "subtotal": None}

@@ -163,7 +163,7 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
     places = [v for k, v in found.labels if tables.fits(name, k)]
     if kind in ("number", "integer"):
         numbers = [n for v in places if (n := _number(v)) is not None]
-        if _TOTAL.search(name) and (numbers or not places):  # not at a label of words
+        if _is_total(name) and (numbers or not places):  # not at a label of words
             return _total(numbers, found)
         return numbers[0] if numbers else None
     if fmt == "date" or "date" in name.lower():
@@ -178,6 +178,13 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
         return found.head[0] or None
     index = _best(name, [k for k, _ in found.labels]) if name else None
     return found.labels[index][1] if index is not None else None
+
+
+def _is_total(name: str) -> bool:
+    """Whether field ``name`` is a document's total ("total", "amount_due"), not another
+    amount ("tax_amount", "tip_amount", "subtotal")."""
+    return bool(_TOTAL.search(name)) and not tables.qualified(name) and not tables.fits(
+        "subtotal", name)
 
 
 def _total(labelled: list[Decimal], found: _Pages) -> Decimal | None:

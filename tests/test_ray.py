@@ -5,13 +5,16 @@ killed mid-run. Skipped without the ``ray`` extra (CI installs it)."""
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -76,8 +79,11 @@ def cluster():
 
 
 def _head(port):
+    """The head node's processes in a temp dir of their own, so that only they are stopped
+    (``ray stop`` would stop every Ray process on the machine, a developer's own cluster too)."""
+    temp = tempfile.mkdtemp(prefix="pp-ray-", dir="/tmp")  # short: Ray's sockets live in it
     subprocess.run([RAY, "start", "--head", "--num-cpus", "2", "--node-ip-address", "127.0.0.1",
-                    "--port", str(port), "--include-dashboard", "false",
+                    "--port", str(port), "--include-dashboard", "false", "--temp-dir", temp,
                     "--disable-usage-stats"], check=True, capture_output=True, timeout=120)
     address = f"127.0.0.1:{port}"
     try:
@@ -85,7 +91,20 @@ def _head(port):
     finally:
         import ray
         ray.shutdown()
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        for pid in _processes_using(temp):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _processes_using(temp):
+    """The processes whose command line names ``temp`` (the cluster's own)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and temp.encode() in (entry / "cmdline").read_bytes():
+                out.append(int(entry.name))
+    return out
 
 
 @pytest.fixture

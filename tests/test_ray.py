@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -91,19 +92,29 @@ def _head(port):
     finally:
         import ray
         ray.shutdown()
-        for pid in _processes_using(temp):
+        for pid in _processes_of(temp, port):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def _processes_using(temp):
-    """The processes whose command line names ``temp`` (the cluster's own)."""
-    out = []
+def _processes_of(temp, port):
+    """The processes whose command line names ``temp`` or the head's ``port`` (the cluster's
+    own; its client server does not name the temp dir), and their children (workers and agents
+    rename themselves "ray::...")."""
+    parent, named = {}, set()
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
-            if entry.name.isdigit() and temp.encode() in (entry / "cmdline").read_bytes():
-                out.append(int(entry.name))
+            if entry.name.isdigit():
+                parent[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1]
+                                              .split()[1])
+                line = (entry / "cmdline").read_bytes()
+                if temp.encode() in line or re.search(rb"--address=[\w.]+:%d\b" % port, line):
+                    named.add(int(entry.name))
+    out, more = set(), named
+    while more:
+        out |= more
+        more = {pid for pid, up in parent.items() if up in more} - out
     return out
 
 

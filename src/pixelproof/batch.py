@@ -9,6 +9,7 @@ no cost), failed and interrupted ones are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -429,8 +430,8 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
 
     async def one(item: Item) -> Extraction:
         async with ahead:
-            async with loading:
-                image = await _load(item)
+            async with loading if not _is_url(item.source) else contextlib.nullcontext():
+                image = await _load(item)  # a download waits on the network, not a core
             if reads and isinstance(image, Image):
                 ocr.submit(image)  # read while the item waits and its request is out
             async with gate:

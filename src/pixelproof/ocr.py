@@ -527,6 +527,14 @@ def _serve(threads: int) -> None:
         reply.flush()
 
 
+def _wait(fd: int, event: int, deadline: float) -> bool:
+    """Whether ``fd`` is ready for ``event`` by ``deadline`` (poll: any fd number, unlike
+    select's 1024)."""
+    poll = select.poll()
+    poll.register(fd, event)
+    return bool(poll.poll(max(0.0, deadline - time.monotonic()) * 1000))
+
+
 class _Hung(Exception):
     """The worker gave no answer within the time limit."""
 
@@ -576,7 +584,7 @@ class _Worker:
     def _write(self, data: bytes, deadline: float) -> None:
         fd, left = self.proc.stdin.fileno(), memoryview(data)
         while left:
-            if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+            if not _wait(fd, select.POLLOUT, deadline):
                 raise _Hung
             try:
                 left = left[os.write(fd, left):]
@@ -593,7 +601,7 @@ class _Worker:
     def _read(self, size: int, deadline: float) -> bytes:
         fd, got = self.proc.stdout.fileno(), bytearray()
         while len(got) < size:
-            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            if not _wait(fd, select.POLLIN, deadline):
                 raise _Hung
             chunk = os.read(fd, size - len(got))
             if not chunk:
@@ -628,6 +636,11 @@ class _Worker:
                         isinstance(e, _Hung) else
                         f"{label}: the OCR worker process died reading it, twice. The page "
                         "may be too big for the memory left: try --ocr-workers 1."))
+                    break
+                except Exception as e:  # a page that cannot be sent: its item fails, not the pool
+                    self._stop(kill=True)
+                    out.set_exception(OcrError(f"the page could not be sent to the OCR worker "
+                                               f"({type(e).__name__}: {e})."))
                     break
                 if ok:
                     out.set_result(answer)

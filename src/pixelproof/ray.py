@@ -24,6 +24,7 @@ their item.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -359,11 +360,11 @@ class ItemRunner:
 
         async def one() -> None:
             try:
-                result = await self._one(item, job, outbox)
+                done = to_json(await self._one(item, job, outbox))
             except Exception as e:  # a bug: this item fails, the batch goes on
-                result = Extraction(source=item.source, page=item.page,
-                                    error=_unexpected(item.label, e))
-            outbox.send("done", to_json(result))
+                done = to_json(Extraction(source=item.source, page=item.page,
+                                          error=_unexpected(item.label, e)))
+            outbox.send("done", done)
 
         task = asyncio.ensure_future(one())
         try:
@@ -484,10 +485,17 @@ class Executor:
                     try:
                         result = await _ask(chosen, item, job, store, keep, run, spent)
                         break
-                    except ray.exceptions.RayError as e:
+                    except (ray.exceptions.RayActorError, ray.exceptions.NodeDiedError,
+                            ray.exceptions.OwnerDiedError) as e:  # the actor is gone, not a bug
                         lost = e
                         if askers[n] is chosen:  # the first of its items to find it gone
+                            with contextlib.suppress(Exception):
+                                ray.kill(chosen)
                             askers[n] = asker()
+                    except Exception as e:  # a bug: this item fails, the batch goes on
+                        result = Extraction(source=item.source, page=item.page,
+                                            error=_unexpected(item.label, e))
+                        break
                     finally:
                         load[n] -= 1
                 else:

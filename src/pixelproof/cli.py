@@ -215,19 +215,26 @@ ocr_workers_option = click.option(
          "when memory is short; each takes up to about 600 MB). 0 reads in this process.")
 
 
-def ray_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed([
-        click.option("--ray", "use_ray", is_flag=True,
-                     help="Spread the work over a Ray cluster (the `ray` extra): OCR in actors "
-                          "(one per CPU, or --ocr-workers), requests from async actors under "
-                          "one rate limit and budget; this process keeps the run store and "
-                          "writes the outputs. Inputs must be readable on every node."),
-        click.option("--ray-address", default="auto", show_default=True, metavar="ADDRESS",
-                     help="With --ray: the cluster, as Ray takes it (auto: the one this "
-                          "machine belongs to; HOST:6379; local: start one here)."),
-    ]):
-        fn = option(fn)
-    return fn
+_RAY_BATCH = ("Spread the work over a Ray cluster (the `ray` extra): OCR in actors (one per "
+              "CPU, or --ocr-workers N), requests from async actors under one rate limit and "
+              "budget; this process keeps the run store and writes the outputs. Inputs must "
+              "be readable on every node.")
+_RAY_OCR = ("Read the pages on a Ray cluster (the `ray` extra): OCR in actors, one per CPU "
+            "(or --ocr-workers N); this process loads the pages and prints what was read.")
+
+
+def ray_options(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--ray and --ray-address, --ray explained by ``text``."""
+    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed([
+            click.option("--ray", "use_ray", is_flag=True, help=text),
+            click.option("--ray-address", default="auto", show_default=True, metavar="ADDRESS",
+                         help="With --ray: the cluster, as Ray takes it (auto: the one this "
+                              "machine belongs to; HOST:6379; local: start one here)."),
+        ]):
+            fn = option(fn)
+        return fn
+    return add
 
 
 def ray_executor(use_ray: bool, address: str) -> Any:
@@ -401,7 +408,7 @@ def main() -> None:
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
               help="With --each: write source and answer per image to FILE (.jsonl, .csv, ...).")
 @batch_options
-@ray_options
+@ray_options(_RAY_BATCH + " With describe: needs --each.")
 @model_options
 @cost_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
@@ -463,7 +470,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 @click.argument("images", nargs=-1)
 @extract_options
 @batch_options
-@ray_options
+@ray_options(_RAY_BATCH)
 @models_option
 @cost_options
 @handle_errors
@@ -809,7 +816,7 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
 @click.option("--tables", "show_tables", is_flag=True,
               help="Print the tables and labelled values found, as Markdown.")
 @ocr_workers_option
-@ray_options
+@ray_options(_RAY_OCR)
 @handle_errors
 def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool, use_ray: bool,
         ray_address: str) -> None:

@@ -442,8 +442,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                     image, task, client, spec, format, model, prompt, budget, store, retries,
                     base_url, options, outage)
                 if keep is not None and item.error is None:
-                    _keep_item(keep, run, item.key, replace(  # type: ignore[arg-type]
-                        result, cost=spent[item.key]) if item.key in spent else result)
+                    _keep_item(keep, run, item.key, result, spent)  # type: ignore[arg-type]
                 return result
 
     tasks = [asyncio.ensure_future(one(item)) for item in todo]
@@ -660,7 +659,11 @@ def _paid(store: Store, run: str | None, key: str, spent: dict[str, Decimal | No
     store.paid(run, key, spent[key])  # type: ignore[arg-type]
 
 
-def _keep_item(store: Store, run: str, key: str, item: Extraction) -> None:
+def _keep_item(store: Store, run: str, key: str, item: Extraction,
+               spent: dict[str, Decimal | None] | None = None) -> None:
+    """Record an item's end; with ``spent``, at what its answers cost (re-asks included)."""
+    if spent is not None and key in spent:
+        item = replace(item, cost=spent[key])
     if item.ok:
         store.finish(run, key, to_json(item), item.usage, item.cost)
     else:

@@ -505,8 +505,7 @@ class Executor:
                               f"({type(lost).__name__}). Run again with the same --run NAME "
                               "to retry it.")
                 if keep is not None:
-                    _keep_item(keep, run, item.key, replace(  # type: ignore[arg-type]
-                        result, cost=spent[item.key]) if item.key in spent else result)
+                    _keep_item(keep, run, item.key, result, spent)  # type: ignore[arg-type]
                 return result
 
         tasks = [asyncio.ensure_future(one(item)) for item in todo]

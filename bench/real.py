@@ -155,11 +155,12 @@ def _items(regions: dict[str, list[dict]], page: ocr.OcrResult) -> list[dict]:
 
 def read_all(limit: int) -> list[tuple[str, dict, ocr.OcrResult]]:
     """Each receipt with its labels and what the engine read. The engine's raw output is
-    cached (the layout into lines is redone each run, so layout changes are measured)."""
+    cached by engine and image (the layout into lines is redone each run, so layout changes
+    are measured)."""
     records = [json.loads(line) for line in (DATA / "labels.jsonl").open()][:limit]
     cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
     images = [load(str(DATA / rec["image"]))[0] for rec in records]
-    keys = [hashlib.sha256(image.data).hexdigest() for image in images]
+    keys = [f"{ocr.ENGINE_ID};{hashlib.sha256(image.data).hexdigest()}" for image in images]
     fresh = [(key, image) for key, image in zip(keys, images, strict=True) if key not in cache]
     if fresh:
         pool = ocr.Pool(ocr.default_workers())

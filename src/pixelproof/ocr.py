@@ -55,7 +55,7 @@ SETTINGS: dict[str, Any] = {
 # heights) are at least SAFE_HEIGHT detector pixels tall, those boxes are kept; otherwise the
 # page is looked at again, scaled so those boxes would be TARGET_HEIGHT pixels tall (at most
 # full size). Measured on 2560x1440 screenshots with 10-14 px glyphs: boxes 12.5 px tall at
-# the first look, CER 2.3 % from those boxes, 0 % from a second look at 16 or 18 px; body text
+# the first look, CER 2.3 % from those boxes, 0 % from a second look at 16, 18 or 20 px; body text
 # on the bench's other pages gives boxes of 17 px and more even at a 400 px look.
 DET_SIDE = 736
 SAFE_HEIGHT = 16.0

@@ -142,7 +142,7 @@ class RapidEngine:
             self.looks[0] += 1
             return found
         self.looks[1] += 1
-        return self._detect_at(img, min(1.0, scale * TARGET_HEIGHT / tall))
+        return self._detect_at(img, min(1.0, scale * TARGET_HEIGHT / max(tall, 1.0)))
 
     def _detect_at(self, img: np.ndarray, scale: float) -> Any:
         """The detector run on ``img`` scaled by ``scale`` (RapidOCR 3.10's detector reads its

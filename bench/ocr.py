@@ -1,18 +1,22 @@
 """OCR engines on rendered pages with known text: speed, peak memory, accuracy.
 
-    python bench/ocr.py
+    python bench/ocr.py [repeats]
 
-27 pages from tests/render.py (statements, receipts, invoices, ruled tables and app screens;
-clean, 50% scaled, rotated 2 degrees, blurred, JPEG 30, inverted, noisy, and two at 2x size)
-are read by:
+30 pages from tests/render.py (statements, receipts, invoices, ruled tables and app screens;
+clean, 50% scaled, rotated 2 degrees, blurred, JPEG 30, inverted, noisy, two at 2x size, and
+three app screens at 1x on a 2560x1440 desktop: small text on a big page) are read by:
 
-- ``pixelproof``: ``ocr.RapidEngine()``, pixelproof's engine with its tuned settings;
-- ``pixelproof@defaults``: the same engine with RapidOCR's default settings;
+- ``pixelproof``: ``ocr.RapidEngine()``, pixelproof's engine with its tuned settings and its
+  detector scale chosen per page;
+- ``pixelproof@defaults``: the same engine with RapidOCR's default settings and steps;
 - ``rapidocr``: ``RapidOCR()`` with its defaults, called directly on the pixels;
 - ``tesseract``: the Debian ``tesseract`` binary (``--psm 6``), when installed.
 
 Speed: all engines in this one process, taking turns page by page (the order rotates), so a
-busy machine slows them alike. Peak memory: each engine alone in a child process on 5 pages.
+busy machine slows them alike. Then the pool: all pages read by pixelproof's worker pool
+(``ocr.Pool``, one worker per core) and by raw RapidOCR in this process, taking turns every 3
+pages per core, ``repeats`` passes (default 2), each pass's ratio printed. Peak memory: each
+engine alone in a child process on 5 pages.
 Accuracy: character error rate against the printed lines, and the share of table cells read
 exactly (rapidocr's words are put in reading order by pixelproof's layout step, so its
 figures compare recognition, not layout).
@@ -31,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 import numpy as np  # noqa: E402
 import render  # noqa: E402
+from PIL import Image as PILImage  # noqa: E402
 
 from pixelproof import ocr, tables  # noqa: E402
 from pixelproof.types import OcrResult, Word  # noqa: E402
@@ -53,7 +58,18 @@ def pages() -> list[tuple[str, render.Doc]]:
         doc = make(seed=300)
         doc.image = render.scale(doc.image, 2)
         out.append(("2x size", doc))
+    for seed in (400, 401, 402):
+        out.append(("big screen", big_screen(render.screenshot(seed=seed, members=6))))
     return out
+
+
+def big_screen(doc: render.Doc) -> render.Doc:
+    """The app screen (18 px type, glyphs 10-14 px tall) at 1x, as a window on a 2560x1440
+    desktop: small text on a big page."""
+    desktop = PILImage.new("RGB", (2560, 1440), "#e9ecf1")
+    desktop.paste(doc.image, (0, 0))
+    doc.image = desktop
+    return doc
 
 
 def tesseract(image) -> OcrResult:
@@ -86,7 +102,7 @@ def readers(names: list[str]) -> dict:
         return read
 
     make = {"pixelproof": lambda: ocr.RapidEngine().read,
-            "pixelproof@defaults": lambda: ocr.RapidEngine(ocr.DEFAULTS, det_side=None).read,
+            "pixelproof@defaults": lambda: ocr.RapidEngine(ocr.DEFAULTS, staged=False).read,
             "rapidocr": direct, "tesseract": lambda: tesseract}
     return {name: make[name]() for name in names}
 
@@ -115,7 +131,7 @@ def memory(name: str) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def main() -> None:
+def main(repeats: int) -> None:
     docs = pages()
     names = ["pixelproof", "pixelproof@defaults", "rapidocr"]
     if shutil.which("tesseract"):
@@ -126,13 +142,16 @@ def main() -> None:
         if callable(result):
             result()
     seconds = dict.fromkeys(names, 0.0)
+    spent = {(name, c): 0.0 for name in names for c, _ in docs}
     layout = 0.0
     results: dict[str, list[OcrResult]] = {n: [] for n in names}
     for k, (_, doc) in enumerate(docs):
         for name in names[k % len(names):] + names[:k % len(names)]:
             start = time.perf_counter()
             result = engines[name](doc.image)
-            seconds[name] += time.perf_counter() - start
+            took = time.perf_counter() - start
+            seconds[name] += took
+            spent[name, docs[k][0]] += took
             if callable(result):  # raw RapidOCR: layout for scoring, timed apart
                 start = time.perf_counter()
                 result = result()
@@ -165,7 +184,13 @@ def main() -> None:
         by = [np.mean([render.cer(d.text, r.text) for (c, d), r in
                        zip(docs, results[name], strict=True) if c == cond])
               for cond in conditions]
-        print(f"| {name} | " + " | ".join(f"{100 * v:.1f}%" for v in by) + " |")
+        print(f"| {name} | " + " | ".join(f"{100 * v:.2f}%" for v in by) + " |")
+    print()
+    print("| pages/s by condition | " + " | ".join(conditions) + " |")
+    print("|---|" + "---:|" * len(conditions))
+    for name in names:
+        by = [sum(c == cond for c, _ in docs) / spent[name, cond] for cond in conditions]
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in by) + " |")
     print()
     raw, same, tuned = seconds["rapidocr"], seconds["pixelproof@defaults"], seconds["pixelproof"]
     print(f"pixelproof's overhead over raw RapidOCR at the same settings: "
@@ -174,10 +199,44 @@ def main() -> None:
     print(f"pixelproof's tuned engine vs raw RapidOCR: {raw / tuned:.2f}x the pages per second; "
           f"CER {100 * score['pixelproof'][0]:.2f}% vs {100 * score['rapidocr'][0]:.2f}%, "
           f"cells {100 * score['pixelproof'][1]:.1f}% vs {100 * score['rapidocr'][1]:.1f}%")
+    looks = engines["pixelproof"].__self__.looks  # the warm-up read included
+    print(f"pixelproof's detector: {looks[0]} pages kept from the first look, {looks[1]} "
+          "looked at twice (small text)")
+    pool_vs_raw(docs, engines["rapidocr"], repeats)
+
+
+def pool_vs_raw(docs: list, raw, repeats: int) -> None:
+    """pixelproof's pool (one worker per core) and raw RapidOCR in this process, each reading
+    every page: the two take turns every few pages, so a busy machine slows them alike."""
+    workers = ocr.cores()
+    pool = ocr.Pool(workers)
+    for future in [pool.submit(doc.image) for _, doc in docs[:workers]]:  # start the workers
+        future.result()
+    step = 3 * workers
+    ratios = []
+    for n in range(repeats):
+        raw_s = pool_s = 0.0
+        for k in range(0, len(docs), step):
+            chunk = [doc.image for _, doc in docs[k:k + step]]
+            start = time.perf_counter()
+            for image in chunk:
+                raw(image)
+            raw_s += time.perf_counter() - start
+            start = time.perf_counter()
+            for future in [pool.submit(image) for image in chunk]:
+                future.result()
+            pool_s += time.perf_counter() - start
+        ratios.append(raw_s / pool_s)
+        print(f"pass {n + 1}: pixelproof's pool of {workers} {len(docs) / pool_s:.2f} pages/s, "
+              f"raw RapidOCR in one process {len(docs) / raw_s:.2f} pages/s: "
+              f"{ratios[-1]:.2f}x")
+    pool.shutdown()
+    print(f"pixelproof's pool vs raw RapidOCR: {min(ratios):.2f}-{max(ratios):.2f}x the pages "
+          f"per second over {repeats} passes")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--memory"]:
         print(memory(sys.argv[2]))
     else:
-        main()
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 2)

@@ -63,8 +63,8 @@ def test_an_engine_failure_is_an_input_error_naming_the_image(monkeypatch):
         raise RuntimeError("onnx exploded")
 
     engine = ocr.RapidEngine()
-    monkeypatch.setattr(engine, "_ocr", broken)
-    with pytest.raises(InputError, match="offline OCR engine could not read this 50x40"):
+    monkeypatch.setattr(engine._ocr, "_load_det_model", broken)
+    with pytest.raises(InputError, match="could not read this 50x40 image .RuntimeError: onnx"):
         engine.read(Image.new("RGB", (50, 40), "white"))
 
 

@@ -115,6 +115,24 @@ def test_large_and_tiny_pages():
     assert render.cer(receipt.text, tiny.text) < 0.05
 
 
+def test_small_text_on_a_big_page_gets_a_second_closer_look():
+    """An app screen at 1x (glyphs 10-14 px) on a 2560x1440 desktop: the first look, scaled
+    down, finds text too small to trust and the detector looks again closer; a page of
+    ordinary text is read from the first look."""
+    doc = render.screenshot(seed=7)
+    desktop = Image.new("RGB", (2560, 1440), "#e9ecf1")
+    desktop.paste(doc.image, (0, 0))
+    engine = ocr.RapidEngine()
+    read = engine.read(desktop)
+    assert engine.looks == [0, 1]
+    assert render.cer(doc.text, read.text) < 0.005, read.text
+    want = doc.boxes["Seats"]
+    box = next(w.box for w in read.words if w.text == doc.values["Seats"])
+    assert abs(box[0] - want[0]) < 6 and abs(box[2] - want[2]) < 6, (box, want)
+    engine.read(render.statement(seed=7).image)
+    assert engine.looks == [1, 1]
+
+
 @pytest.mark.parametrize("make", [render.statement, render.invoice], ids=["statement", "invoice"])
 def test_key_values_match_the_truth_and_skip_table_rows(make):
     doc, read = clean(make)

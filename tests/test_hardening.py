@@ -453,10 +453,10 @@ def test_runs_spend_is_what_was_paid_when_a_killed_run_resumes_from_the_cache(
             Store(tmp_path / "s.db") as store:
         real = batch_mod._keep_item
 
-        def dies_on_the_blue_one(store_, run, key, item):
+        def dies_on_the_blue_one(store_, run, key, item, spent=None):
             if "1.png" in key:
                 raise Killed
-            real(store_, run, key, item)
+            real(store_, run, key, item, spent)
         monkeypatch.setattr(batch_mod, "_keep_item", dies_on_the_blue_one)
         with pytest.raises(Killed):
             asyncio.run(run_all(store, api.url))

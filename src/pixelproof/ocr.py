@@ -442,6 +442,21 @@ def _in_step(a: list[list[_Piece]], b: list[list[_Piece]], height: float) -> boo
     return matched > 0.6 * len(fewer)
 
 
+def worker_read(engine_: RapidEngine, page: Image | PILImage.Image) -> tuple[bool, Any]:
+    """A worker's answer for ``page``: (True, its Raw), or (False, the engine's error as text,
+    which ``engine_error`` turns back into an error)."""
+    try:
+        return True, engine_.read_raw(to_pil(page) if isinstance(page, Image) else page)
+    except Exception as e:
+        return False, str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}"
+
+
+def engine_error(message: str) -> Exception:
+    """The error a worker reported reading a page (as text), as the pool raises it."""
+    return InputError(UNNAMED, message.removeprefix(f"{UNNAMED}: ")) \
+        if message.startswith(UNNAMED) else OcrError(f"the OCR engine failed: {message}")
+
+
 def _named(error: BaseException, label: str) -> BaseException:
     """An engine error from a page read without its name, given the image's name."""
     if isinstance(error, InputError) and error.source == UNNAMED:
@@ -564,11 +579,7 @@ def _serve(threads: int) -> None:
     reply.flush()
     while head := requests.read(8):
         page = pickle.loads(requests.read(struct.unpack("<Q", head)[0]))
-        try:
-            answer = (True, engine_.read_raw(to_pil(page) if isinstance(page, Image) else page))
-        except Exception as e:  # the engine's own error, reported to the caller
-            answer = (False, str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}")
-        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(worker_read(engine_, page), protocol=pickle.HIGHEST_PROTOCOL)
         reply.write(struct.pack("<Q", len(data)) + data)
         reply.flush()
 
@@ -691,9 +702,7 @@ class _Worker:
                 if ok:
                     out.set_result(answer)
                 else:
-                    out.set_exception(InputError(UNNAMED, answer.removeprefix(f"{UNNAMED}: "))
-                                      if answer.startswith(UNNAMED) else
-                                      OcrError(f"the OCR engine failed: {answer}"))
+                    out.set_exception(engine_error(answer))
                 break
         self._stop(kill=False)
 

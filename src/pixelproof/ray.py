@@ -57,7 +57,6 @@ from .batch import (
 from .errors import BudgetError, ConfigError, InputError, OcrError
 from .extract import PAID
 from .http import Http
-from .images import to_pil
 from .store import Store
 from .types import Extraction, Image, Response, Usage
 
@@ -108,10 +107,7 @@ class OcrReader:
             {**ocr.SETTINGS, "EngineConfig.onnxruntime.intra_op_num_threads": 1})
 
     def read(self, page: Any) -> tuple[bool, Any]:
-        try:
-            return True, self.engine.read_raw(to_pil(page) if isinstance(page, Image) else page)
-        except Exception as e:
-            return False, str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}"
+        return ocr.worker_read(self.engine, page)
 
     def pid(self) -> int:
         return os.getpid()
@@ -154,16 +150,10 @@ class ActorPool:
         if ok:
             out.set_result(raw)
         else:
-            out.set_exception(_engine_error(raw))
+            out.set_exception(ocr.engine_error(raw))
 
     def shutdown(self, wait: bool = True) -> None:
         self.closed = True
-
-
-def _engine_error(message: str) -> Exception:
-    """An OcrReader's failure as the pool's workers report it."""
-    return InputError(ocr.UNNAMED, message.removeprefix(f"{ocr.UNNAMED}: ")) \
-        if message.startswith(ocr.UNNAMED) else OcrError(f"the OCR engine failed: {message}")
 
 
 class OwnPool:
@@ -184,7 +174,7 @@ class OwnPool:
     def _read(self, page: Any) -> ocr.Raw:
         ok, raw = self.reader.read(page)
         if not ok:
-            raise _engine_error(raw)
+            raise ocr.engine_error(raw)
         return raw
 
     def shutdown(self, wait: bool = True) -> None:

@@ -177,23 +177,20 @@ def labels(ocr: OcrResult, found: list[Table] | None = None) -> list[tuple[str, 
     found = find_tables(ocr) if found is None else found
     out = key_values(ocr, found)
     seen = {box for _, _, box in out}
-    for line in ocr.lines:
-        place = _line_end(line)
-        if place and place[2] not in seen:
-            out.append(place)
-            seen.add(place[2])
+    lines = ocr.lines  # one copy: the helpers below tell lines apart by identity
+    ends = [end for line in lines if (end := _ends(line))]
+    for label, _, words in ends:
+        box = _union([w.box for w in words])
+        if box not in seen:
+            out.append((label, _figure_text(words), box))
+            seen.add(box)
     for table in found:
         if len(table.cells) == 1 and not table.header[0].startswith("column_"):
             out += [(head, cell.text, cell.box) for head, cell in zip(
                 table.header, table.cells[0], strict=True) if cell and _number(cell.text)]
-    return out + [place for place in _apart(ocr.lines) if place[2] not in seen] + _nearer(
-        ocr.lines)
-
-
-def _line_end(line: list[Word]) -> tuple[str, str, Box] | None:
-    """(label, figure, box) for a line that ends with a figure after words."""
-    end = _ends(line)
-    return end and (end[0], _figure_text(end[2]), _union([w.box for w in end[2]]))
+    figures = _figure_lines(lines)
+    return out + [place for place in _apart(lines, figures) if place[2] not in seen] + \
+        _nearer(ends, figures)
 
 
 def _ends(line: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
@@ -230,13 +227,13 @@ def _figure_text(words: list[Word]) -> str:
     return re.sub(r"\s*([.,])\s*(?=\d\d\b)", r"\1", " ".join(w.text for w in words))
 
 
-def _apart(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
+def _apart(lines: list[list[Word]], figures: list[list[Word]]) -> list[tuple[str, str, Box]]:
     """Labels whose figures OCR read as lines of their own: a column of labels beside a column
     of figures (printed in two blocks, or skewed so that the rows do not line up), and a
-    heading line over a line of figures ("Amt Due" over "€28.95")."""
+    heading line over a line of figures ("Amt Due" over "€28.95"). ``figures``: the lines
+    that are figures only."""
     named = [(line, label) for line in lines if re.match(r"[^\W\d]{2}", label := _label_text(
         line)) and not re.search(r"\d", re.sub(r"\(.*?\)", "", label))]
-    figures = _figure_lines(lines)
     if not named or not figures:
         return []
     out, used = [], set()
@@ -266,11 +263,12 @@ def _apart(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
     return out
 
 
-def _nearer(lines: list[list[Word]]) -> list[tuple[str, str, Box]]:
+def _nearer(ends: list[tuple[str, list[Word], list[Word]]], figure_lines: list[list[Word]]
+            ) -> list[tuple[str, str, Box]]:
     """Labels that OCR read with another row's figure (a skewed or curled photo), each with
-    the figure nearest its level too, when that is nearer than its own."""
-    ends = [end for line in lines if (end := _ends(line))]
-    figures = _figure_lines(lines) + [end[2] for end in ends]
+    the figure nearest its level too, when that is nearer than its own. ``ends``: the lines'
+    ``_ends``; ``figure_lines``: the lines that are figures only."""
+    figures = figure_lines + [end[2] for end in ends]
     levels = {id(f): _level(f) for f in figures}
     out = []
     for label, words, own in ends:

@@ -81,6 +81,7 @@ def test_a_thin_image_in_a_folder_does_not_stop_the_batch(tmp_path):
 def test_rapidocr_logging_goes_through_ours_and_is_quiet(capfd, caplog):
     ocr.read(Image.new("RGB", (300, 200), "white"))  # "the text detection result is empty"
     assert capfd.readouterr().err == ""
+    ocr.engine()  # this process's engine too (the read above may have been a worker's)
     rapid = logging.getLogger("RapidOCR")
     assert rapid.propagate is False
     assert not [h for h in rapid.handlers if type(h) is logging.StreamHandler]

@@ -26,7 +26,7 @@ from .page import (
     union,
 )
 from .report import Box, Check, Report
-from .sums import arithmetic, explained
+from .sums import explained, printed_extras, sums
 from .walk import leaves, parent, plain, row_lists
 
 
@@ -65,7 +65,8 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
         label = str(parent(data, path).get("key", "")) if key_value else name
         checks[path] = _check_field(path, label, value, page, labels)
     ordered = [checks[p] for p, _, _ in leaves(data) if p in checks]
-    return Report(tuple(ordered), tuple(explained(a, labels) for a in arithmetic(data)),
+    found, notes = sums(data, printed_extras(labels))
+    return Report(tuple(ordered), tuple(explained(a, labels) for a in found), notes=tuple(notes),
                   image=image if isinstance(image, Image) else None)
 
 

@@ -43,6 +43,7 @@ class Report:
     checks: tuple[Check, ...]
     arithmetic: tuple[Arithmetic, ...] = ()
     votes: tuple[Vote, ...] = field(default=())
+    notes: tuple[str, ...] = ()  # sums that could not be set up, and why
     image: Image | None = field(default=None, repr=False, compare=False)  # what was checked
 
     def _repr_html_(self) -> str:
@@ -66,7 +67,8 @@ class Report:
             v.agreement == 1 for v in self.votes)
 
     def summary(self) -> str:
-        sums = ("totals check: none found" if not self.arithmetic else
+        sums = ("totals check: none found" + (f" ({'; '.join(self.notes)})" if self.notes
+                                               else "") if not self.arithmetic else
                 "totals check: passed" if all(a.ok for a in self.arithmetic) else
                 f"totals check: failed ({sum(not a.ok for a in self.arithmetic)} of "
                 f"{len(self.arithmetic)})")
@@ -81,7 +83,7 @@ class Report:
         return {"summary": self.summary(), **self.counts,
                 "checks": [asdict(c) for c in self.checks],
                 "arithmetic": [asdict(a) for a in self.arithmetic],
-                "votes": [asdict(v) for v in self.votes]}
+                "votes": [asdict(v) for v in self.votes], "notes": list(self.notes)}
 
 
 def is_clean(report: dict[str, Any]) -> bool:

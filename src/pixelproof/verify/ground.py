@@ -3,6 +3,7 @@ printed line and column, a labelled value next to a label that names it, text wo
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -10,6 +11,7 @@ from typing import Any
 
 from .. import formats, tables
 from ..types import Image, OcrResult
+from . import totals
 from .page import (
     DEBIT,
     Page,
@@ -199,6 +201,9 @@ def _check_field(path: str, name: str, value: Any, page: Page,
     the field, printing a value of the same kind), ``contradicted`` when every such place reads
     differently; with no such place, looked for anywhere on the page."""
     kind = kind_of(value)
+    if kind == "number" and totals.is_total(name) and (
+            found := _check_total(path, value, labels)) is not None:
+        return found
     near = [(text, box) for label, text, box in labels
             if tables.fits(name, label) and kind_of_printed(text, kind)]
     for text, box in near:
@@ -215,6 +220,32 @@ def _check_field(path: str, name: str, value: Any, page: Page,
         return Check(path, value, "verified", hit.box, hit.text,
                      order_note(value, hit.text, page) or "found on the page")
     return Check(path, value, "unverified", None, None, "not found in the image")
+
+
+def _check_total(path: str, value: Any, labels: list[tuple[str, str, Box]]) -> Check | None:
+    """The amount payable: verified where the page prints it; contradicted when the value is
+    printed only as another amount (a total before rounding, the cash tendered, the change,
+    the subtotal), naming it and what the total reads. None when the page does not tell."""
+    printed, others = totals.places(labels)
+    final = totals.payable(printed, labels)
+    number = as_number(value)
+    if final is not None and final.figure == number:
+        return Check(path, value, "verified", final.box, final.text)
+    if final is None and (same := [p for p in printed if p.figure == number]):
+        return Check(path, value, "verified", same[-1].box, same[-1].text)
+    where = next((p for p in printed + others if p.figure == number), None)
+    if where is None:
+        return None
+    if not printed:  # no total read: the subtotal may be the amount, the cash may be more
+        if re.search(r"sub|sous", where.label, re.I) and not totals.charged_after(where, labels):
+            return Check(path, value, "verified", where.box, where.text,
+                         f"printed as '{where.label}', and no other total is read on the page")
+        return Check(path, value, "unverified", where.box, where.text,
+                     f"printed only at '{where.label}', and no total is read on the page")
+    total = final or (printed[-1] if printed else where)
+    reads = f"; '{total.label}' reads '{total.text}'" if total is not where else ""
+    return Check(path, value, "contradicted", total.box, total.text,
+                 f"printed at '{where.label}', not the amount payable{reads}")
 
 
 def _check_text(path: str, value: str, page: Page) -> Check:

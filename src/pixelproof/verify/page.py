@@ -64,7 +64,17 @@ def cell_number(text: str) -> Decimal | None:
                  r"(.*\d[.,]\d\d)\s*(?:\*+|[a-z]{1,2}\d?)", r"(\d+)\s*[x×]"):
         if number is None and (m := re.fullmatch(mark, text, re.I)):
             number = formats.parse_number(m[1])
+    if number is None and (m := _MONEY.fullmatch(text)):
+        number = formats.parse_number(m["sign"] + m["figure"].translate(_DIGITS))
     return number
+
+
+# Money with a currency glued before it and a tax code after, as OCR reads them: "RH117.90 s"
+# (RM117.90 S), "RMI11.90" (RM111.90: a 1 read as I after the currency), "1,007.50 ZRL".
+_MONEY = re.compile(r"(?P<sign>-?)"
+                    r"(?:(?:RM|RH|MYR|USD|SGD|EUR|GBP|INR|IDR|RP|RS|[SAU]?\$|€|£|¥)\.?\s*(?=[IlO\d])|(?=\d))"
+                    r"(?P<figure>[\dIlO][\d,IlO]*[.,]\d\d)(?:\s*[A-Z*]{1,3})?", re.I)
+_DIGITS = str.maketrans("IlO", "110")
 
 
 def union(words: list[Word]) -> Box:

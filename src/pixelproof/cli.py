@@ -469,6 +469,9 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 @main.command()
 @click.argument("images", nargs=-1)
 @extract_options
+@click.option("--date-order", type=click.Choice(["dmy", "mdy", "ymd"]), default=None,
+              help="How the images write numeric dates (the local engine reads by it; by "
+                   "default it reads the order from the page, or leaves a date as printed).")
 @batch_options
 @ray_options(_RAY_BATCH)
 @models_option
@@ -477,7 +480,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             fields: str | None, prompt: str | None, out: str | None, attempts: int,
             no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
-            batch_api: bool, poll: float,
+            batch_api: bool, poll: float, date_order: str | None,
             concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
             from_file: str | None, models: tuple[str, ...], base_url: str | None,
             detail: str, system: str | None, max_tokens: int | None,
@@ -508,7 +511,8 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
               executor=ray_executor(use_ray, ray_address),
               task="extract", schema=schema_file,
               fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
-              detail=detail, system=system, max_tokens=max_tokens, temperature=temperature)
+              detail=detail, system=system, max_tokens=max_tokens, temperature=temperature,
+              **({"date_order": date_order} if date_order else {}))
 
 
 def inputs_of(images: tuple[str, ...], from_file: str | None) -> list[str]:

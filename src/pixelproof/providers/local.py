@@ -18,6 +18,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from .. import formats, ocr, receipt, tables
+from ..errors import ConfigError
 from ..http import Http
 from ..types import Image, OcrResult, Request, Response, Usage
 from . import Target
@@ -31,7 +32,10 @@ class Local:
             text = "\n\n".join(describe(im, page) for im, page in zip(request.images, pages,
                                                                         strict=True))
         elif request.json_schema is not None:
-            text = json.dumps(fill(request.json_schema, pages), ensure_ascii=False, indent=1)
+            notes: list[str] = []
+            text = json.dumps(fill(request.json_schema, pages, request.date_order, notes),
+                              ensure_ascii=False, indent=1)
+            text += "".join(f"\n\nNote: {note}" for note in notes)
         else:
             text = "\n\n".join(answer_tables(page) for page in pages)
         return Response(text=text, model="local", usage=Usage(), finish_reason="stop",
@@ -112,6 +116,8 @@ class _Pages:
     """What the engine read, as the filler looks it up."""
 
     pages: list[OcrResult]
+    order: str | None = None  # how the dates are written, when told
+    notes: list[str] | None = None  # what the reader could not settle, for the answer
 
     def __post_init__(self) -> None:
         self.pages = [tables.split_glued(p) for p in self.pages]
@@ -121,15 +127,21 @@ class _Pages:
         self.figures = [n for page in places for _, v, _ in sorted(page, key=lambda p: p[2][1])
                         if (n := _number(v)) is not None]  # in the pages' order
         self.tables = [t for ts in found for t in ts]
-        self.dayfirst = formats.day_first([w.text for p in self.pages for w in p.words])
+        self.texts = [" ".join(w.text for w in line) for p in self.pages for line in p.lines]
+        self.order = self.order or formats.date_order(self.texts)
         self.head = receipt.header(self.pages[0]) if self.pages else ("", "")
 
 
-def fill(schema: dict[str, Any], pages: list[OcrResult]) -> Any:
+def fill(schema: dict[str, Any], pages: list[OcrResult], date_order: str | None = None,
+         notes: list[str] | None = None) -> Any:
     """A value for ``schema`` from what was read: fields by label (the store's name and address
     from the head of a receipt, a date anywhere), rows by column header. A value that does not
-    read as its field's type is left null."""
-    return _fill(schema, schema.get("$defs", {}), _Pages(pages))
+    read as its field's type is left null. Numeric dates are read in ``date_order`` ("dmy",
+    "mdy", "ymd"), else in the order the page shows (``formats.date_order``); a date that reads
+    both ways on a page that does not say is left as printed, with a line in ``notes``."""
+    if date_order not in (None, "dmy", "mdy", "ymd"):
+        raise ConfigError(f"date_order {date_order!r} is not one of dmy, mdy, ymd.")
+    return _fill(schema, schema.get("$defs", {}), _Pages(pages, date_order, notes))
 
 
 def _fill(schema: dict[str, Any], defs: dict[str, Any], found: _Pages, name: str = "") -> Any:
@@ -155,7 +167,7 @@ def _fill(schema: dict[str, Any], defs: dict[str, Any], found: _Pages, name: str
         return [record] if any(v is not None for v in record.values()) else []
     kind = next((k for k in kinds if k != "null"), "string")
     return _typed(_field(name, kind, schema.get("format"), found), kind, schema.get("format"),
-                  found.dayfirst)
+                  found, name)
 
 
 def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
@@ -168,7 +180,7 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
         return numbers[0] if numbers else None
     if fmt == "date" or "date" in name.lower():
         dates = [d for v in places for d in formats.find_dates(v)] or [
-            d for page in found.pages for w in page.words for d in formats.find_dates(w.text)]
+            d for text in found.texts for d in formats.find_dates(text)]
         return dates[0] if dates else None
     if places:
         return places[0]
@@ -216,8 +228,9 @@ def _number(text: str) -> Any:
     return None
 
 
-def _typed(value: Any, kind: str, fmt: str | None, dayfirst: bool | None) -> Any:
-    """``value`` as its field's type, or None when it does not read as one."""
+def _typed(value: Any, kind: str, fmt: str | None, found: _Pages, name: str) -> Any:
+    """``value`` as its field's type, or None when it does not read as one; an ambiguous date
+    on a page that does not show its order stays as printed."""
     if value is None:
         return None
     if kind in ("number", "integer"):
@@ -229,8 +242,14 @@ def _typed(value: Any, kind: str, fmt: str | None, dayfirst: bool | None) -> Any
         coerced = formats.coerce(value, "boolean")
         return coerced if isinstance(coerced, bool) else None
     if fmt == "date":
-        found = formats.find_dates(str(value))
-        parsed = formats.parse_date(found[0], dayfirst) if found else None
+        dates = formats.find_dates(str(value))
+        parsed = formats.parse_date(dates[0], found.order) if dates else None
+        if parsed is None and dates and formats.ambiguous(dates[0]):
+            if found.notes is not None:
+                found.notes.append(f"{name}: {dates[0]!r} left as printed: the page does not "
+                                   "show whether the day or the month comes first (give "
+                                   "date_order, --date-order dmy|mdy|ymd)")
+            return dates[0]
         return parsed.isoformat() if parsed else None
     return str(value)
 

@@ -113,9 +113,9 @@ def truth(record: dict, page: ocr.OcrResult) -> dict:
                                 for r in first_block(regions[label], record["regions"]))
     for r in regions["Date_value"]:
         m = re.search(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}", r["transcription"])
-        parsed = formats.parse_date(m[0], False) if m else None
+        parsed = formats.parse_date(m[0], Path(record["image"]).stem in DAY_FIRST) if m else None
         if parsed:
-            out["date"] = parsed.isoformat()
+            out["date"], out["date printed"] = parsed.isoformat(), m[0]
             break
     items = _items(regions, page)
     if items:
@@ -254,6 +254,10 @@ LABEL_ERRORS = {
     "wr078": {"address": "printed 630 St Peter Street ... LA"},
     "wr083": {"address": "printed Parikh Marg ... Mumbai"},
 }
+# Receipts from day-first countries, by the address and currency they print (Spain, the UK,
+# Malaysia, the Netherlands, India, Australia, Ireland): their dates are read day first.
+DAY_FIRST = {"wr008", "wr009", "wr012", "wr014", "wr053", "wr072", "wr075", "wr083", "wr097",
+             "wr102"}
 KINDS = ["total digit", "total x10", "day", "company word replaced", "company word dropped",
          "company word added", "address word replaced", "item price digit", "invented row",
          "invented field"]
@@ -280,7 +284,7 @@ def main() -> None:
     docs = read_all(limit)
     print(f"{len(docs)} receipts read in {time.perf_counter() - start:.0f} s")
     rng = random.Random(11)
-    local, local_n = Counter(), Counter()
+    local, local_n, printed = Counter(), Counter(), Counter()
     false, seen, label_errors = Counter(), Counter(), Counter()
     caught, tried = Counter(), Counter()
     worst: list[str] = []
@@ -293,11 +297,14 @@ def main() -> None:
         for key in SCHEMA["properties"]:
             if key in data:
                 local_n[key] += 1
-                ok = right(key, got.get(key), data[key])
+                ok = right(key, got.get(key), data[key]) or key == "date" and compact(
+                    got.get(key)) == compact(data["date printed"])
+                printed[key] += ok and got.get(key) == data.get("date printed")
                 local[key] += ok
                 if not ok:
                     local_wrong.append(f"{name} {key}: got {got.get(key)!r}, want {data[key]!r}")
         t = time.perf_counter()
+        data.pop("date printed", None)
         report = verify(None, data, ocr=page)
         seconds += time.perf_counter() - t
         wrong_labels = LABEL_ERRORS.get(Path(name).stem, {})
@@ -325,7 +332,8 @@ def main() -> None:
                 misses.append(f"{name} {kind}: {check.value!r} verified by {check.ocr_text!r}")
     print("\n(a) local engine, object schema (company, date, address, total): right value")
     for key in SCHEMA["properties"]:
-        print(f"  {key:10} {local[key]:3} of {local_n[key]:3}  {pct(local[key], local_n[key])}")
+        print(f"  {key:10} {local[key]:3} of {local_n[key]:3}  {pct(local[key], local_n[key])}"
+              + (f"   ({printed[key]} left as printed)" if printed[key] else ""))
     print("\n(b) verifier: true values flagged")
     for group, keys in (("fields", [k for k in seen if "[" not in k]),
                         ("items (indicative)", [k for k in seen if "[" in k])):

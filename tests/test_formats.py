@@ -142,7 +142,8 @@ DATES = [
     ("18/04/28", "ymd", date(2018, 4, 28)), ("05 MAR 2018", None, date(2018, 3, 5)),
     ("05MAR18", None, date(2018, 3, 5)), ("12-Mar-2018", "mdy", date(2018, 3, 12)),
     ("Mar 5, 18", None, date(2018, 3, 5)), ("Sept 5, 2018", None, date(2018, 9, 5)),
-    ("03/03/2024", None, date(2024, 3, 3)),
+    ("03/03/2024", None, date(2024, 3, 3)), ("20180428", None, date(2018, 4, 28)),
+    ("0ct 3, 2016", None, date(2016, 10, 3)),
 ]
 
 
@@ -194,6 +195,9 @@ def test_day_first_from_the_other_dates():
     (["2000 AVONDALE DR", "DURHAM, NC 27704", "$ 12.00", "06/03/2018"], "mdy"),
     (["Printed 05 MAR 2018", "06/03/2018"], "dmy"), (["Mar 5, 2018", "06/03/2018"], "mdy"),
     (["TOTAL RM 6.40", "03/25/2018"], "mdy"),  # the dates themselves tell first
+    (["1,00 COPA RIOJA 3,10", "1,00 CATA 1,60", "11/02/17"], "dmy"),  # decimal commas
+    (["ROSS", "SANTA CLARA, CA", "09/01/14"], "mdy"), (["New Jersey 08401", "9/2/18"], "mdy"),
+    (["Golden Arches Restaurants Sdn Bhd", "10/03/2013"], "dmy"),
     (["$ 12.00", "06/03/2018"], None), (["TOTAL 6.40", "06/03/2018"], None),
     (["GST 1.00", "DURHAM, NC 27704"], None),  # conventions that disagree
 ])

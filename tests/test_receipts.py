@@ -21,6 +21,8 @@ DATE = {"type": "object", "properties": {"date": {"type": "string", "format": "d
     (("CORNER BAKERY", "Mar 5, 2018"), "2018-03-05"),
     (("CORNER BAKERY", "Date: 06/03/2018", ["TOTAL", "12.00"]), "06/03/2018"),  # as printed
     (("CORNER BAKERY", "Date: 13/03/2018"), "2018-03-13"),
+    (("CORNER BAKERY", "01-Nov-2017_11:20:04AM R05934"), "2017-11-01"),
+    (("CORNER BAKERY", "Date/Time 20180428/191204"), "2018-04-28"),  # compact, by its label
 ])
 def test_the_order_of_a_date_comes_from_the_page(lines, date):
     assert fill(DATE, [page(*lines)]) == {"date": date}

@@ -255,13 +255,13 @@ _MONTHS = {m: i for i, names in enumerate(
      ("oct", "october"), ("nov", "november"), ("dec", "december")], 1) for m in names}
 
 
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}"
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|[o0]ct|nov|dec)[a-z]{0,6}"  # OCR: "0ct"
 
 
 def parse_date(text: Any, dayfirst: bool | str | None = None) -> date | None:
-    """A printed date: ISO, "12 Mar 2024", "05MAR18", "Mar 12, 2024", two-digit years, and
-    numeric dates read in the order ``dayfirst`` gives: True or "dmy" ("12/03/2024" is 12
-    March), False or "mdy" (December 3), "ymd" ("24/03/12"); with None only where the date
+    """A printed date: ISO, "20240312", "12 Mar 2024", "05MAR18", "Mar 12, 2024", two-digit
+    years, and numeric dates read in the order ``dayfirst`` gives: True or "dmy" ("12/03/2024"
+    is 12 March), False or "mdy" (December 3), "ymd" ("24/03/12"); with None only where the date
     tells by itself (a number over 12; "12.03.2024" is day first): an ambiguous date is None,
     never a guess."""
     if isinstance(text, date):
@@ -283,10 +283,12 @@ def parse_date(text: Any, dayfirst: bool | str | None = None) -> date | None:
             return date(_year(year), b, a) if order == "dmy" else date(_year(year), a, b)
         if m := re.fullmatch(rf"(\d{{1,2}})(?:st|nd|rd|th)?[ ./-]?({_MONTH})\.?,?[ ./-]?"
                              r"(\d{4}|\d{2})", s):
-            return date(_year(m[3]), _MONTHS[m[2][:3] if m[2] != "sept" else m[2]], int(m[1]))
+            return date(_year(m[3]), _MONTHS[m[2][:3].replace("0", "o")], int(m[1]))
         if m := re.fullmatch(rf"({_MONTH})\.?[ ./-]?(\d{{1,2}})(?:st|nd|rd|th)?(?:,? ?|[ ./-])"
                              r"(\d{4}|\d{2})", s):
-            return date(_year(m[3]), _MONTHS[m[1][:3]], int(m[2]))
+            return date(_year(m[3]), _MONTHS[m[1][:3].replace("0", "o")], int(m[2]))
+        if m := re.fullmatch(r"((?:19|20)\d\d)(\d\d)(\d\d)", s):  # "20180428"
+            return date(int(m[1]), int(m[2]), int(m[3]))
     except (KeyError, ValueError):
         return None
     return None
@@ -301,8 +303,8 @@ def ambiguous(text: str) -> bool:
 _DATE_IN_TEXT = re.compile(
     r"(?<![\d/.-])(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2}))"
     r"(?=$|[^\d/.-]|\.\D|\.$|\d{1,2}:\d\d)"
-    rf"|(?<![\d])\d{{1,2}}(?:st|nd|rd|th)?[ ./-]?{_MONTH}\.?,?[ ./-]?(?:\d{{4}}|\d{{2}})\b"
-    rf"|\b{_MONTH}\.?[ ./-]?\d{{1,2}}(?:st|nd|rd|th)?(?:,? ?|[ ./-])(?:\d{{4}}|\d{{2}})\b",
+    rf"|(?<![\d])\d{{1,2}}(?:st|nd|rd|th)?[ ./-]?{_MONTH}\.?,?[ ./-]?(?:\d{{4}}|\d{{2}})(?!\d)"
+    rf"|\b{_MONTH}\.?[ ./-]?\d{{1,2}}(?:st|nd|rd|th)?(?:,? ?|[ ./-])(?:\d{{4}}|\d{{2}})(?!\d)",
     re.I)
 
 
@@ -322,12 +324,14 @@ _FALSE = {"false", "no", "n", "", "0", "unchecked"}
 
 
 _DAY_FIRST = re.compile(  # currencies, taxes and company forms of day-first countries
-    r"\bRM ?\d|\b(MYR|SGD|AUD|NZD|INR|EUR|GBP|SDN\.? ?BHD|BHD|PTY|LTD|GMBH|PVT|GST|VAT|SST|"
-    r"TVA|MWST|USt|IVA|BTW|ABN)\b|[€£₹]|\bS\$|\bRs\.? ?\d")
+    r"\bRM ?\d|\b(?:MYR|SGD|AUD|NZD|INR|EUR|GBP|SDN\.? ?BHD|BHD|PTY|LTD|GMBH|PVT|GST|VAT|SST|"
+    r"TVA|MWST|USt|IVA|BTW|ABN)\b|[€£₹]|\bS\$|\bRs\.? ?\d", re.I)
 _US_STATE = (r"AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|"
              r"MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY")
-_MONTH_FIRST = re.compile(  # a US state and ZIP code ("Durham, NC 27704", "N.C. 27704")
-    rf"(?:\b(?:{_US_STATE})|\b[A-Z]\.[A-Z]\.)\.?,?\s+\d{{5}}(?:-\d{{4}})?\b")
+_MONTH_FIRST = re.compile(  # a US state and ZIP code ("Durham, NC 27704"), "Santa Clara, CA"
+    rf"(?:\b(?:{_US_STATE})|\b[A-Z]\.[A-Z]\.|\b(?:New|North|South|West) [A-Z][a-z]+)\.?,?\s+"
+    rf"\d{{5}}(?:-\d{{4}})?\b|^[A-Z][A-Za-z .'-]+,?\s+(?:{_US_STATE})$", re.M)
+_DECIMAL_COMMA = re.compile(r"\d,\d\d(?![\d.,])")  # "3,10": continental Europe, Latin America
 
 
 def date_order(values: Any) -> str | None:
@@ -335,8 +339,8 @@ def date_order(values: Any) -> str | None:
     as the dates themselves tell (a number over 12: "25/03/2024", "03/25/2024"), else the
     dates with month names ("05 MAR 2018" day first, "Mar 5, 2018" month first), else the
     conventions of the country printed (a currency, tax or company form of a day-first
-    country: RM, GST, SDN BHD, VAT, €; a US state and ZIP code for month first). None where
-    nothing tells or the evidence disagrees."""
+    country: RM, GST, SDN BHD, VAT, €, or decimal commas; a US state and ZIP code for month
+    first). None where nothing tells or the evidence disagrees."""
     texts, stack = [], [values]
     while stack:
         item = stack.pop()
@@ -359,7 +363,9 @@ def date_order(values: Any) -> str | None:
         if told:
             return told.pop() if len(told) == 1 else None
     joined = "\n".join(texts)
-    conventions = {"dmy"} if _DAY_FIRST.search(joined) else set()
+    commas = len(_DECIMAL_COMMA.findall(joined))
+    conventions = {"dmy"} if _DAY_FIRST.search(joined) or commas >= 2 and commas > len(
+        re.findall(r"\d\.\d\d(?![\d.,])", joined)) else set()
     conventions |= {"mdy"} if _MONTH_FIRST.search(joined) else set()
     return conventions.pop() if len(conventions) == 1 else None
 

@@ -19,24 +19,62 @@ _STOP = re.compile(r"\b(te[l1]|phone|ph|fax|gst|vat|abn|reg|co\.? ?no|company no
                    r"check)\b|@|:\s*\S|\d{8}", re.I)
 
 
-def header(page: OcrResult, lines: int = 5) -> tuple[str, str]:
-    """(name, address) from the top of ``page``; "" where none is found."""
+def header(page: OcrResult, lines: int = 6) -> tuple[str, str]:
+    """(name, address) from the head of ``page``; "" where none is found. The issuer is the
+    line that names a registered company ("... SDN BHD", "LTD", "GmbH") or sits over a
+    registration number, else the largest type among the first lines that read as a name;
+    its registration number is left out. The address is the lines under it, up to ``lines``,
+    before the first phone, tax or date line."""
     rows = [(" ".join(w.text for w in line), _height(line)) for line in page.lines]
-    top = [n for n, (text, _) in enumerate(rows[:12]) if _wordy(text)][:3]
-    if not top:
-        return "", ""
-    tallest = max(rows[n][1] for n in top)
-    first = next(n for n in top if rows[n][1] >= 0.85 * tallest)
+    first = _registered(rows[:15])
+    if first is None:
+        top = [n for n, (text, _) in enumerate(rows[:12]) if _wordy(text)][:3]
+        if not top:
+            return "", ""
+        tallest = max(rows[n][1] for n in top)
+        first = next(n for n in top if rows[n][1] >= 0.85 * tallest)
     name, end = [rows[first][0]], first + 1
-    if end < len(rows) and len(name[0].split()) <= 2 and len(rows[end][0].split()) <= 2 and \
-            _wordy(rows[end][0]) and _place(rows[end][0]) == "words" and abs(
+    if _FORM.fullmatch(_bare(name[0])) and first and _wordy(rows[first - 1][0]):
+        name.insert(0, rows[first - 1][0])  # "MR. D.I.Y. (M)" over "SDN BHD"
+    elif end < len(rows) and len(name[0].split()) <= 2 and len(rows[end][0].split()) <= 2 \
+            and _wordy(rows[end][0]) and _place(rows[end][0]) == "words" and abs(
             rows[end][1] - rows[first][1]) <= 0.12 * rows[first][1]:
         name.append(rows[end][0])  # a short name broken over two lines
         end += 1
-    if end < len(rows) and _registration(rows[end][0]):
+    while end < len(rows) and (_registration(rows[end][0]) or _FORM.fullmatch(
+            _bare(rows[end][0]))):
         end += 1
-    head = [text for n, (text, _) in enumerate(rows[:end + 12]) if not first <= n < end]
-    return " ".join(name), " ".join(_address(head, lines))
+    head = [text for text, _ in rows[end:end + 12]]
+    return _bare(" ".join(name)), " ".join(_address(head, lines))
+
+
+# A registered company's form, printed after its name.
+_FORM = re.compile(r"(?:.*\W)?(sdn\.? ?bhd|s/b|bhd|berhad|ltd|limited|llc|l\.l\.c|inc|corp|"
+                   r"corporation|plc|llp|pty|gmbh|ag|kg|s\.?a\.?r?\.?l?|s\.?p\.?a|b\.?v|"
+                   r"pte|pvt|enterprises?|trading|co)\.?", re.I)
+_REG_NUMBER = re.compile(r"\s*\((?:co\.? ?(?:reg\.? ?)?no\.?:? ?)?[\dA-Z]*\d{3,}[\dA-Z]*(?:[- ]?"
+                         r"[A-Z])?\)|\s+(?:co\.? ?reg|co\.? ?no|company no|roc|reg\.? no)\b.*",
+                         re.I)
+
+
+def _bare(name: str) -> str:
+    """A company name without the registration number printed beside it."""
+    return _REG_NUMBER.sub("", name).strip(" ,.-") or name
+
+
+def _registered(rows: list[tuple[str, float]]) -> int | None:
+    """The first of ``rows`` that names a registered company, or that a registration number
+    follows (on its line or the next)."""
+    for n, (text, _) in enumerate(rows):
+        bare = _bare(text)
+        if not re.search(r"[^\W\d_]{3}", bare) or _NOT_A_NAME.search(bare) or _STOP.search(
+                bare) or _place(bare) == "place":
+            continue
+        below = rows[n + 1][0] if n + 1 < len(rows) else ""
+        if _FORM.fullmatch(bare) and len(bare.split()) > 1 or bare != text or _registration(
+                below) and _wordy(text):
+            return n
+    return None
 
 
 def _address(rows: list[str], most: int) -> list[str]:

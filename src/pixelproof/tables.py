@@ -201,6 +201,8 @@ def _ends(line: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
         n -= 1  # the figure at the end of the line: "16 . 10" and "$ 16.24" as OCR split them
     value_words = groups[-1][n:]
     at = len(groups) - (1 if n else 2)  # the group the label is in
+    if not n and at > 0 and _CURRENCY.fullmatch(" ".join(w.text for w in groups[at])):
+        at -= 1  # "TOTAL   RM   60.30": the currency printed as a column of its own
     label_words = groups[-1][:n] or (groups[at] if at >= 0 else [])
     if at > 0 and groups[at - 1][-1].text.endswith(":"):
         label_words = groups[at - 1] + label_words  # "TOTAL:   Palin $48.40", a stray word read
@@ -212,6 +214,10 @@ def _ends(line: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
     if not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", _figure_text(value_words))):
         return None
     return label.rstrip(": "), label_words, value_words
+
+
+_CURRENCY = re.compile(r"[$€£¥₹]|RM|MYR|USD|EUR|GBP|SGD|AUD|CAD|NZD|INR|S\$|Rs\.?|CHF|kr|"
+                       r"\(RM\)|\(\$\)", re.I)
 
 
 def _label_text(words: list[Word]) -> str:

@@ -180,7 +180,9 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
         return numbers[0] if numbers else None
     if fmt == "date" or "date" in name.lower():
         dates = [d for v in places for d in formats.find_dates(v)] or [
-            d for text in found.texts for d in formats.find_dates(text)]
+            d for text in found.texts for d in formats.find_dates(text)] or [
+            d for text in found.texts if re.search(r"\bdate", text, re.I) for d in re.findall(
+                r"(?<!\d)(?:19|20)\d{6}(?!\d)", text) if formats.parse_date(d)]  # "20180428"
         return dates[0] if dates else None
     if places:
         return places[0]
@@ -242,7 +244,7 @@ def _typed(value: Any, kind: str, fmt: str | None, found: _Pages, name: str) -> 
         coerced = formats.coerce(value, "boolean")
         return coerced if isinstance(coerced, bool) else None
     if fmt == "date":
-        dates = formats.find_dates(str(value))
+        dates = formats.find_dates(str(value)) or [str(value)]
         parsed = formats.parse_date(dates[0], found.order) if dates else None
         if parsed is None and dates and formats.ambiguous(dates[0]):
             if found.notes is not None:

@@ -7,6 +7,7 @@ from test_paper import page
 
 from pixelproof.errors import ConfigError
 from pixelproof.providers.local import fill
+from pixelproof.types import OcrResult, Word
 
 DATE = {"type": "object", "properties": {"date": {"type": "string", "format": "date"}}}
 
@@ -37,3 +38,41 @@ def test_a_date_order_given_is_used_and_an_ambiguous_date_is_noted():
     assert "left as printed" in notes[0]
     with pytest.raises(ConfigError):
         fill(DATE, [ocr], "dd/mm")
+
+
+def lines_of(*lines: tuple[str, float, float]) -> OcrResult:
+    """A page of lines, each (text, text height, confidence of its words)."""
+    words, y = [], 20.0
+    for n, (text, height, sure) in enumerate(lines):
+        x = 40.0
+        for part in text.split():
+            words.append(Word(part, (x, y, x + 0.5 * height * len(part), y + height), sure, n))
+            x += 0.5 * height * (len(part) + 1)
+        y += 1.5 * height
+    return OcrResult(tuple(words), 1200, int(y))
+
+
+HEAD = {"type": "object", "properties": {"company": {"type": "string"},
+                                         "address": {"type": "string"}}}
+
+
+@pytest.mark.parametrize(("lines", "company", "address"), [
+    ((("tan woon yann", 60, 0.4), ("TF VALUE-MART SDN BHD (482123-U)", 24, 0.99),
+      ("JALAN TRAS BATU 1", 24, 0.99), ("28700 BENTONG", 24, 0.99), ("TEL : 09-2201388", 24, 1)),
+     "TF VALUE-MART SDN BHD", "JALAN TRAS BATU 1 28700 BENTONG"),  # handwriting above
+    ((("CITY MILK", 32, 1), ("R&C VENTURE SDN BHD (1191015-W)", 32, 1),
+      ("LOT-18A-2, BERJAYA TIMES SQUARE,", 32, 1), ("KUALA LUMPUR.", 32, 1),
+      ("(GST NO: 001557721088)", 32, 1)),
+     "R&C VENTURE SDN BHD", "LOT-18A-2, BERJAYA TIMES SQUARE, KUALA LUMPUR."),
+    ((("AA PHARMACY", 30, 1), ("SUBANG HEALTHCARE", 30, 1), ("1118258-K", 30, 1),
+      ("B-8, JALAN SS15/4D", 30, 1), ("47500 SUBANG JAYA", 30, 1), ("TEL:03-56127718", 30, 1)),
+     "SUBANG HEALTHCARE", "B-8, JALAN SS15/4D 47500 SUBANG JAYA"),  # a registration number
+    ((("Khyen Chyen", 136, 1), ("ZNK Foods & Beverages Pvt. Ltd.", 88, 1),
+      ("G-19, DLF Phase 4, Gurgaon 122002", 81, 1), ("Contact : 0124 - 4231919", 81, 1)),
+     "Khyen Chyen", "G-19, DLF Phase 4, Gurgaon 122002"),  # a brand's logo over its company
+    ((("WELCOME TO", 40, 1), ("FOODTOWN", 51, 0.9), ("SUPERMARKETS LIMITED", 44, 1),
+      ("CNR COLERIDGE & WILLIAMSON AVE", 42, 1), ("Date: 12/03/2024", 40, 1)),
+     "FOODTOWN SUPERMARKETS LIMITED", "CNR COLERIDGE & WILLIAMSON AVE"),
+])
+def test_the_issuer_is_the_registered_block_not_the_top_line(lines, company, address):
+    assert fill(HEAD, [lines_of(*lines)]) == {"company": company, "address": address}

@@ -76,3 +76,27 @@ HEAD = {"type": "object", "properties": {"company": {"type": "string"},
 ])
 def test_the_issuer_is_the_registered_block_not_the_top_line(lines, company, address):
     assert fill(HEAD, [lines_of(*lines)]) == {"company": company, "address": address}
+
+
+TOTAL = {"type": "object", "properties": {"total": {"type": "number"}}}
+
+
+@pytest.mark.parametrize(("lines", "total"), [
+    ((["SUBTOTAL", "RM", "57.00"], ["GST 6%", "RM", "3.30"], ["TOTAL", "RM", "60.30"],
+      ["CASH", "RM", "100.00"], ["CHANGE", "RM", "39.70"]), 60.3),  # the currency a column
+    ((["TOTAL INCL. GST06%", "RM 8.60"], ["CASH", "RM 20.00"], ["CHANGE", "RM 11.40"]), 8.6),
+    ((["Sub-total", "98.37"], ["Total Sales Incl GST", "98.37"], ["Rounding Adj", "-0.02"],
+      ["Total After Adj Incl GST", "98.35"], ["CASH", "100.00"]), 98.35),
+    ((["Total Sales (Inclusive GST) RM", "13.58"], ["Rounding Adjustment RM", "0.02"],
+      ["Rounding RM", "13.60"], ["CASH RM", "14.00"]), 13.6),  # the rounded figure printed last
+    ((["TOTAL", "60.32"], ["ROUNDING", "-0.02"], ["NET TOTAL", "60.30"], ["CASH", "70.00"]),
+     60.3),
+    ((["Total 0% supplies:", "39.01"], ["Total 6% supplies (excl. GST):", "-17.73"],
+      ["Total Payable:", "20.21"]), 20.21),
+    ((["NASI LEMAK", "20.00"], ["TEH TARIK", "11.00"], ["TOTAL", "3100"], ["CASH", "50.00"]),
+     31.0),  # the decimal point lost: the lines add up to 31.00
+    ((["SUB-TOTAL", "27.27"], ["TOTAL", "28-90"]), 28.9),
+    ((["Subtotal", "GBP 6.40"], ["Net Total:", "GBP 5.33"], ["Cash", "GBP 6.40"]), None),
+])
+def test_the_total_is_the_final_one_the_page_adds_up_to(lines, total):
+    assert fill(TOTAL, [page(*lines)]) == {"total": total}

@@ -199,6 +199,8 @@ def _ends(line: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
     n = len(groups[-1])
     while n and (re.search(r"\d", groups[-1][n - 1].text) or groups[-1][n - 1].text in ".,$€£"):
         n -= 1  # the figure at the end of the line: "16 . 10" and "$ 16.24" as OCR split them
+    while 0 < n < len(groups[-1]) and _CURRENCY.fullmatch(groups[-1][n - 1].text):
+        n -= 1  # "TOTAL INCL. GST  RM 8.60"
     value_words = groups[-1][n:]
     at = len(groups) - (1 if n else 2)  # the group the label is in
     if not n and at > 0 and _CURRENCY.fullmatch(" ".join(w.text for w in groups[at])):
@@ -320,7 +322,7 @@ def fits(name: str, label: str) -> bool:
     ``total``, "Total:" for ``total_amount``), never a label naming something else ("Total Qty",
     "Company No")."""
     field_words = _key(name).split()
-    label = re.sub(r"\(.*?\)|\b(incl|including|includes|inclusive|inc)\b.*", "", label, flags=re.I)
+    label = re.sub(r"\(.*?\)|\binc(l\w*|\w*ive)?\b.*", "", label, flags=re.I)  # "Inclucive"
     label_words = [w for w in re.findall(r"[^\W\d_]+", _key(label))
                    if w not in ("the", "of", "in", "rm", "myr", "rs")]
     if not field_words or not label_words:

@@ -124,6 +124,8 @@ class _Pages:
         found = [tables.find_tables(page) for page in self.pages]
         places = [tables.labels(page, ts) for page, ts in zip(self.pages, found, strict=True)]
         self.labels = [(k, v) for page in places for k, v, _ in page]
+        self.placed = [(k, v) for page in places for k, v, _ in sorted(
+            page, key=lambda p: (p[2][1] + p[2][3]) / 2)]  # in the pages' order
         self.figures = [n for page in places for _, v, _ in sorted(page, key=lambda p: p[2][1])
                         if (n := _number(v)) is not None]  # in the pages' order
         self.tables = [t for ts in found for t in ts]
@@ -176,7 +178,7 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
     if kind in ("number", "integer"):
         numbers = [n for v in places if (n := _number(v)) is not None]
         if _is_total(name) and (numbers or not places):  # not at a label of words
-            return _total(numbers, found)
+            return _total(name, found)
         return numbers[0] if numbers else None
     if fmt == "date" or "date" in name.lower():
         dates = [d for v in places for d in formats.find_dates(v)] or [
@@ -201,24 +203,57 @@ def _is_total(name: str) -> bool:
         "subtotal", name)
 
 
-def _total(labelled: list[Decimal], found: _Pages) -> Decimal | None:
-    """A receipt's total: of the figures labelled as one, the one that the printed subtotal
-    and taxes add up to, else the largest; with no such label, a printed figure that they add
-    up to, a figure at a total-like label ("Amt Due", "FUEL SALE"), or the first amount that
-    all the amounts printed above it add up to (the items and taxes)."""
-    def numbers(name: str) -> list[Decimal]:
-        return [n for k, v in found.labels if tables.fits(name, k) and (n := _number(v))
+_FINAL = re.compile(r"\b(grand|nett?|payable|due|after|rounded|rounding|round|final|to pay)\b",
+                    re.I)  # the words of a last, final total ("ROUNDED TOTAL", "Total Payable")
+_NOT_TOTAL = re.compile(r"\b(cash|change|tender\w*|paid|card|visa|qty|quantity|items?|count|"
+                        r"saving|savings|discount|disc|tax|gst|vat|sst|sub|excl\w*|before|"
+                        r"supplies|points?|deposit)\b", re.I)
+
+
+def _total(name: str, found: _Pages) -> Decimal | None:
+    """A receipt's total (field ``name``), by the page's own arithmetic: of the figures at
+    labels that name it (also "ROUNDED TOTAL", "NET TOTAL", "Total Payable", the rounded
+    figure of a rounding line; never cash, change or a tendered amount), those that the
+    printed subtotal and taxes, or a total and its rounding adjustment, add up to; a figure
+    whose decimal point OCR lost ("3100" where the page adds up to 31.00, "28-90") read as
+    the page adds up; of two that a rounding tells apart (under 0.05) the one printed last;
+    else the largest. With no such label, a printed figure that they add up to, a figure at
+    a total-like label ("Amt Due", "FUEL SALE"), or the first amount that all the amounts
+    printed above it add up to (the items and taxes)."""
+    def numbers(field: str) -> list[Decimal]:
+        return [n for k, v in found.placed if tables.fits(field, k) and (n := _number(v))
                 is not None]
-    taxes = numbers("tax")
-    sums = {base + t for base in numbers("subtotal")
-            for t in [sum(taxes, Decimal(0)), *taxes] if t}
+    taxes, subtotals = numbers("tax"), numbers("subtotal")
+    finals = [(k, n) for k, v in found.placed if (_totals(name, k)) and (n := _number(re.sub(
+        r"^(\D*\d+)-(\d\d)$", r"\1.\2", v.strip()))) is not None]
+    rounding = [n for k, n in finals if re.search(r"round|adj", k, re.I) and abs(n) < Decimal(
+        "0.10")]
+    totals = [n for k, n in finals if n not in rounding and not (re.search(
+        r"\bnett?\b", k, re.I) and n < max(subtotals, default=n))]  # a net before its tax
+    sums = {base + t for base in subtotals for t in [sum(taxes, Decimal(0)), *taxes] if t}
+    sums |= {t + r for t in totals for r in rounding}
+    amounts = [n for n in found.figures if n.as_tuple().exponent == -2]
+    known = sums | set(subtotals) | {sum(amounts[:j]) for j in range(2, len(amounts) + 1)}
+    totals = [n / 100 if n.as_tuple().exponent == 0 and n / 100 in known and n not in known
+              else n for n in totals]  # "3100" for 31.00
     loose = [n for k, v in found.labels if _TOTAL_LABEL.search(k) and not tables.qualified(k)
              and (n := _number(v)) is not None]
-    for candidates in (labelled, [n for n in found.figures if n in sums], loose):
+    for candidates in (totals, [n for n in found.figures if n in sums], loose):
         if candidates:
-            return max([n for n in candidates if n in sums] or candidates)
-    amounts = [n for n in found.figures if n.as_tuple().exponent == -2]
+            agreed = [n for n in candidates if n in sums] or candidates
+            last = agreed[-1]
+            if all(abs(last - n) < Decimal("0.05") for n in agreed):
+                return last
+            return max(agreed)
     return next((f for j, f in enumerate(amounts) if j > 1 and f == sum(amounts[:j])), None)
+
+
+def _totals(name: str, label: str) -> bool:
+    """Whether ``label`` prints a total for field ``name``: one that names it, or a final
+    total's ("Total Payable", "ROUNDING"), never cash, change, a count or a tax."""
+    return (tables.fits(name, label) or bool(_FINAL.search(label) and re.search(
+        r"total|amount|amt|payable|due|round", label, re.I))) and not _NOT_TOTAL.search(
+        re.sub(r"\(.*?\)|\binc(l\w*|\w*ive)?\b.*", "", label, flags=re.I))
 
 
 def _number(text: str) -> Any:

@@ -100,3 +100,19 @@ TOTAL = {"type": "object", "properties": {"total": {"type": "number"}}}
 ])
 def test_the_total_is_the_final_one_the_page_adds_up_to(lines, total):
     assert fill(TOTAL, [page(*lines)]) == {"total": total}
+
+
+def test_date_order_on_the_command_line(tmp_path):
+    import json
+
+    import render
+    from test_cli_describe import cli
+
+    doc = render.receipt(1)  # printed 05/10/2024, nothing else on the page tells the order
+    doc.image.save(tmp_path / "r.png")
+    (tmp_path / "s.json").write_text(json.dumps(DATE))
+    args = ("extract", str(tmp_path / "r.png"), "--schema", str(tmp_path / "s.json"), "-f",
+            "json")
+    runs = [cli(*args), cli(*args, "--date-order", "dmy"), cli(*args, "--date-order", "mdy")]
+    assert [json.loads(r.stdout)[0]["date"] for r in runs] == ["05/10/2024", "2024-10-05",
+                                                              "2024-05-10"], runs[0].stderr

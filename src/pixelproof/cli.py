@@ -480,13 +480,14 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             fields: str | None, prompt: str | None, out: str | None, attempts: int,
             no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
-            batch_api: bool, poll: float, date_order: str | None,
+            batch_api: bool, poll: float,
             concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
             from_file: str | None, models: tuple[str, ...], base_url: str | None,
             detail: str, system: str | None, max_tokens: int | None,
             temperature: float | None, timeout: float, retries: int, dry_run: bool,
             max_cost: float | None, price_file: str | None, no_cache: bool,
-            cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto") -> None:
+            cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto",
+            date_order: str | None = None) -> None:
     """Extract tables, key values or SCHEMA-shaped records from IMAGES.
 
     Each image (each PDF page) is its own item; with several, each record carries its source.

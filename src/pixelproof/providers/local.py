@@ -303,3 +303,59 @@ def _rows(props: list[str], found: list[Any]) -> list[dict[str, Any]]:
                     for row in table.rows]
             best = (matched, rows)
     return best[1]
+
+
+# --- where each value was read, for the notebook view ----------------------------------------
+
+def places(data: Any, page: OcrResult) -> list[dict[str, Any]]:
+    """Each value of an offline answer (``data``, as ``fill`` or the tables answer made it) with
+    the box of the words it was read from on ``page``: ``{"path", "value", "box", "ocr_text"}``
+    (no box where the words are not found, such as a total the page's arithmetic chose)."""
+    words = [w for line in page.lines for w in line]
+    plain = [re.sub(r"[\W_]+", "", w.text.casefold()) for w in words]
+    used: set[int] = set()
+    out = []
+    for path, value in _leaves(data, ""):
+        run = _run(value, words, plain, used)
+        used |= set(run)
+        out.append({"path": path, "value": value, "box": tables._union(
+            [words[k].box for k in run]) if run else None,
+                    "ocr_text": " ".join(words[k].text for k in run)})
+    return out
+
+
+def _leaves(data: Any, path: str) -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [leaf for k, v in data.items() for leaf in _leaves(v, f"{path}.{k}".lstrip("."))]
+    if isinstance(data, list):
+        return [leaf for n, v in enumerate(data) for leaf in _leaves(v, f"{path}[{n}]")]
+    return [] if data is None else [(path, data)]
+
+
+def _run(value: Any, words: list[Any], plain: list[str], used: set[int]) -> list[int]:
+    """The indexes of the first unused run of ``words`` that prints ``value``: a number or a
+    date as any of its printed forms, text word for word (spaces and marks aside)."""
+    want = re.sub(r"[\W_]+", "", str(value).casefold())
+    iso = formats.parse_date(value) if isinstance(value, str) and re.fullmatch(
+        r"\d{4}-\d\d-\d\d", value) else None
+    for start in range(len(words)):
+        if start in used:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool) or iso:
+            for end in range(start + 1, min(start + 4, len(words)) + 1):
+                if words[end - 1].line != words[start].line:
+                    break
+                text = " ".join(w.text for w in words[start:end])
+                if iso and any(formats.parse_date(d, way) == iso for d in formats.find_dates(
+                        text) for way in ("dmy", "mdy")) or not iso and _number(text) is not \
+                        None and float(_number(text)) == float(value):
+                    return list(range(start, end))
+            continue
+        joined, end = "", start
+        while end < len(words) and want.startswith(joined + plain[end]) and (
+                plain[end] or joined):
+            joined += plain[end]
+            end += 1
+            if joined == want:
+                return list(range(start, end))
+    return []

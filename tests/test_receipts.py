@@ -116,3 +116,54 @@ def test_date_order_on_the_command_line(tmp_path):
     runs = [cli(*args), cli(*args, "--date-order", "dmy"), cli(*args, "--date-order", "mdy")]
     assert [json.loads(r.stdout)[0]["date"] for r in runs] == ["05/10/2024", "2024-10-05",
                                                               "2024-05-10"], runs[0].stderr
+
+
+def grid(*rows: list[str]) -> OcrResult:
+    """A page of rows whose cells start at the same x, 250 px apart."""
+    words = []
+    for n, row in enumerate(rows):
+        for col, cell in enumerate(row):
+            x = 40 + 250 * col
+            for text in cell.split():
+                words.append(Word(text, (x, 40 * n, x + 12 * len(text), 40 * n + 24), 0.95, n))
+                x += 12 * len(text) + 8
+    return OcrResult(tuple(words), 1200, 40 * len(rows))
+
+
+def test_item_columns_without_a_header_are_named_by_what_they_hold():
+    from pixelproof import tables
+
+    ocr = grid(["NASI LEMAK", "3 x 2.70", "8.10"], ["TEH TARIK", "2 x 1.50", "3.00"],
+               ["ROTI CANAI", "1 x 1.20", "1.20"])
+    (table,) = tables.find_tables(ocr)
+    assert table.header == ("description", "quantity", "unit_price", "amount")
+    assert table.rows[0] == ("NASI LEMAK", "3", "2.70", "8.10")
+    assert not table.printed
+    ocr = grid(["2", "KOPI O", "1.80", "3.60"], ["1", "MEE GORENG", "5.50", "5.50"])
+    assert tables.find_tables(ocr)[0].header == ("quantity", "description", "unit_price",
+                                                 "amount")
+
+
+def test_a_drawn_receipt_without_a_header_gives_item_rows_cell_for_cell(tmp_path):
+    import random
+
+    import render
+
+    import pixelproof
+
+    rnd, rows = random.Random(5), []
+    drawn = render._Page(760, 700)
+    drawn.line(40, [(220, "KEDAI RUNCIT MAJU")], bold=True)
+    for n, name in enumerate(rnd.sample(render.ITEMS, 6)):
+        qty, cents = rnd.randint(1, 9), rnd.randint(50, 2500)
+        row = [name, str(qty), render.money(cents), render.money(qty * cents)]
+        drawn.line(120 + 50 * n, [(40, name), (380, f"{qty} x {row[2]}"), (600, row[3])])
+        rows.append(row)
+    drawn.image.save(tmp_path / "r.png")
+    got = pixelproof.extract(str(tmp_path / "r.png"), model="local").records
+    items = [[r.get(k) for k in ("description", "quantity", "unit_price", "amount")]
+             for r in got if r.get("amount")]
+    cells = [(a, b) for want, have in zip(rows, items, strict=False)
+             for a, b in zip(want, have, strict=True)]
+    assert len(items) == len(rows)
+    assert sum(a == b for a, b in cells) >= 0.95 * 4 * len(rows), items

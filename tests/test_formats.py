@@ -133,12 +133,17 @@ def test_parse_number_rejects(text):
 
 DATES = [
     ("2024-03-12", None, date(2024, 3, 12)), ("12/03/2024", True, date(2024, 3, 12)),
-    ("12/03/2024", None, date(2024, 12, 3)), ("25/03/2024", None, date(2024, 3, 25)),
+    ("12/03/2024", False, date(2024, 12, 3)), ("25/03/2024", None, date(2024, 3, 25)),
     ("03/25/2024", None, date(2024, 3, 25)), ("12.03.2024", None, date(2024, 3, 12)),
     ("12 Mar 2024", None, date(2024, 3, 12)), ("Mar 12, 2024", None, date(2024, 3, 12)),
     ("March 12 2024", None, date(2024, 3, 12)), ("12-Mar-24", None, date(2024, 3, 12)),
     ("1st September 2023", None, date(2023, 9, 1)), ("2024/03/12", None, date(2024, 3, 12)),
-    ("05/06/99", True, date(1999, 6, 5)),
+    ("05/06/99", True, date(1999, 6, 5)), ("05/06/99", "mdy", date(1999, 5, 6)),
+    ("18/04/28", "ymd", date(2018, 4, 28)), ("05 MAR 2018", None, date(2018, 3, 5)),
+    ("05MAR18", None, date(2018, 3, 5)), ("12-Mar-2018", "mdy", date(2018, 3, 12)),
+    ("Mar 5, 18", None, date(2018, 3, 5)), ("Sept 5, 2018", None, date(2018, 9, 5)),
+    ("03/03/2024", None, date(2024, 3, 3)), ("20180428", None, date(2018, 4, 28)),
+    ("0ct 3, 2016", None, date(2016, 10, 3)),
 ]
 
 
@@ -147,7 +152,8 @@ def test_parse_date(text, dayfirst, expected):
     assert formats.parse_date(text, dayfirst) == expected
 
 
-@pytest.mark.parametrize("text", ["31/02/2024", "13/13/2024", "yesterday", "", "12 Foo 2024"])
+@pytest.mark.parametrize("text", ["31/02/2024", "13/13/2024", "yesterday", "", "12 Foo 2024",
+                                  "12/03/2024", "12-01-19"])  # ambiguous: never a guess
 def test_parse_date_rejects(text):
     assert formats.parse_date(text) is None
 
@@ -181,3 +187,19 @@ def test_day_first_from_the_other_dates():
     assert formats.day_first(["04/03/2024", "03/19/2024"]) is False
     assert formats.day_first(["04/03/2024", "2024-03-19", 12]) is None
     assert formats.day_first(["13/03/2024", "03/19/2024"]) is None  # contradictory
+
+
+@pytest.mark.parametrize(("lines", "order"), [
+    (["TOTAL RM 6.40", "12-01-19"], "dmy"), (["ABC SDN BHD (12345-X)", "09/01/2019"], "dmy"),
+    (["GST ID : 000123", "06/03/2018"], "dmy"), (["Summe EUR 4,50", "06.03.2018"], "dmy"),
+    (["2000 AVONDALE DR", "DURHAM, NC 27704", "$ 12.00", "06/03/2018"], "mdy"),
+    (["Printed 05 MAR 2018", "06/03/2018"], "dmy"), (["Mar 5, 2018", "06/03/2018"], "mdy"),
+    (["TOTAL RM 6.40", "03/25/2018"], "mdy"),  # the dates themselves tell first
+    (["1,00 COPA RIOJA 3,10", "1,00 CATA 1,60", "11/02/17"], "dmy"),  # decimal commas
+    (["ROSS", "SANTA CLARA, CA", "09/01/14"], "mdy"), (["New Jersey 08401", "9/2/18"], "mdy"),
+    (["Golden Arches Restaurants Sdn Bhd", "10/03/2013"], "dmy"),
+    (["$ 12.00", "06/03/2018"], None), (["TOTAL 6.40", "06/03/2018"], None),
+    (["GST 1.00", "DURHAM, NC 27704"], None),  # conventions that disagree
+])
+def test_date_order_from_the_page(lines, order):
+    assert formats.date_order(lines) == order

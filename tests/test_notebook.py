@@ -41,3 +41,23 @@ def test_extract_in_a_notebook_returns_data_and_shows_the_image_with_boxes(tmp_p
     assert "http" not in view  # self-contained: nothing fetched
     assert json.loads(outputs[3][0]["data"]["text/plain"].replace("'", '"')) == [
         "verified", "contradicted", "verified", "verified"]
+
+
+def test_an_offline_result_shows_the_page_with_a_box_where_each_value_was_read(tmp_path):
+    doc = render.receipt(3)
+    png = tmp_path / "receipt.png"
+    doc.image.save(png)
+    schema = {"type": "object", "properties": {"total": {"type": "number"},
+                                               "receipt_no": {"type": "string"}}}
+    cells = [f"import pixelproof\nresult = pixelproof.extract({str(png)!r}, {schema!r}, "
+             "model='local')\nresult.data", "result"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    data = eval(nb.cells[0].outputs[0]["data"]["text/plain"])  # noqa: S307 (our own repr)
+    assert data == {"total": float(doc.values["Total"].replace(",", "")),
+                    "receipt_no": doc.values["Receipt No"]}
+    view = nb.cells[1].outputs[0]["data"]["text/html"]
+    assert '<img src="data:image/png;base64,' in view
+    for path in ("total", "receipt_no"):
+        assert f'data-path="{path}" data-status="read"' in view
+    assert "http" not in view

@@ -107,3 +107,11 @@ def test_years_can_head_columns_of_figures():
     assert table.rows[1] == ("South", "900", "1,010")
     years_only = _page(_line(0, (0, "2023"), (300, "41.50")), _line(1, (0, "2024"), (300, "44")))
     assert tables.find_tables(years_only)[0].header == ("column_1", "column_2")
+
+
+def test_a_currency_printed_as_a_column_of_its_own_is_not_the_label():
+    from test_paper import page
+    found = tables.labels(page(["TOTAL", "RM", "60.30"], ["CASH", "MYR", "100.00"]))
+    assert ("TOTAL", "60.30") in [(k, v) for k, v, _ in found]
+    assert ("CASH", "100.00") in [(k, v) for k, v, _ in found]
+    assert not [k for k, _, _ in found if k in ("RM", "MYR")]

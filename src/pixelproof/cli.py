@@ -469,6 +469,9 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 @main.command()
 @click.argument("images", nargs=-1)
 @extract_options
+@click.option("--date-order", type=click.Choice(["dmy", "mdy", "ymd"]), default=None,
+              help="How the images write numeric dates (the local engine reads by it; by "
+                   "default it reads the order from the page, or leaves a date as printed).")
 @batch_options
 @ray_options(_RAY_BATCH)
 @models_option
@@ -483,7 +486,8 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             detail: str, system: str | None, max_tokens: int | None,
             temperature: float | None, timeout: float, retries: int, dry_run: bool,
             max_cost: float | None, price_file: str | None, no_cache: bool,
-            cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto") -> None:
+            cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto",
+            date_order: str | None = None) -> None:
     """Extract tables, key values or SCHEMA-shaped records from IMAGES.
 
     Each image (each PDF page) is its own item; with several, each record carries its source.
@@ -508,7 +512,8 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
               executor=ray_executor(use_ray, ray_address),
               task="extract", schema=schema_file,
               fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
-              detail=detail, system=system, max_tokens=max_tokens, temperature=temperature)
+              detail=detail, system=system, max_tokens=max_tokens, temperature=temperature,
+              **({"date_order": date_order} if date_order else {}))
 
 
 def inputs_of(images: tuple[str, ...], from_file: str | None) -> list[str]:

@@ -255,33 +255,57 @@ _MONTHS = {m: i for i, names in enumerate(
      ("oct", "october"), ("nov", "november"), ("dec", "december")], 1) for m in names}
 
 
-def parse_date(text: Any, dayfirst: bool | None = None) -> date | None:
-    """A printed date: ISO, "12/03/2024" (day first when the first number is over 12, or when
-    ``dayfirst``; "12.03.2024" is day first), "12 Mar 2024", "Mar 12, 2024", two-digit years."""
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|[o0]ct|nov|dec)[a-z]{0,6}"  # OCR: "0ct"
+
+
+def parse_date(text: Any, dayfirst: bool | str | None = None) -> date | None:
+    """A printed date: ISO, "20240312", "12 Mar 2024", "05MAR18", "Mar 12, 2024", two-digit
+    years, and numeric dates read in the order ``dayfirst`` gives: True or "dmy" ("12/03/2024"
+    is 12 March), False or "mdy" (December 3), "ymd" ("24/03/12"); with None only where the date
+    tells by itself (a number over 12; "12.03.2024" is day first): an ambiguous date is None,
+    never a guess."""
     if isinstance(text, date):
         return text
     s = str(text or "").strip().lower().rstrip(".")
+    order = {True: "dmy", False: "mdy"}.get(dayfirst, dayfirst)  # type: ignore[call-overload]
     try:
         if m := re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[t ].*)?", s):
             return date(int(m[1]), int(m[2]), int(m[3]))
         if m := re.fullmatch(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{2}|\d{4})", s):
-            a, b, year = int(m[1]), int(m[3]), _year(m[4])
-            first_is_day = a > 12 or (b <= 12 and (dayfirst if dayfirst is not None
-                                                   else m[2] == "."))
-            return date(year, b, a) if first_is_day else date(year, a, b)
-        if m := re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)?[ -]([a-z]+)\.?,?[ -](\d{2}|\d{4})", s):
-            return date(_year(m[3]), _MONTHS[m[2]], int(m[1]))
-        if m := re.fullmatch(r"([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})", s):
-            return date(int(m[3]), _MONTHS[m[1]], int(m[2]))
+            a, b, year = int(m[1]), int(m[3]), m[4]
+            if order == "ymd" and len(year) == 2:
+                return date(_year(m[1]), b, int(year))
+            if a > 12 or b > 12 or a == b:
+                return date(_year(year), b, a) if a > 12 else date(_year(year), a, b)
+            order = order or ("dmy" if m[2] == "." else None)
+            if order is None:
+                return None
+            return date(_year(year), b, a) if order == "dmy" else date(_year(year), a, b)
+        if m := re.fullmatch(rf"(\d{{1,2}})(?:st|nd|rd|th)?[ ./-]?({_MONTH})\.?,?[ ./-]?"
+                             r"(\d{4}|\d{2})", s):
+            return date(_year(m[3]), _MONTHS[m[2][:3].replace("0", "o")], int(m[1]))
+        if m := re.fullmatch(rf"({_MONTH})\.?[ ./-]?(\d{{1,2}})(?:st|nd|rd|th)?(?:,? ?|[ ./-])"
+                             r"(\d{4}|\d{2})", s):
+            return date(_year(m[3]), _MONTHS[m[1][:3].replace("0", "o")], int(m[2]))
+        if m := re.fullmatch(r"((?:19|20)\d\d)(\d\d)(\d\d)", s):  # "20180428"
+            return date(int(m[1]), int(m[2]), int(m[3]))
     except (KeyError, ValueError):
         return None
     return None
 
 
+def ambiguous(text: str) -> bool:
+    """Whether the numeric date ``text`` reads as two dates, day first and month first."""
+    return parse_date(text, "dmy") != parse_date(text, "mdy") and None not in (
+        parse_date(text, "dmy"), parse_date(text, "mdy"))
+
+
 _DATE_IN_TEXT = re.compile(
     r"(?<![\d/.-])(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2}))"
-    r"(?=$|[^\d/.-]|\.\D|\.$|\d{1,2}:\d\d)|\b\d{1,2}(?:st|nd|rd|th)?[ -][A-Za-z]{3,9}\.?,?[ -]"
-    r"\d{2,4}\b|\b[A-Za-z]{3,9}\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}\b")
+    r"(?=$|[^\d/.-]|\.\D|\.$|\d{1,2}:\d\d)"
+    rf"|(?<![\d])\d{{1,2}}(?:st|nd|rd|th)?[ ./-]?{_MONTH}\.?,?[ ./-]?(?:\d{{4}}|\d{{2}})(?!\d)"
+    rf"|\b{_MONTH}\.?[ ./-]?\d{{1,2}}(?:st|nd|rd|th)?(?:,? ?|[ ./-])(?:\d{{4}}|\d{{2}})(?!\d)",
+    re.I)
 
 
 def find_dates(text: str) -> list[str]:
@@ -299,23 +323,58 @@ _TRUE = {"true", "yes", "y", "x", "✓", "✔", "1", "checked"}
 _FALSE = {"false", "no", "n", "", "0", "unchecked"}
 
 
-_SLASH_DATE = re.compile(r"(\d{1,2})[/-](\d{1,2})[/-]\d{2,4}")
+_DAY_FIRST = re.compile(  # currencies, taxes and company forms of day-first countries
+    r"\bRM ?\d|\b(?:MYR|SGD|AUD|NZD|INR|EUR|GBP|SDN\.? ?BHD|BHD|PTY|LTD|GMBH|PVT|GST|VAT|SST|"
+    r"TVA|MWST|USt|IVA|BTW|ABN)\b|[€£₹]|\bS\$|\bRs\.? ?\d", re.I)
+_US_STATE = (r"AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|"
+             r"MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY")
+_MONTH_FIRST = re.compile(  # a US state and ZIP code ("Durham, NC 27704"), "Santa Clara, CA"
+    rf"(?:\b(?:{_US_STATE})|\b[A-Z]\.[A-Z]\.|\b(?:New|North|South|West) [A-Z][a-z]+)\.?,?\s+"
+    rf"\d{{5}}(?:-\d{{4}})?\b|^[A-Z][A-Za-z .'-]+,?\s+(?:{_US_STATE})$", re.M)
+_DECIMAL_COMMA = re.compile(r"\d,\d\d(?![\d.,])")  # "3,10": continental Europe, Latin America
 
 
-def day_first(values: Any) -> bool | None:
-    """Whether the slash dates among ``values`` (nested) are written day first: True when one
-    reads "25/03", False when one reads "03/25", None when none tells."""
-    stack, seen = [values], set()
+def date_order(values: Any) -> str | None:
+    """How the numeric dates among ``values`` (strings, nested) are written: "dmy" or "mdy",
+    as the dates themselves tell (a number over 12: "25/03/2024", "03/25/2024"), else the
+    dates with month names ("05 MAR 2018" day first, "Mar 5, 2018" month first), else the
+    conventions of the country printed (a currency, tax or company form of a day-first
+    country: RM, GST, SDN BHD, VAT, €, or decimal commas; a US state and ZIP code for month
+    first). None where nothing tells or the evidence disagrees."""
+    texts, stack = [], [values]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             stack.extend(item.values())
-        elif isinstance(item, list):
+        elif isinstance(item, list | tuple):
             stack.extend(item)
-        elif isinstance(item, str) and (m := _SLASH_DATE.fullmatch(item.strip())):
-            seen.add(int(m[1]) > 12 if int(m[1]) > 12 or int(m[2]) > 12 else None)
-    seen.discard(None)
-    return seen.pop() if len(seen) == 1 else None
+        elif isinstance(item, str):
+            texts.append(item)
+    numeric, named = set(), set()
+    for text in texts:
+        for m in _DATE_IN_TEXT.finditer(text):
+            if parts := re.fullmatch(r"(\d{1,2})[-/.](\d{1,2})[-/.]\d{2,4}", m[0]):
+                a, b = int(parts[1]), int(parts[2])
+                if (a > 12) != (b > 12) and max(a, b) <= 31:
+                    numeric.add("dmy" if a > 12 else "mdy")
+            elif re.search("[a-z]", m[0], re.I) and parse_date(m[0]) is not None:
+                named.add("dmy" if m[0][0].isdigit() else "mdy")
+    for told in (numeric, named):
+        if told:
+            return told.pop() if len(told) == 1 else None
+    joined = "\n".join(texts)
+    commas = len(_DECIMAL_COMMA.findall(joined))
+    conventions = {"dmy"} if _DAY_FIRST.search(joined) or commas >= 2 and commas > len(
+        re.findall(r"\d\.\d\d(?![\d.,])", joined)) else set()
+    conventions |= {"mdy"} if _MONTH_FIRST.search(joined) else set()
+    return conventions.pop() if len(conventions) == 1 else None
+
+
+def day_first(values: Any) -> bool | None:
+    """Whether the dates among ``values`` (nested) are written day first (``date_order``):
+    True when one reads "25/03", False when one reads "03/25", None when none tells."""
+    order = date_order(values)
+    return None if order is None else order == "dmy"
 
 
 def coerce(value: Any, json_type: str, fmt: str | None = None,

@@ -19,24 +19,72 @@ _STOP = re.compile(r"\b(te[l1]|phone|ph|fax|gst|vat|abn|reg|co\.? ?no|company no
                    r"check)\b|@|:\s*\S|\d{8}", re.I)
 
 
-def header(page: OcrResult, lines: int = 5) -> tuple[str, str]:
-    """(name, address) from the top of ``page``; "" where none is found."""
-    rows = [(" ".join(w.text for w in line), _height(line)) for line in page.lines]
-    top = [n for n, (text, _) in enumerate(rows[:12]) if _wordy(text)][:3]
-    if not top:
+def header(page: OcrResult, lines: int = 6) -> tuple[str, str]:
+    """(name, address) from the head of ``page``; "" where none is found. The issuer is the
+    line that names a registered company ("... SDN BHD", "LTD", "GmbH") or sits over a
+    registration number, above the address; a confident line in larger type above it is a
+    brand printed as a logo and is taken instead, a line read with little confidence
+    (handwriting, a stamp) never. Else the largest type among the first lines that read as a
+    name. The registration number is left out. The address is the lines under the name, up
+    to ``lines``, before the first phone, tax or date line."""
+    rows = [(" ".join(w.text for w in line), _height(line),
+             min(w.confidence for w in line)) for line in page.lines]
+    top = [n for n, (text, _, sure) in enumerate(rows[:12]) if _wordy(text) and sure >= 0.5][:3]
+    first = next((n for n in top if rows[n][1] >= 0.85 * max(rows[k][1] for k in top)), None)
+    registered = _registered(rows[:15])
+    if registered is not None and (first is None or first >= registered or rows[
+            registered][1] >= 0.75 * rows[first][1]):
+        first = registered
+    if first is None:
         return "", ""
-    tallest = max(rows[n][1] for n in top)
-    first = next(n for n in top if rows[n][1] >= 0.85 * tallest)
     name, end = [rows[first][0]], first + 1
-    if end < len(rows) and len(name[0].split()) <= 2 and len(rows[end][0].split()) <= 2 and \
-            _wordy(rows[end][0]) and _place(rows[end][0]) == "words" and abs(
+    prev = rows[first - 1] if first else ("", 0.0, 0.0)
+    if first == registered and len(_bare(name[0]).split()) <= 2 and _FORM.fullmatch(_bare(
+            name[0])) and _wordy(prev[0]) and \
+            prev[2] >= 0.5 and abs(prev[1] - rows[first][1]) <= 0.2 * prev[1]:
+        name.insert(0, prev[0])  # "FOODTOWN" over "SUPERMARKETS LIMITED"
+    elif end < len(rows) and len(name[0].split()) <= 2 and len(rows[end][0].split()) <= 2 \
+            and _wordy(rows[end][0]) and _place(rows[end][0]) == "words" and abs(
             rows[end][1] - rows[first][1]) <= 0.12 * rows[first][1]:
         name.append(rows[end][0])  # a short name broken over two lines
         end += 1
-    if end < len(rows) and _registration(rows[end][0]):
+    while end < len(rows) and _registration(rows[end][0]):
         end += 1
-    head = [text for n, (text, _) in enumerate(rows[:end + 12]) if not first <= n < end]
-    return " ".join(name), " ".join(_address(head, lines))
+    head = [text for n, (text, _, _) in enumerate(rows[:end + 12]) if n >= end or (
+        first != registered and n < first)]  # a registered name heads its address
+    return _bare(" ".join(name)).lstrip(".,*-~ "), " ".join(_address(head, lines))
+
+
+# A registered company's form, printed after its name.
+_FORM = re.compile(r".*\W(sdn\.? ?bhd|[s5]/[b8]|bhd|berhad|ltd|limited|llc|l\.l\.c|inc|corp|"
+                   r"corporation|plc|llp|pty|gmbh|ag|kg|s\.?a\.?r?\.?l?|s\.?p\.?a|b\.?v|"
+                   r"pte|pvt|enterprises?|trading|co)\.?", re.I)
+_REG_NUMBER = re.compile(r"\s*\((?:co\.? ?(?:reg\.? ?)?no\.?:? ?)?[\dA-Z]*\d{3,}[\dA-Z]*(?:[- ]?"
+                         r"[A-Z])?\)|\s+(?:co\.? ?reg|co\.? ?no|company no|roc|reg\.? no)\b.*",
+                         re.I)
+
+
+def _bare(name: str) -> str:
+    """A company name without the registration number printed beside it."""
+    return _REG_NUMBER.sub("", name).strip(" ,-") or name
+
+
+def _registered(rows: list[tuple[str, float, float]]) -> int | None:
+    """The first of ``rows`` above the address that names a registered company, or that a
+    registration number follows (on its line or the next)."""
+    for n, (text, _, sure) in enumerate(rows):  # sure: the line's least confident word
+        bare = _bare(text)
+        below = rows[n + 1][0] if n + 1 < len(rows) else ""
+        if _place(bare) == "place" and not _FORM.fullmatch(bare) or _has_date(text) or \
+                _money(text) or _phone(text):
+            return None  # the address, the date or the items: the head is over
+        if not re.search(r"[^\W\d_]{3}", bare) or _NOT_A_NAME.search(bare) or _STOP.search(
+                bare):
+            continue
+        if _FORM.fullmatch(bare) or _REG_NUMBER.search(text) or _registration(
+                below) and sure >= 0.5:
+            return n
+    return None
 
 
 def _address(rows: list[str], most: int) -> list[str]:
@@ -98,8 +146,10 @@ def _wordy(text: str) -> bool:
 
 
 def _registration(text: str) -> bool:
-    """A company registration number printed under the name: "(81109-A)", "Co. No. 123-K"."""
-    return bool(re.fullmatch(r"\(?\s*(co\.?\s*(reg\.?)?\s*no\.?:?\s*)?[\dA-Z-]*\d[\dA-Z-]*\s*\)?",
+    """A company registration number printed under the name: "(81109-A)", "928627-V",
+    "Co. No. 123-K", "(CO.NO. 1208604-T)", "Company Reg #1101083-T"."""
+    return bool(re.fullmatch(r"\(?\s*\d{3,}\s*-?\s*[A-Z]\s*\)?|\(?\s*(?:co\b|company\b|roc\b)"
+                             r"\W*(?:reg\w*|no)?\W*(?:no)?\W*[\dA-Z-]*\d{3,}[\dA-Z-]*\s*\)?",
                              text.strip(), re.I))
 
 

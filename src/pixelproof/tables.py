@@ -30,6 +30,7 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     box: Box
     cells: tuple[tuple[Cell | None, ...], ...] = ()  # body cells with their boxes, like rows
+    printed: bool = True  # the header was printed; else the columns are named by what they hold
 
 
 def _union(boxes: list[Box]) -> Box:
@@ -115,13 +116,70 @@ def _table(run: list[list[Cell]]) -> Table | None:
     texts = [tuple(c.text if c else "" for c in row) for row in grid]
     has_header = all(texts[0]) and not any(_number(t) and not _year(t) for t in texts[0]) \
         and not all(_year(t) for t in texts[0])
-    header = texts[0] if has_header else tuple(f"column_{i}" for i in range(1, len(spans) + 1))
-    body = grid[1:] if has_header else grid
-    if len(body) < 1:
-        return None
     box = _union([c.box for row in grid for c in row if c])
-    return Table(header, tuple(texts[1:] if has_header else texts), box,
-                 tuple(tuple(row) for row in body))
+    if has_header:
+        return Table(texts[0], tuple(texts[1:]), box, tuple(tuple(row) for row in grid[1:])) \
+            if len(grid) > 1 else None
+    grid = _split_times(grid)
+    texts = [tuple(c.text if c else "" for c in row) for row in grid]
+    return Table(_named(texts), tuple(texts), box, tuple(tuple(row) for row in grid), False)
+
+
+_TIMES = re.compile(r"(\d+(?:[.,]\d+)?)\s*[xX×@*]\s*([$€£]?\s*\d[\d.,]*)")  # "3 x 2.70"
+_MONEY = re.compile(r"[-(]?[$€£]?\s*(RM)?\s*\d[\d,]*[.,]\d\d\)?\s*[A-Z*]{0,2}", re.I)
+
+
+def _split_times(grid: list[list[Cell | None]]) -> list[list[Cell | None]]:
+    """``grid`` with a column of "qty x price" cells ("3 x 2.70", "2 @ 1.50") as two."""
+    for col in range(len(grid[0]) - 1, -1, -1):
+        filled = [row[col] for row in grid if row[col] is not None]
+        split = [_TIMES.fullmatch(c.text.strip()) for c in filled]
+        if not filled or sum(m is not None for m in split) * 2 < len(filled):
+            continue
+        for row in grid:
+            cell, match = row[col], row[col] and _TIMES.fullmatch(row[col].text.strip())
+            if cell is None or not match:
+                row[col:col + 1] = [cell, None]
+                continue
+            x0, y0, x1, y1 = cell.box
+            cut = x0 + (x1 - x0) * match.end(1) / len(cell.text)
+            row[col:col + 1] = [Cell(match[1], (x0, y0, cut, y1)),
+                                Cell(match[2].replace(" ", ""), (cut, y0, x1, y1))]
+    return grid
+
+
+def _named(texts: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """Names for the columns of a table printed without a header, by what they hold:
+    description (words), quantity (small whole numbers), unit_price and amount (money, the
+    amount rightmost); "column_N" where a column is none of these, or the table is no list of
+    items (no description and amount, or mostly labels such as "Subtotal", "Tax", "Total")."""
+    kinds = []
+    for col in range(len(texts[0])):
+        filled = [row[col].strip() for row in texts if row[col].strip()]
+        if filled and all(_MONEY.fullmatch(t) for t in filled):
+            kinds.append("money")
+        elif filled and all(re.fullmatch(r"\d{1,3}", t) for t in filled):
+            kinds.append("quantity")
+        elif filled and sum(bool(re.match(r"\W*[^\W\d_]{2}", t)) for t in filled) * 2 > len(
+                filled):
+            kinds.append("description")
+        else:
+            kinds.append("")
+    money = [n for n, k in enumerate(kinds) if k == "money"]
+    names = [f"column_{n}" for n in range(1, len(kinds) + 1)]
+    if not money or "description" not in kinds:
+        return tuple(names)
+    words = [row[kinds.index("description")] for row in texts]
+    if sum(qualified(w) or fits("total", w) or fits("subtotal", w) for w in words) * 2 >= len(
+            words):
+        return tuple(names)  # "Subtotal / Tax / Total": labels and their figures, no items
+    names[money[-1]] = "amount"
+    if len(money) > 1:
+        names[money[-2]] = "unit_price"
+    for kind in ("description", "quantity"):
+        if kind in kinds:
+            names[kinds.index(kind)] = kind
+    return tuple(names)
 
 
 def _join(a: Cell | None, b: Cell | None) -> Cell | None:
@@ -185,7 +243,7 @@ def labels(ocr: OcrResult, found: list[Table] | None = None) -> list[tuple[str, 
             out.append((label, _figure_text(words), box))
             seen.add(box)
     for table in found:
-        if len(table.cells) == 1 and not table.header[0].startswith("column_"):
+        if len(table.cells) == 1 and table.printed:
             out += [(head, cell.text, cell.box) for head, cell in zip(
                 table.header, table.cells[0], strict=True) if cell and _number(cell.text)]
     figures = _figure_lines(lines)
@@ -199,8 +257,12 @@ def _ends(line: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
     n = len(groups[-1])
     while n and (re.search(r"\d", groups[-1][n - 1].text) or groups[-1][n - 1].text in ".,$€£"):
         n -= 1  # the figure at the end of the line: "16 . 10" and "$ 16.24" as OCR split them
+    while 0 < n < len(groups[-1]) and _CURRENCY.fullmatch(groups[-1][n - 1].text):
+        n -= 1  # "TOTAL INCL. GST  RM 8.60"
     value_words = groups[-1][n:]
     at = len(groups) - (1 if n else 2)  # the group the label is in
+    if not n and at > 0 and _CURRENCY.fullmatch(" ".join(w.text for w in groups[at])):
+        at -= 1  # "TOTAL   RM   60.30": the currency printed as a column of its own
     label_words = groups[-1][:n] or (groups[at] if at >= 0 else [])
     if at > 0 and groups[at - 1][-1].text.endswith(":"):
         label_words = groups[at - 1] + label_words  # "TOTAL:   Palin $48.40", a stray word read
@@ -212,6 +274,10 @@ def _ends(line: list[Word]) -> tuple[str, list[Word], list[Word]] | None:
     if not _number(re.sub(r"^[^\d(+-]*|[^\d)]*$", "", _figure_text(value_words))):
         return None
     return label.rstrip(": "), label_words, value_words
+
+
+_CURRENCY = re.compile(r"[$€£¥₹]|RM|MYR|USD|EUR|GBP|SGD|AUD|CAD|NZD|INR|S\$|Rs\.?|CHF|kr|"
+                       r"\(RM\)|\(\$\)", re.I)
 
 
 def _label_text(words: list[Word]) -> str:
@@ -314,7 +380,7 @@ def fits(name: str, label: str) -> bool:
     ``total``, "Total:" for ``total_amount``), never a label naming something else ("Total Qty",
     "Company No")."""
     field_words = _key(name).split()
-    label = re.sub(r"\(.*?\)|\b(incl|including|includes|inclusive|inc)\b.*", "", label, flags=re.I)
+    label = re.sub(r"\(.*?\)|\binc(l\w*|\w*ive)?\b.*", "", label, flags=re.I)  # "Inclucive"
     label_words = [w for w in re.findall(r"[^\W\d_]+", _key(label))
                    if w not in ("the", "of", "in", "rm", "myr", "rs")]
     if not field_words or not label_words:
@@ -381,7 +447,7 @@ def _unspaced(words: tuple[Word, ...]) -> list[Word]:
 
 def _label_list(table: Table) -> bool:
     """A headerless two-column table whose left cells are words and right cells figures."""
-    return table.header == ("column_1", "column_2") and all(
+    return not table.printed and len(table.header) == 2 and all(
         a is not None and b is not None and not _number(a.text) and _number(b.text)
         for a, b in table.cells)
 

@@ -54,7 +54,8 @@ class Request:
 
     ``json_schema`` asks for native structured output where the provider has it.
     ``turns`` follow the first user message (the prompt and the images). ``task`` says what
-    the answer is for; LLM providers ignore it, the local engine answers by it.
+    the answer is for and ``date_order`` how numeric dates are written ("dmy", "mdy", "ymd");
+    LLM providers ignore them, the local engine answers by them.
     """
 
     model: str
@@ -68,6 +69,7 @@ class Request:
     temperature: float | None = None
     max_tokens: int | None = None
     task: Literal["describe", "extract"] = "describe"
+    date_order: Literal["dmy", "mdy", "ymd"] | None = None  # how the page writes its dates
 
 
 @dataclass(frozen=True)

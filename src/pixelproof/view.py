@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 from typing import Any
 
 from .types import Extraction, Image
 
-COLOURS = {"verified": "#16a34a", "unverified": "#d97706", "contradicted": "#dc2626"}
+COLOURS = {"verified": "#16a34a", "unverified": "#d97706", "contradicted": "#dc2626",
+           "read": "#2563eb"}  # read: where the offline engine read a value
 RANK = {"contradicted": 0, "unverified": 1, "verified": 2}
 
 
@@ -75,9 +77,37 @@ def extraction_html(item: Extraction, image: Image | None = None) -> str:
     if item.verification is not None:
         return report_html(item.verification, image or getattr(item.verification, "image", None),
                            item.label)
+    if item.model == "local":
+        offline = _offline(item, image)
+        if offline:
+            return offline
     from .output import render
     return (f"<p><b>{html.escape(item.label)}</b>: not verified</p>"
             f"<pre>{html.escape(render(list(item.records), 'markdown'))}</pre>")
+
+
+def _offline(item: Extraction, image: Image | None) -> str:
+    """An offline (``local``) answer: the page with a box where the engine read each value,
+    and the values; "" when the image cannot be loaded again (stdin, a URL)."""
+    from .errors import PixelproofError
+    from .images import load
+    from .ocr import read
+    from .providers.local import places
+    if image is None:
+        if not Path(item.source).is_file():
+            return ""
+        try:
+            pages = load(item.source)
+        except PixelproofError:
+            return ""
+        image = next((p for p in pages if p.page == item.page), pages[0])
+    checks = [dict(c, status="read", note="" if c["box"] else "not found word for word")
+              for c in places(item.data, read(image))]
+    head = f"<b>{html.escape(item.label)}</b>: " if item.label else ""
+    return (f'<div class="pixelproof"><p>{head}read offline by the local engine (not '
+            'verified): each box is where a value was read</p>'
+            '<div style="display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start">'
+            f'{_image(image, checks)}<div>{_table(checks, [])}</div></div></div>')
 
 
 def record_statuses(item: Extraction) -> list[dict[str, str]]:

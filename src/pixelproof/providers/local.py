@@ -18,6 +18,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from .. import formats, ocr, receipt, tables
+from ..errors import ConfigError
 from ..http import Http
 from ..types import Image, OcrResult, Request, Response, Usage
 from . import Target
@@ -31,7 +32,10 @@ class Local:
             text = "\n\n".join(describe(im, page) for im, page in zip(request.images, pages,
                                                                         strict=True))
         elif request.json_schema is not None:
-            text = json.dumps(fill(request.json_schema, pages), ensure_ascii=False, indent=1)
+            notes: list[str] = []
+            text = json.dumps(fill(request.json_schema, pages, request.date_order, notes),
+                              ensure_ascii=False, indent=1)
+            text += "".join(f"\n\nNote: {note}" for note in notes)
         else:
             text = "\n\n".join(answer_tables(page) for page in pages)
         return Response(text=text, model="local", usage=Usage(), finish_reason="stop",
@@ -112,24 +116,34 @@ class _Pages:
     """What the engine read, as the filler looks it up."""
 
     pages: list[OcrResult]
+    order: str | None = None  # how the dates are written, when told
+    notes: list[str] | None = None  # what the reader could not settle, for the answer
 
     def __post_init__(self) -> None:
         self.pages = [tables.split_glued(p) for p in self.pages]
         found = [tables.find_tables(page) for page in self.pages]
         places = [tables.labels(page, ts) for page, ts in zip(self.pages, found, strict=True)]
         self.labels = [(k, v) for page in places for k, v, _ in page]
+        self.placed = [(k, v) for page in places for k, v, _ in sorted(
+            page, key=lambda p: (p[2][1] + p[2][3]) / 2)]  # in the pages' order
         self.figures = [n for page in places for _, v, _ in sorted(page, key=lambda p: p[2][1])
                         if (n := _number(v)) is not None]  # in the pages' order
         self.tables = [t for ts in found for t in ts]
-        self.dayfirst = formats.day_first([w.text for p in self.pages for w in p.words])
+        self.texts = [" ".join(w.text for w in line) for p in self.pages for line in p.lines]
+        self.order = self.order or formats.date_order(self.texts)
         self.head = receipt.header(self.pages[0]) if self.pages else ("", "")
 
 
-def fill(schema: dict[str, Any], pages: list[OcrResult]) -> Any:
+def fill(schema: dict[str, Any], pages: list[OcrResult], date_order: str | None = None,
+         notes: list[str] | None = None) -> Any:
     """A value for ``schema`` from what was read: fields by label (the store's name and address
     from the head of a receipt, a date anywhere), rows by column header. A value that does not
-    read as its field's type is left null."""
-    return _fill(schema, schema.get("$defs", {}), _Pages(pages))
+    read as its field's type is left null. Numeric dates are read in ``date_order`` ("dmy",
+    "mdy", "ymd"), else in the order the page shows (``formats.date_order``); a date that reads
+    both ways on a page that does not say is left as printed, with a line in ``notes``."""
+    if date_order not in (None, "dmy", "mdy", "ymd"):
+        raise ConfigError(f"date_order {date_order!r} is not one of dmy, mdy, ymd.")
+    return _fill(schema, schema.get("$defs", {}), _Pages(pages, date_order, notes))
 
 
 def _fill(schema: dict[str, Any], defs: dict[str, Any], found: _Pages, name: str = "") -> Any:
@@ -155,7 +169,7 @@ def _fill(schema: dict[str, Any], defs: dict[str, Any], found: _Pages, name: str
         return [record] if any(v is not None for v in record.values()) else []
     kind = next((k for k in kinds if k != "null"), "string")
     return _typed(_field(name, kind, schema.get("format"), found), kind, schema.get("format"),
-                  found.dayfirst)
+                  found, name)
 
 
 def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
@@ -164,11 +178,13 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
     if kind in ("number", "integer"):
         numbers = [n for v in places if (n := _number(v)) is not None]
         if _is_total(name) and (numbers or not places):  # not at a label of words
-            return _total(numbers, found)
+            return _total(name, found)
         return numbers[0] if numbers else None
     if fmt == "date" or "date" in name.lower():
         dates = [d for v in places for d in formats.find_dates(v)] or [
-            d for page in found.pages for w in page.words for d in formats.find_dates(w.text)]
+            d for text in found.texts for d in formats.find_dates(text)] or [
+            d for text in found.texts if re.search(r"\bdate", text, re.I) for d in re.findall(
+                r"(?<!\d)(?:19|20)\d{6}(?!\d)", text) if formats.parse_date(d)]  # "20180428"
         return dates[0] if dates else None
     if places:
         return places[0]
@@ -187,24 +203,57 @@ def _is_total(name: str) -> bool:
         "subtotal", name)
 
 
-def _total(labelled: list[Decimal], found: _Pages) -> Decimal | None:
-    """A receipt's total: of the figures labelled as one, the one that the printed subtotal
-    and taxes add up to, else the largest; with no such label, a printed figure that they add
-    up to, a figure at a total-like label ("Amt Due", "FUEL SALE"), or the first amount that
-    all the amounts printed above it add up to (the items and taxes)."""
-    def numbers(name: str) -> list[Decimal]:
-        return [n for k, v in found.labels if tables.fits(name, k) and (n := _number(v))
+_FINAL = re.compile(r"\b(grand|nett?|payable|due|after|rounded|rounding|round|final|to pay)\b",
+                    re.I)  # the words of a last, final total ("ROUNDED TOTAL", "Total Payable")
+_NOT_TOTAL = re.compile(r"\b(cash|change|tender\w*|paid|card|visa|qty|quantity|items?|count|"
+                        r"saving|savings|discount|disc|tax|gst|vat|sst|sub|excl\w*|before|"
+                        r"supplies|points?|deposit)\b", re.I)
+
+
+def _total(name: str, found: _Pages) -> Decimal | None:
+    """A receipt's total (field ``name``), by the page's own arithmetic: of the figures at
+    labels that name it (also "ROUNDED TOTAL", "NET TOTAL", "Total Payable", the rounded
+    figure of a rounding line; never cash, change or a tendered amount), those that the
+    printed subtotal and taxes, or a total and its rounding adjustment, add up to; a figure
+    whose decimal point OCR lost ("3100" where the page adds up to 31.00, "28-90") read as
+    the page adds up; of two that a rounding tells apart (under 0.05) the one printed last;
+    else the largest. With no such label, a printed figure that they add up to, a figure at
+    a total-like label ("Amt Due", "FUEL SALE"), or the first amount that all the amounts
+    printed above it add up to (the items and taxes)."""
+    def numbers(field: str) -> list[Decimal]:
+        return [n for k, v in found.placed if tables.fits(field, k) and (n := _number(v))
                 is not None]
-    taxes = numbers("tax")
-    sums = {base + t for base in numbers("subtotal")
-            for t in [sum(taxes, Decimal(0)), *taxes] if t}
+    taxes, subtotals = numbers("tax"), numbers("subtotal")
+    finals = [(k, n) for k, v in found.placed if (_totals(name, k)) and (n := _number(re.sub(
+        r"^(\D*\d+)-(\d\d)$", r"\1.\2", v.strip()))) is not None]
+    rounding = [n for k, n in finals if re.search(r"round|adj", k, re.I) and abs(n) < Decimal(
+        "0.10")]
+    totals = [n for k, n in finals if n not in rounding and not (re.search(
+        r"\bnett?\b", k, re.I) and n < max(subtotals, default=n))]  # a net before its tax
+    sums = {base + t for base in subtotals for t in [sum(taxes, Decimal(0)), *taxes] if t}
+    sums |= {t + r for t in totals for r in rounding}
+    amounts = [n for n in found.figures if n.as_tuple().exponent == -2]
+    known = sums | set(subtotals) | {sum(amounts[:j]) for j in range(2, len(amounts) + 1)}
+    totals = [n / 100 if n.as_tuple().exponent == 0 and n / 100 in known and n not in known
+              else n for n in totals]  # "3100" for 31.00
     loose = [n for k, v in found.labels if _TOTAL_LABEL.search(k) and not tables.qualified(k)
              and (n := _number(v)) is not None]
-    for candidates in (labelled, [n for n in found.figures if n in sums], loose):
+    for candidates in (totals, [n for n in found.figures if n in sums], loose):
         if candidates:
-            return max([n for n in candidates if n in sums] or candidates)
-    amounts = [n for n in found.figures if n.as_tuple().exponent == -2]
+            agreed = [n for n in candidates if n in sums] or candidates
+            last = agreed[-1]
+            if all(abs(last - n) < Decimal("0.05") for n in agreed):
+                return last
+            return max(agreed)
     return next((f for j, f in enumerate(amounts) if j > 1 and f == sum(amounts[:j])), None)
+
+
+def _totals(name: str, label: str) -> bool:
+    """Whether ``label`` prints a total for field ``name``: one that names it, or a final
+    total's ("Total Payable", "ROUNDING"), never cash, change, a count or a tax."""
+    return (tables.fits(name, label) or bool(_FINAL.search(label) and re.search(
+        r"total|amount|amt|payable|due|round", label, re.I))) and not _NOT_TOTAL.search(
+        re.sub(r"\(.*?\)|\binc(l\w*|\w*ive)?\b.*", "", label, flags=re.I))
 
 
 def _number(text: str) -> Any:
@@ -216,8 +265,9 @@ def _number(text: str) -> Any:
     return None
 
 
-def _typed(value: Any, kind: str, fmt: str | None, dayfirst: bool | None) -> Any:
-    """``value`` as its field's type, or None when it does not read as one."""
+def _typed(value: Any, kind: str, fmt: str | None, found: _Pages, name: str) -> Any:
+    """``value`` as its field's type, or None when it does not read as one; an ambiguous date
+    on a page that does not show its order stays as printed."""
     if value is None:
         return None
     if kind in ("number", "integer"):
@@ -229,8 +279,14 @@ def _typed(value: Any, kind: str, fmt: str | None, dayfirst: bool | None) -> Any
         coerced = formats.coerce(value, "boolean")
         return coerced if isinstance(coerced, bool) else None
     if fmt == "date":
-        found = formats.find_dates(str(value))
-        parsed = formats.parse_date(found[0], dayfirst) if found else None
+        dates = formats.find_dates(str(value)) or [str(value)]
+        parsed = formats.parse_date(dates[0], found.order) if dates else None
+        if parsed is None and dates and formats.ambiguous(dates[0]):
+            if found.notes is not None:
+                found.notes.append(f"{name}: {dates[0]!r} left as printed: the page does not "
+                                   "show whether the day or the month comes first (give "
+                                   "date_order, --date-order dmy|mdy|ymd)")
+            return dates[0]
         return parsed.isoformat() if parsed else None
     return str(value)
 
@@ -247,3 +303,59 @@ def _rows(props: list[str], found: list[Any]) -> list[dict[str, Any]]:
                     for row in table.rows]
             best = (matched, rows)
     return best[1]
+
+
+# --- where each value was read, for the notebook view ----------------------------------------
+
+def places(data: Any, page: OcrResult) -> list[dict[str, Any]]:
+    """Each value of an offline answer (``data``, as ``fill`` or the tables answer made it) with
+    the box of the words it was read from on ``page``: ``{"path", "value", "box", "ocr_text"}``
+    (no box where the words are not found, such as a total the page's arithmetic chose)."""
+    words = [w for line in page.lines for w in line]
+    plain = [re.sub(r"[\W_]+", "", w.text.casefold()) for w in words]
+    used: set[int] = set()
+    out = []
+    for path, value in _leaves(data, ""):
+        run = _run(value, words, plain, used)
+        used |= set(run)
+        out.append({"path": path, "value": value, "box": tables._union(
+            [words[k].box for k in run]) if run else None,
+                    "ocr_text": " ".join(words[k].text for k in run)})
+    return out
+
+
+def _leaves(data: Any, path: str) -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [leaf for k, v in data.items() for leaf in _leaves(v, f"{path}.{k}".lstrip("."))]
+    if isinstance(data, list):
+        return [leaf for n, v in enumerate(data) for leaf in _leaves(v, f"{path}[{n}]")]
+    return [] if data is None else [(path, data)]
+
+
+def _run(value: Any, words: list[Any], plain: list[str], used: set[int]) -> list[int]:
+    """The indexes of the first unused run of ``words`` that prints ``value``: a number or a
+    date as any of its printed forms, text word for word (spaces and marks aside)."""
+    want = re.sub(r"[\W_]+", "", str(value).casefold())
+    iso = formats.parse_date(value) if isinstance(value, str) and re.fullmatch(
+        r"\d{4}-\d\d-\d\d", value) else None
+    for start in range(len(words)):
+        if start in used:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool) or iso:
+            for end in range(start + 1, min(start + 4, len(words)) + 1):
+                if words[end - 1].line != words[start].line:
+                    break
+                text = " ".join(w.text for w in words[start:end])
+                if iso and any(formats.parse_date(d, way) == iso for d in formats.find_dates(
+                        text) for way in ("dmy", "mdy")) or not iso and _number(text) is not \
+                        None and float(_number(text)) == float(value):
+                    return list(range(start, end))
+            continue
+        joined, end = "", start
+        while end < len(words) and want.startswith(joined + plain[end]) and (
+                plain[end] or joined):
+            joined += plain[end]
+            end += 1
+            if joined == want:
+                return list(range(start, end))
+    return []

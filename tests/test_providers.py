@@ -223,8 +223,8 @@ def test_retries_429_then_succeeds(monkeypatch):
 
 @pytest.mark.parametrize("status,error,text", [
     (401, AuthError, "HTTP 401 .*Check OPENAI_API_KEY"),
-    (429, RateLimitError, "HTTP 429 .*after 3 tries"),
-    (500, ServerError, "HTTP 500 .*after 3 tries"),
+    (429, RateLimitError, "HTTP 429 .*after 3 requests"),
+    (500, ServerError, "HTTP 500 .*after 3 requests"),
     (400, ProviderError, "HTTP 400"),
 ])
 def test_error_statuses(monkeypatch, status, error, text):

@@ -29,14 +29,11 @@ from . import images as images_mod
 from .batchapi import META, run_batch
 from .cost import Budget
 from .errors import (
-    BadResponse,
     ConfigError,
+    ConnectionRefused,
     InputError,
-    NetworkError,
     PixelproofError,
     ProviderError,
-    RateLimitError,
-    ServerError,
 )
 from .extract import (
     PAID,
@@ -53,8 +50,6 @@ from .http import Http, retry_after
 from .store import Store
 from .types import Extraction, Image, Usage
 from .verify import check
-
-TRANSIENT = (BadResponse, NetworkError, RateLimitError, ServerError)
 
 
 class RateLimiter:
@@ -413,7 +408,8 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get("detail", "auto"),
                           options.get("max_tokens"))
     own = http is None
-    client = http or Http(limiter=limiter, max_connections=max(concurrency, 10))
+    client = http or Http(retries=retries, limiter=limiter,
+                          max_connections=max(concurrency, 10))
     if limiter and not own:
         client.limiter = limiter
     gate = asyncio.Semaphore(concurrency)
@@ -439,7 +435,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                     keep.start(run, item.key)  # type: ignore[arg-type]
                     PAID.set(lambda price: _paid(keep, run, item.key, spent, price))
                 result = image if isinstance(image, Extraction) else await _item(
-                    image, task, client, spec, format, model, prompt, budget, store, retries,
+                    image, task, client, spec, format, model, prompt, budget, store,
                     base_url, options, outage)
                 if keep is not None and item.error is None:
                     _keep_item(keep, run, item.key, result, spent)  # type: ignore[arg-type]
@@ -536,46 +532,50 @@ class Outage:
 
 async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
                 model: str | None, prompt: str | None, budget: Budget | None,
-                store: Store | None, retries: int, base_url: str | None,
-                options: dict[str, Any], outage: Outage | None = None) -> Extraction:
-    """One image, asked and read; transient failures retried (after Http's own retries); a
-    server that refuses connections is waited for together (``outage``)."""
-    outages, attempt = 0, 0
-    while attempt <= max(0, retries):
+                store: Store | None, base_url: str | None, options: dict[str, Any],
+                outage: Outage | None = None) -> Extraction:
+    """One image, asked and read. ``http`` is the one retry layer: an item asks again only
+    when the server refused connections and came back after a pause shared by all items
+    (``outage``)."""
+    refused = ""
+    for _ in range(OUTAGE_WAITS + 1):
         if outage is not None and (gone := await outage.ready()) is not None:
             return Extraction(source=image.source, page=image.page, error=gone)
         try:
-            if task != "describe":
-                return await extract_one(image, http, schema=spec, fmt=fmt, model=model,
-                                         prompt=prompt, budget=budget, store=store,
-                                         base_url=base_url, **options)
-            checks = ("verify", "votes", "vote_models")
-            request, saved = await asyncio.to_thread(prepare, build_request(
-                [image], prompt or "What is in this image?", model=model,
-                **{k: v for k, v in options.items() if k not in checks}))
-            response = await send(request, http, budget=budget, store=store,
-                                  base_url=base_url)
-            return Extraction(
-                source=image.source, page=image.page, data=response.text,
-                records=({"text": response.text},), text=response.text,
-                model=response.model, usage=response.usage, attempts=1,
-                cost=response.cost, cached=response.cached, saved_tokens=saved)
-        except TRANSIENT as e:
-            if outage is not None and getattr(e, "refused", False) and outages < OUTAGE_WAITS:
-                outages += 1
-                if (gone := await outage.refused()) is not None:
-                    return Extraction(source=image.source, page=image.page, error=gone)
-                continue  # the server is back: ask again
-            if attempt >= retries:
-                return Extraction(source=image.source, page=image.page, error=str(e))
-            await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
-            attempt += 1
+            return await _ask(image, task, http, spec, fmt, model, prompt, budget, store,
+                              base_url, options)
+        except ConnectionRefused as e:
+            refused = str(e)
+            if outage is None:
+                break
+            if (gone := await outage.refused()) is not None:
+                return Extraction(source=image.source, page=image.page, error=gone)
         except PixelproofError as e:
             return Extraction(source=image.source, page=image.page, error=str(e))
         except Exception as e:  # a bug: this item fails, the batch goes on
             return Extraction(source=image.source, page=image.page, error=_unexpected(
                 image.label, e))
-    raise AssertionError("unreachable")
+    return Extraction(source=image.source, page=image.page, error=refused)
+
+
+async def _ask(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
+               model: str | None, prompt: str | None, budget: Budget | None,
+               store: Store | None, base_url: str | None,
+               options: dict[str, Any]) -> Extraction:
+    if task != "describe":
+        return await extract_one(image, http, schema=spec, fmt=fmt, model=model,
+                                 prompt=prompt, budget=budget, store=store,
+                                 base_url=base_url, **options)
+    checks = ("verify", "votes", "vote_models")
+    request, saved = await asyncio.to_thread(prepare, build_request(
+        [image], prompt or "What is in this image?", model=model,
+        **{k: v for k, v in options.items() if k not in checks}))
+    response = await send(request, http, budget=budget, store=store, base_url=base_url)
+    return Extraction(
+        source=image.source, page=image.page, data=response.text,
+        records=({"text": response.text},), text=response.text,
+        model=response.model, usage=response.usage, attempts=1,
+        cost=response.cost, cached=response.cached, saved_tokens=saved)
 
 
 def _unexpected(label: str, e: Exception) -> str:

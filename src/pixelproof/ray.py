@@ -376,7 +376,7 @@ class ItemRunner:
             image, job.task, self.http, job.spec, job.fmt, job.model, job.prompt,
             self.budget if job.budget else None,  # type: ignore[arg-type]
             _Relay(self.lookup, outbox) if self.lookup is not None else None,  # type: ignore
-            job.retries, job.base_url, dict(job.options), self._outage(job))
+            job.base_url, dict(job.options), self._outage(job))
         if self.reads is not None and (raw := self.reads.new.pop(image.sha256, None)):
             outbox.add("read", image.sha256, raw)
         return result
@@ -642,7 +642,7 @@ class PageExtractor:
                     ocr.submit(image)
                 return await _item(image, job.task, http, job.spec, job.fmt, job.model,
                                    job.prompt, self.budget, None,  # type: ignore[arg-type]
-                                   job.retries, job.base_url, dict(job.options))
+                                   job.base_url, dict(job.options))
 
             return list(await asyncio.gather(*(one(image) for image in images)))
 

@@ -420,7 +420,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     except PixelproofError:
         target = None  # each item reports it
     outage = Outage(client, target.base_url, OUTAGE_SECONDS) \
-        if target is not None and target.provider != "local" else None
+        if target is not None and not target.spec.offline else None
 
     reads = wants_read(task, model, prompt, base_url, options)
 
@@ -464,7 +464,7 @@ def wants_read(task: str, model: str | None, prompt: str | None, base_url: str |
     """Whether each item needs the local engine's read of its page: for the local answer,
     for verification, or for ``--detail auto``'s choice of size."""
     target = providers.resolve(model or providers.default_model(), base_url)
-    if target.provider == "local":
+    if target.spec.offline:
         return True
     if task == "extract" and options.get("verify", True):
         return True
@@ -593,8 +593,9 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
     not parse or fit the schema are re-asked live, like any other extraction."""
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
-    if target.provider != "openai":
-        raise ConfigError(f"--batch-api needs an OpenAI model, not {target.id}.")
+    if not target.spec.batch_api:
+        raise ConfigError(f"the Batch API (batch_api=True, --batch-api) needs an OpenAI model, "
+                          f"not {target.id}.")
     checks = {k: options.pop(k) for k in ("verify", "votes", "vote_models") if k in options}
     wire = {k: v for k, v in options.items()
             if k in ("detail", "system", "max_tokens", "temperature")}

@@ -87,10 +87,6 @@ def load_inputs(inputs: tuple[str, ...]) -> tuple[list[Image], int]:
     return images, failed
 
 
-# Ranges from the providers' own documentation: temperature is 0-2 for OpenAI (the Chat
-# Completions schema) and Gemini, 0-1 for Anthropic's Messages API; max tokens at least 1.
-TEMPERATURE = {"anthropic": 1.0}
-MAX_TEMPERATURE = 2.0
 MAX_RETRIES = 20
 
 
@@ -108,17 +104,9 @@ def check_options(*, models: tuple[str | None, ...] = (), temperature: float | N
     for model in models:
         if model is not None and not model.strip():
             bad("--model", "give a model id, such as openai:gpt-4o-mini or local.")
-    if temperature is not None:
-        providers_ = set()
-        for m in models or (None,):
-            try:
-                providers_.add(providers.resolve(m or providers.default_model()).provider)
-            except PixelproofError:
-                pass  # an unknown provider is reported when the model is used
-        top = min([TEMPERATURE.get(p, MAX_TEMPERATURE) for p in providers_] or [MAX_TEMPERATURE])
-        if not (math.isfinite(temperature) and 0 <= temperature <= top):
-            bad("--temperature", f"{temperature} is not in 0 to {top:g}"
-                + (" (Anthropic's range)" if top < MAX_TEMPERATURE else "") + ".")
+    if temperature is not None and (
+            why := providers.temperature_problem(temperature, models or (None,))):
+        bad("--temperature", f"{temperature} {why}.")
     if max_tokens is not None and max_tokens < 1:
         bad("--max-tokens", f"{max_tokens} is not a token count: give 1 or more.")
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):

@@ -70,7 +70,7 @@ class Family:
 def family(model_id: str) -> Family | None:
     """The token-counting family of a model id, or None when no published formula fits."""
     target = providers.resolve(model_id, base_url="http://unused")
-    if target.provider == "local":
+    if target.spec.offline:
         return Family("local", "", "free")
     name = target.model.lower().rsplit("/", 1)[-1]
     name = re.sub(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$", "", name)
@@ -216,7 +216,7 @@ def price(model_id: str, prices: dict[str, Any] | None = None) -> dict[str, Deci
     prices = prices or _default or _bundled()
     fam = family(model_id)
     target = providers.resolve(model_id, base_url="http://unused")
-    keys = [target.id, "local" if target.provider == "local" else ""] + (
+    keys = [target.id, "local" if target.spec.offline else ""] + (
         [f"{fam.provider}:{fam.name}"] if fam and fam.name else [])
     for key in keys:
         if key in prices["models"]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
@@ -67,11 +66,11 @@ def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: s
                   detail: Detail = "auto", system: str | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
                   **extra: Any) -> Request:
-    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= 2):
-        raise ConfigError(f"temperature {temperature} is not in 0 to 2 (the providers' range; "
-                          "Anthropic's is 0 to 1).")
+    if temperature is not None and (
+            why := providers.temperature_problem(temperature, [model])):
+        raise ConfigError(f"temperature={temperature} {why}.")
     if max_tokens is not None and max_tokens < 1:
-        raise ConfigError(f"max_tokens {max_tokens} is not a token count: give 1 or more.")
+        raise ConfigError(f"max_tokens={max_tokens} is not a token count: give 1 or more.")
     return Request(model=model or providers.default_model(), prompt=prompt,
                    images=tuple(images), system=system, detail=detail,
                    max_tokens=max_tokens, temperature=temperature, **extra)
@@ -87,7 +86,7 @@ async def send(request: Request, http: Http, *, base_url: str | None = None,
     With a store, usage is logged and a repeat comes from the cache (free, ``cached=True``);
     ``cache=False`` always asks, and caches the fresh answer."""
     target = providers.resolve(request.model, base_url)
-    if store is None or target.provider == "local":
+    if store is None or target.spec.offline:
         return await _send(request, target, http, budget)
     key = cache_key(request, target.id, target.base_url)
     return (_from_cache(store, key, target) if cache else None) or _keep(
@@ -151,14 +150,14 @@ async def stream(request: Request, http: Http, *, base_url: str | None = None,
     under a budget, the request's worst case is reserved first, as ``send`` does."""
     target = providers.resolve(request.model, base_url)
     key = cache_key(request, target.id, target.base_url) \
-        if store and target.provider != "local" else ""
+        if store and not target.spec.offline else ""
     hit = _from_cache(store, key, target) if store and key else None
     if hit is not None:
         yield hit.text
         yield hit
         return
     held = None
-    if budget is not None and target.provider != "local":
+    if budget is not None and not target.spec.offline:
         if request.max_tokens is None:
             request = replace(request, max_tokens=BUDGET_MAX_TOKENS)
         held = budget.reserve(cost.request_ceiling(request, request.max_tokens or 0))
@@ -294,7 +293,7 @@ async def extract_one(image: Image, http: Http, *, verify: bool = True, votes: i
     too, and report per-field agreement."""
     first = await _extract(image, http, **options)
     local = providers.resolve(options.get("model") or providers.default_model(),
-                              options.get("base_url")).provider == "local"
+                              options.get("base_url")).spec.offline
     if local or not (verify or votes > 1 or vote_models):
         return first
     from .verify import Report, check, vote
@@ -332,7 +331,7 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
         await ocr.aread(image)  # the send size depends on the page's one read
     request, saved = await asyncio.to_thread(prepare, extraction_request(
         image, schema, fmt, model=model, prompt=prompt, native=native, **options))
-    if target.provider == "local":
+    if target.spec.offline:
         attempts = 1  # the engine answers the same every time
     usage, turns = Usage(), ()
     spent: Decimal | None = Decimal(0)
@@ -359,7 +358,7 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
                                  "(finish_reason: length). Raise --max-tokens, or split the "
                                  "document.", attempts=attempt, last_text=response.text)
         data, problems = read_answer(response.text, schema)
-        if not problems or target.provider == "local":  # the engine leaves unread fields null
+        if not problems or target.spec.offline:  # the engine leaves unread fields null
             return Extraction(source=image.source, page=image.page, data=data,
                               records=records_of(data), text=response.text,
                               model=response.model, usage=usage, attempts=attempt,

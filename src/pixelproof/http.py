@@ -36,13 +36,12 @@ from .errors import (
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 MAX_RETRY_WAIT = 60.0
 _KEY_LIKE = re.compile(r"(sk-[A-Za-z0-9_*-]{6,}|AIza[0-9A-Za-z_-]{10,}|Bearer\s+\S+)")
-_SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                "OPENROUTER_API_KEY")
+SECRET_VARS: set[str] = set()  # the providers' key variables (their specs add them)
 
 
 def redact(text: str) -> str:
     """Remove API keys (from the environment, or anything shaped like one) from ``text``."""
-    for var in _SECRET_VARS:
+    for var in SECRET_VARS:
         value = os.environ.get(var)
         if value and len(value) >= 8:
             text = text.replace(value, "[redacted]")

@@ -61,8 +61,8 @@ from .store import Store
 from .types import Extraction, Image, Response, Usage
 
 # What the workers take from the driver's environment: the providers' keys and base URLs.
-PROVIDER_VARS = sorted({v for _, keys, url, _ in providers._SPECS.values()
-                        for v in (*keys, *([url] if url else []))})
+PROVIDER_VARS = sorted({v for spec in providers.SPECS.values()
+                        for v in (*spec.key_vars, *([spec.url_var] if spec.url_var else []))})
 
 
 def _provider_env() -> Any:
@@ -386,7 +386,7 @@ class ItemRunner:
             target = providers.resolve(job.model or providers.default_model(), job.base_url)
         except Exception:
             return None  # each item reports it
-        if target.provider == "local":
+        if target.spec.offline:
             return None
         if target.base_url not in self.outages:
             self.outages[target.base_url] = Outage(self.http, target.base_url, OUTAGE_SECONDS)

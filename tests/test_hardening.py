@@ -286,7 +286,7 @@ RECEIPT = str(Path(__file__).parent.parent / "samples" / "receipt.png")
     (["--max-cost", "-1"], "'--max-cost': -1.0 is not an amount"),
     (["--max-cost", "nan"], "'--max-cost': nan is not an amount"),
     (["-m", ""], "'--model': give a model id"),
-    (["--fields", "a, a"], "'a' is named twice"),
+    (["--fields", "a, a"], "--fields: 'a' is named twice"),  # the library says fields=
 ])
 def test_bad_options_are_usage_errors(args, says):
     with FakeAPI() as api:

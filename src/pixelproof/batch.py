@@ -47,6 +47,7 @@ from .extract import (
     send,
 )
 from .http import Http, retry_after
+from .options import Options
 from .store import Store
 from .types import Extraction, Image, Usage
 from .verify import check
@@ -342,7 +343,10 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
     """Each image's Extraction as it finishes (failed ones carry ``error``). Done items of a
     resumed run come first, from the store. ``task="describe"`` asks ``prompt`` of each image
     on its own. ``inputs`` are paths, globs, folders, URLs, ``-``, or ``plan()``'s items.
-    ``executor`` (``pixelproof.ray.Executor``) runs the items elsewhere; the store stays here."""
+    ``executor`` (``pixelproof.ray.Executor``) runs the items elsewhere; the store stays here.
+    The other options are ``Options``', checked before any item runs."""
+    Options.of("batch", {"prompt": prompt, "format": format, "model": model,
+                         "base_url": base_url, **options})
     given = list(inputs)
     items = given if all(isinstance(i, Item) for i in given) else \
         await asyncio.to_thread(plan, given)
@@ -525,7 +529,7 @@ class Outage:
             host = httpx.URL(self.url).host or self.url
             self.gone = (f"the server at {host} is gone (no connection for {self.limit:g} s); "
                          "the images not done were not sent. Start it again, then run the same "
-                         "command again (with the same --run NAME, done images are skipped).")
+                         "command again (with the same run=NAME, done images are skipped).")
         finally:
             self._up.set()
 
@@ -594,8 +598,8 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
     if not target.spec.batch_api:
-        raise ConfigError(f"the Batch API (batch_api=True, --batch-api) needs an OpenAI model, "
-                          f"not {target.id}.")
+        raise ConfigError(f"the Batch API (batch_api=True) needs an OpenAI model, not "
+                          f"{target.id}.")
     checks = {k: options.pop(k) for k in ("verify", "votes", "vote_models") if k in options}
     wire = {k: v for k, v in options.items()
             if k in ("detail", "system", "max_tokens", "temperature")}

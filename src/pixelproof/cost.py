@@ -375,17 +375,17 @@ class Budget:
     def reserve(self, amount: Decimal | None) -> Reservation:
         """Hold ``amount`` or raise BudgetError when it would take the total past the cap."""
         if amount is None:
-            raise BudgetError("--max-cost needs a cost estimate, but this model's price or "
-                              "image formula is unknown. Add its price with --price-file, or "
-                              "drop --max-cost.")
+            raise BudgetError("a budget (max_cost=) needs a cost estimate, but this model's "
+                              "price or image formula is unknown. Add its price with "
+                              "price_file=, or drop max_cost=.")
         if amount < 0:
             raise BudgetError(f"cannot reserve a negative amount ({amount}).")
         with self._lock:
             if self._spent + self._reserved + amount > self.max_cost:
                 raise BudgetError(
                     f"the next request (up to {money(amount)}) would take the spend past "
-                    f"--max-cost {money(self.max_cost)} ({money(self._spent)} spent, "
-                    f"{money(self._reserved)} in flight). Raise --max-cost to go on.")
+                    f"max_cost={money(self.max_cost)} ({money(self._spent)} spent, "
+                    f"{money(self._reserved)} in flight). Raise max_cost= to go on.")
             self._reserved += amount
             held = Reservation(amount)
             self._open.add(held)

@@ -24,6 +24,7 @@ from .errors import (
     TruncatedError,
 )
 from .http import Http
+from .options import DESCRIBE, Options
 from .store import Store, cache_key
 from .types import Detail, Extraction, Image, Request, Response, Turn, Usage
 
@@ -191,26 +192,39 @@ async def _stream(request: Request, target: providers.Target, http: Http, store:
 
 
 async def adescribe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT, *,
-                    model: str | None = None, detail: Detail = "auto",
-                    system: str | None = None, base_url: str | None = None,
-                    http: Http | None = None, budget: cost.Budget | None = None,
-                    store: Store | None = None, **options: Any) -> Response:
-    """Ask one question about one or several images, sent together in one request."""
+                    options: Options | None = None, http: Http | None = None,
+                    budget: cost.Budget | None = None, store: Store | None = None,
+                    **given: Any) -> Response:
+    """Ask one question about one or several images, sent together in one request. The
+    options (``model=``, ``detail=``, ...) are ``Options``' that a question takes."""
+    opts = Options.of("describe", given, options, only=DESCRIBE)
     request, _ = await asyncio.to_thread(prepare, build_request(
-        load_images(image), prompt, model=model, detail=detail, system=system, **options))
+        load_images(image), prompt, model=opts.model, detail=opts.detail,  # type: ignore[arg-type]
+        system=opts.system, max_tokens=opts.max_tokens, temperature=opts.temperature))
     if http is not None:
-        return await send(request, http, base_url=base_url, budget=budget, store=store)
+        return await send(request, http, base_url=opts.base_url, budget=budget, store=store)
     async with Http() as own:
-        return await send(request, own, base_url=base_url, budget=budget, store=store)
+        return await send(request, own, base_url=opts.base_url, budget=budget, store=store)
 
 
 def describe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT,
              **options: Any) -> Response:
     """Ask a vision model about images: ``describe("chart.png", "What trend does it show?")``.
 
-    Returns a Response with ``text``, ``usage``, ``model`` and ``seconds``.
+    Returns a Response with ``text``, ``usage``, ``model`` and ``seconds``; the options are
+    ``adescribe``'s.
     """
     return run_sync(lambda: adescribe(image, prompt, **options))
+
+
+def estimate(image: ImageInput | Iterable[ImageInput], prompt: str | None = None, *,
+             model: str | None = None, detail: Detail = "auto",
+             max_tokens: int | None = None) -> cost.Estimate:
+    """Tokens and dollars of extracting from ``image`` (one request per image), before
+    anything is sent: ``estimate("scans/", model="openai:gpt-4o-mini").cost``."""
+    loaded = load_images(image)
+    return cost.estimate(loaded, model or providers.default_model(), prompt or TABLES_PROMPT,
+                         detail, max_tokens, requests=len(loaded))
 
 
 # --- structured extraction ----------------------------------------------------------------
@@ -355,7 +369,7 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
                                attempts=attempt, last_text=response.text)
         if response.finish_reason == "length":
             raise TruncatedError(f"{image.label}: the answer was cut off at the token limit "
-                                 "(finish_reason: length). Raise --max-tokens, or split the "
+                                 "(finish_reason: length). Raise max_tokens=, or split the "
                                  "document.", attempts=attempt, last_text=response.text)
         data, problems = read_answer(response.text, schema)
         if not problems or target.spec.offline:  # the engine leaves unread fields null
@@ -380,20 +394,27 @@ def tagged(items: Iterable[Extraction]) -> list[dict[str, Any]]:
 
 @dataclass
 class ExtractResult:
-    """Extractions from one or many images, in input order; failed items carry ``error``."""
+    """Extractions from one or many images, in input order; failed items carry ``error``.
+    ``one``: the input named one image, so ``data`` and ``records`` are that image's; else
+    ``data`` holds each image's data and each record its ``source`` (and ``page``), for a
+    list of one image as for a list of many."""
 
     items: list[Extraction]
+    one: bool = False
 
     @property
     def data(self) -> Any:
         """The one image's data, or a list with each image's data."""
-        return self.items[0].data if len(self.items) == 1 else [i.data for i in self.items]
+        return self.items[0].data if self._one else [i.data for i in self.items]
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        """Every record; with several images each carries its ``source`` (and ``page``)."""
-        return list(self.items[0].records) if len(self.items) == 1 else tagged(self.items)
+        """Every record; for a list of images each carries its ``source`` (and ``page``)."""
+        return list(self.items[0].records) if self._one else tagged(self.items)
 
+    @property
+    def _one(self) -> bool:
+        return self.one and len(self.items) == 1
     @property
     def failed(self) -> list[Extraction]:
         return [i for i in self.items if not i.ok]
@@ -424,24 +445,32 @@ class ExtractResult:
 
 
 async def aextract(image: ImageInput | Iterable[ImageInput], schema: Any = None, *,
-                   format: str = "markdown", fields: str | None = None,
+                   fields: str | None = None, options: Options | None = None,
                    concurrency: int = 8, http: Http | None = None,
-                   **options: Any) -> ExtractResult:
-    """Extract from every image (every PDF page) as its own item, concurrently."""
+                   budget: cost.Budget | None = None, store: Store | None = None,
+                   **given: Any) -> ExtractResult:
+    """Extract from every image (every PDF page) as its own item, concurrently. The options
+    (``model=``, ``format=``, ``verify=``, ...) are ``Options``', checked before any image is
+    asked: a misspelled one, a value out of range or a missing API key raise ConfigError."""
+    opts = Options.of("extract", given, options)
     spec = schemas.from_fields(fields) if fields else (
         schemas.from_any(schema) if schema is not None else None)
     loaded = load_images(image)
     gate = asyncio.Semaphore(concurrency)
+    ask = {**opts.asked(), "fmt": opts.format}
+    ask.pop("format", None)
 
     async def one(im: Image, client: Http) -> Extraction:
         async with gate:
             try:
-                return await extract_one(im, client, schema=spec, fmt=format, **options)
+                return await extract_one(im, client, schema=spec, budget=budget, store=store,
+                                         **ask)
             except PixelproofError as e:
                 return Extraction(source=im.source, page=im.page, error=str(e))
 
     async def run(client: Http) -> ExtractResult:
-        return ExtractResult(list(await asyncio.gather(*(one(im, client) for im in loaded))))
+        items = list(await asyncio.gather(*(one(im, client) for im in loaded)))
+        return ExtractResult(items, one=isinstance(image, str | bytes | Path | Image))
 
     if http is not None:
         return await run(http)
@@ -449,9 +478,10 @@ async def aextract(image: ImageInput | Iterable[ImageInput], schema: Any = None,
         return await run(own)
 
 
-def extract(image: ImageInput | Iterable[ImageInput], schema: Any = None, *,
-            format: str = "markdown", **options: Any) -> ExtractResult:
+def extract(image: ImageInput | Iterable[ImageInput], schema: Any = None,
+            **options: Any) -> ExtractResult:
     """Extract data from images: tables and key values, or objects matching ``schema``
     (a Pydantic model, a JSON Schema dict or file). ``fields="date:date, amount:number"`` is a
-    shorthand for rows of those fields. Each image (each PDF page) is its own item."""
-    return run_sync(lambda: aextract(image, schema, format=format, **options))
+    shorthand for rows of those fields. Each image (each PDF page) is its own item; the
+    options are ``aextract``'s."""
+    return run_sync(lambda: aextract(image, schema, **options))

@@ -274,7 +274,7 @@ class _Attempts:
                     f"{self.provider}: {_host(self.url)} answered HTTP {r.status_code}, "
                     f"redirecting to {redact(where)}; API calls never follow redirects (the "
                     "API key would go with them). If you trust that address, pass it as "
-                    "--base-url.", provider=self.provider, status=r.status_code)
+                    "base_url=.", provider=self.provider, status=r.status_code)
             good = r.status_code < 400
             if good and (last or not self.json_body or _is_json(r)):
                 self.response = r

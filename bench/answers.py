@@ -203,6 +203,7 @@ def field_of(path: str, style: tuple) -> str:
 def main() -> None:
     limit = int(sys.argv[1]) if len(sys.argv) > 1 else 120
     listed = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    only = sys.argv[3] if len(sys.argv) > 3 else ""
     sets = []
     for name, loader in (("sroie", pages.sroie), ("wildreceipt", pages.wildreceipt)):
         if not (pages.SHARED / name).exists():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -18,6 +18,7 @@ from .page import (
     Span,
     as_number,
     at_label,
+    inside,
     kind_of,
     kind_of_printed,
     magnitude_match,
@@ -51,8 +52,8 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
         from ..ocr import read
         ocr = read(image)
     ocr = tables.split_glued(ocr)
-    page = Page(spans(ocr), ocr.lines, formats.day_first(
-        [w.text for w in ocr.words if formats.parse_date(w.text, True)]))  # not "05-67-12"
+    page = Page(spans(ocr), ocr.lines, formats.day_first(  # the dates, the country's ways
+        [" ".join(w.text for w in line) for line in ocr.lines]))
     labels = tables.labels(ocr)
     data = plain(data)
     checks: dict[str, Check] = {}
@@ -79,14 +80,17 @@ class _Row:
     line: int | None  # the line that holds most of the row's values
     support: int  # how many of its values are on that line
     repeats: int | None = None  # the row whose line this one claims too
+    claimed: tuple[Box, ...] = ()  # the text other rows are printed with, on their lines
 
     def hit(self, key: str, column: _Column | None = None) -> Span | None:
-        """The value's shortest match on the row's line, or a text's on the line above (in its
-        column, when the column is known), when the row was found."""
-        lines = (self.line, (self.line or 0) - 1) if kind_of(self.cells[key]) == "text" else (
-            self.line,)
+        """The value's shortest match on the row's line, or a text's on the line above or below
+        (in its column, when the column is known), when the row was found."""
+        lines = (self.line, (self.line or 0) - 1, (self.line or 0) + 1) if kind_of(
+            self.cells[key]) == "text" else (self.line,)
         on_line = [s for s in self.found[key] if s.line in lines and (
-            column is None or _overlap(s.box, column) > 0)]
+            column is None or _overlap(s.box, column) > 0) and not (s.line == (
+                self.line or 0) + 1 and any(inside(s.box, b) or inside(b, s.box)
+                                          for b in self.claimed))]
         if on_line and self.repeats is None and (len(self.cells) == 1 or self.support >= 2):
             return min(on_line, key=lambda s: len(s.text))
         return None
@@ -131,8 +135,8 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
                  and not isinstance(v, bool) and k not in ("table", "source", "page")}
         hits = {k: page.find(v) for k, v in cells.items()}
         seen.append((cells, hits, Counter(line for k, spans in hits.items() for line in {
-            s.line + up for s in spans for up in ((0, 1) if kind_of(cells[k]) == "text" else (0,))
-        })))  # a description may be printed on the line above its figures
+            s.line + up for s in spans for up in ((0, 1, -1) if kind_of(cells[k]) == "text" else (
+                0,))})))  # a description may be printed on the line above or below its figures
     found = [_Row({}, {}, None, 0)] * len(seen)
     taken: dict[int, int] = {}  # each printed line stands for one row: best supported first
     for n in sorted(range(len(seen)), key=lambda n: -max(seen[n][2].values(), default=0)):
@@ -145,6 +149,10 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
             taken[line] = n
         repeats = taken[line] if line is not None and not free and support >= 2 else None
         found[n] = _Row(cells, hits, line, support, repeats)
+    texts = {n: [s.box for k, spans in r.found.items() if kind_of(r.cells[k]) == "text"
+                 for s in spans if s.line == r.line] for n, r in enumerate(found)}
+    found = [replace(r, claimed=tuple(b for m, boxes in texts.items() if m != n for b in boxes))
+             for n, r in enumerate(found)]
     boxes: dict[str, list[Box]] = {}
     for row in found:
         for key in row.cells:
@@ -174,6 +182,8 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: _Column | No
     if row.repeats is not None:
         return Check(path, value, "unverified", None, None, "its row is printed once, as "
                      f"{path.rsplit('[', 1)[0]}[{row.repeats}]: a row given twice")
+    if (implied := _implied(key, value, row, page)) is not None:
+        return replace(implied, path=path)
     flipped = [s for s in page.spans if s.line == row.line and magnitude_match(value, s)
                and (not column or _overlap(s.box, column) > 0)]
     if flipped and negative and DEBIT.search(key) and as_number(value) < 0:  # type: ignore
@@ -193,6 +203,30 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: _Column | No
         return Check(path, value, "unverified", None, None,
                      f"its cell is empty in the image{elsewhere}")
     return Check(path, value, "unverified", None, None, "not on its row's line in the image")
+
+
+_QUANTITY = re.compile(r"^(q(ty|uantity)|count|units?|pcs|no of items)$")
+_PRICE = re.compile(r"price|rate|unit|each|cost")
+
+
+def _implied(key: str, value: Any, row: _Row, page: Page) -> Check | None:
+    """A line-item value that its row's line implies without printing it: a quantity of one
+    where the line prints no quantity, a unit price whose product with the quantity is the
+    line's printed amount."""
+    name, number = text_key(key), as_number(value)
+    line = [s for s in page.spans if s.line == row.line]
+    if _QUANTITY.search(name) and number == 1 and not any(
+            re.fullmatch(r"(\d{1,3}([.,]0+)?\s*[x×@]?|[x×]\s*\d{1,3})", s.text.strip(), re.I)
+            for s in line):
+        return Check("", value, "verified", None, None, "no quantity printed on its line: one")
+    quantity = next((as_number(v) for k, v in row.cells.items()
+                     if _QUANTITY.search(text_key(k))), None)
+    if _PRICE.search(name) and number is not None and quantity and quantity > 1:
+        amount = next((s for s in line if s.number == number * quantity), None)
+        if amount is not None:
+            return Check("", value, "verified", amount.box, amount.text,
+                         f"the unit price: {quantity} x {value} is the line's amount")
+    return None
 
 
 def _check_field(path: str, name: str, value: Any, page: Page,

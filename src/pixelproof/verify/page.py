@@ -72,7 +72,7 @@ def cell_number(text: str) -> Decimal | None:
 # Money with a currency glued before it and a tax code after, as OCR reads them: "RH117.90 s"
 # (RM117.90 S), "RMI11.90" (RM111.90: a 1 read as I after the currency), "1,007.50 ZRL".
 _MONEY = re.compile(r"(?P<sign>-?)"
-                    r"(?:(?:RM|RH|MYR|USD|SGD|EUR|GBP|INR|IDR|RP|RS|[SAU]?\$|€|£|¥)\.?\s*(?=[IlO\d])|(?=\d))"
+                    r"(?:(?:RM|RH|MYR|USD|SGD|EUR|GBP|INR|IDR|RP|RS|[SAU]?\$|€|£|¥)\.?\s*(?=[IlO\d])|[.,·]?(?=\d))"
                     r"(?P<figure>[\dIlO][\d,IlO]*[.,]\d\d)(?:\s*[A-Z*]{1,3})?", re.I)
 _DIGITS = str.maketrans("IlO", "110")
 

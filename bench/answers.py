@@ -85,6 +85,11 @@ def wild_truth(record: dict, page) -> dict:
     return {**data, "items": data.get("items", [])}
 
 
+def real_label_errors() -> dict[str, dict[str, str]]:
+    import real
+    return real.LABEL_ERRORS
+
+
 def answer(truth: dict, rng: random.Random, style: tuple, unit: bool) -> dict:
     """``truth`` written as a model would: keys of ``style``, prices as unit prices when
     ``unit`` (and the line amount beside them where the style has one)."""
@@ -227,8 +232,11 @@ def main() -> None:
             t = time.perf_counter()
             report = verify(None, good, ocr=page)
             seconds, answers = seconds + time.perf_counter() - t, answers + 1
+            wrong_labels = real_label_errors().get(name, {}) if set_name == "wildreceipt" else {}
             for c in report.checks:
                 key = field_of(c.path, style)
+                if key in wrong_labels:
+                    continue  # the set's label disagrees with the print (bench/real.py)
                 seen[key] += 1
                 status[key][("right", c.status)] += 1
                 if c.status != "verified":

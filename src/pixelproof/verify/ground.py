@@ -270,6 +270,9 @@ def _check_total(path: str, value: Any, labels: list[tuple[str, str, Box]]) -> C
     where = next((p for p in printed + others if p.figure == number), None)
     if where is None:
         return None
+    if final is None and number is not None and (why := totals.explained(number, printed, others,
+                                                       printed_extras(labels))):
+        return Check(path, value, "verified", where.box, where.text, why)
     if not printed:  # no total read: the subtotal may be the amount, the cash may be more
         if re.search(r"sub|sous", where.label, re.I) and not totals.charged_after(where, labels):
             return Check(path, value, "verified", where.box, where.text,

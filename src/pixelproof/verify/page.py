@@ -58,7 +58,7 @@ def cell_number(text: str) -> Decimal | None:
     if m := re.fullmatch(r"(.*?\d)\s*(dr|cr)\.?", text, re.I):
         number = formats.parse_number(m[1])
         return -number if number is not None and m[2].lower() == "dr" else number
-    text = re.sub(r"^([-($]?)[.,](\d\d)\b", r"\g<1>0.\2", text)  # ".88" is 0.88
+    text = re.sub(r"^([-($]?)[.,](\d\d)\b(?![.,]\d)", r"\g<1>0.\2", text)  # ".88" is 0.88
     number = formats.parse_number(text)
     for mark in (r"(?:[#@x×]\s*|[ES](?=\d+[.,]\d\d$))(.*\d.*)",  # E5.99: how OCR reads £5.99
                  r"(.*\d[.,]\d\d)\s*(?:\*+|[a-z]{1,2}\d?)", r"(\d+)\s*[x×]"):

@@ -258,7 +258,8 @@ def printed_extras(labels: list[tuple[str, str, Box]]) -> list[tuple[str, Decima
     out: dict[tuple[str, Decimal], None] = {}
     for label, text, _ in labels:
         figure = cell_number(text)
-        if figure is not None and figure != 0 and extra(label) and re.search(
+        if figure is not None and figure != 0 and extra(
+                re.sub(r"\d+(\.\d+)? ?%", "", label)) and re.search(
                 r"\d[.,]\d\d(?!\d)", text) and not tables.fits("subtotal", label):
             out[(label, -abs(figure) if _LESS.search(label) else figure)] = None
     return list(out)

@@ -23,7 +23,8 @@ _NOT_TOTAL = re.compile(r"cash|change|chg|tender|paid by|(sub|sous) ?-? ?total|z
                         r"includ(es|ed)|points|voucher|refund")
 _TAX = re.compile(r"\b(tax|gst|vat|sst|hst|btw|mwst|tva|iva)\b")
 _WITH_TAX = re.compile(r"incl|\binc\b|inclusive|\bwith\b|\bw\b|after")
-_TOTALISH = re.compile(r"total|\bttl\b|amount|\bamt\b|payable|\bdue\b|balance")
+_TOTALISH = re.compile(r"total|\bttl\b|payable|\bdue\b|(amount|amt) (due|payable)|nett? amount")
+_CARD = re.compile(r"card|visa|master|amex|credit|debit|eftpos")
 _ROUNDING = re.compile(r"round|adj")
 
 
@@ -53,7 +54,7 @@ def places(labels: list[tuple[str, str, Box]]) -> tuple[list[Place], list[Place]
     totals, others = [], []
     for label, text, box in sorted(labels, key=lambda p: (p[2][1], p[2][0])):
         figure = cell_number(text)
-        if figure is None or not re.search(r"\d", text):
+        if not figure or not re.search(r"\d", text):
             continue
         key = _key(label)
         place = Place(label, text, box, figure)
@@ -61,6 +62,8 @@ def places(labels: list[tuple[str, str, Box]]) -> tuple[list[Place], list[Place]
             others.append(place)
         elif _TOTALISH.search(key) and not re.fullmatch(r"(total )?round(ing)?( adj\w*)?", key):
             totals.append(place)
+        elif re.search(r"payment|paid", key):
+            others.append(place)
     return totals, others
 
 
@@ -76,8 +79,18 @@ def payable(totals: list[Place], labels: list[tuple[str, str, Box]]) -> Place | 
                     after in rounded or after.box[1] > before.box[1]) and any(
                     before.figure + r == after.figure != before.figure for r in steps):
                 return after
-    final = [p for p in totals if _FINAL.search(_key(p.label))]
+    final = [p for p in totals if _FINAL.search(_key(p.label)) and not net_of_tax(p, labels)]
     return final[-1] if final else None
+
+
+def net_of_tax(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
+    """Whether a "net" total is the amount before tax (as in Europe: "Net Total 5.33" under a
+    subtotal of 6.40) rather than the net amount to pay (as in Malaysia: "NET TOTAL 60.30"
+    after a rounding): some other printed amount is more than a rounding above it."""
+    if not re.search(r"\bnett?\b", _key(place.label)):
+        return False
+    return any((figure := cell_number(text)) is not None and figure > place.figure + Decimal(
+        "0.10") and not re.search(r"cash|tender|change", _key(label)) for label, text, _ in labels)
 
 
 def places_at(labels: list[tuple[str, str, Box]], pattern: re.Pattern[str]) -> list[Place]:
@@ -95,3 +108,29 @@ def charged_after(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
                 r"serv|charge|disc|tip", key)) and not re.search(r"incl|\binc\b|includ", key):
             return True
     return False
+
+
+def explained(number: Decimal, totals: list[Place], others: list[Place],
+              extras: list[tuple[str, Decimal]]) -> str | None:
+    """How the page's own figures make ``number`` the amount payable where the totals it
+    prints read otherwise: a net total or subtotal plus the printed taxes and charges (a "NET
+    TOTAL" before tax), a total rounded to 0.05 (cash rounding), or the card payment of a page
+    that prints no total. None when they do not."""
+    bases = totals + [p for p in others if re.search(r"sub|sous|net", _key(p.label))]
+    if any(b.figure == number and re.search(r"sub|sous", _key(b.label)) for b in bases) and any(
+            _CARD.search(_key(p.label)) or re.search(r"payment|paid", _key(p.label))
+            for p in others if p.figure == number):
+        return "printed as the subtotal and as the payment"
+    for base in bases:
+        for n in range(1, 1 << min(len(extras), 6)):
+            used = [e for k, e in enumerate(extras) if n >> k & 1]
+            if base.figure + sum(x for _, x in used) == number:
+                return f"'{base.label}' {base.text} + " + " + ".join(
+                    f"'{label}' {x}" for label, x in used)
+    if number % Decimal("0.05") == 0 and any(abs(p.figure - number) < Decimal("0.05")
+                                             for p in totals[-1:]):
+        return f"the total '{totals[-1].label}' {totals[-1].text}, rounded to 0.05"
+    if not totals and any(_CARD.search(_key(p.label)) or re.search(r"payment|paid", _key(
+            p.label)) and p.figure == number for p in others):
+        return "the payment (by card, or paid); no total is read on the page"
+    return None

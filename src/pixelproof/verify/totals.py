@@ -130,7 +130,8 @@ def explained(number: Decimal, totals: list[Place], others: list[Place],
     if number % Decimal("0.05") == 0 and any(abs(p.figure - number) < Decimal("0.05")
                                              for p in totals[-1:]):
         return f"the total '{totals[-1].label}' {totals[-1].text}, rounded to 0.05"
-    if not totals and any((_CARD.search(_key(p.label)) or re.search(r"payment|paid", _key(
-            p.label))) and p.figure == number for p in others):
+    if not totals and any((_CARD.search(key := _key(p.label)) or re.search(
+            r"payment|paid", key)) and not re.search(r"excl|before|without|w/o", key)
+            and p.figure == number for p in others):
         return "the payment (by card, or paid); no total is read on the page"
     return None

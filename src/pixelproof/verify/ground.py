@@ -216,7 +216,7 @@ def _implied(key: str, value: Any, row: _Row, page: Page) -> Check | None:
     name, number = text_key(key), as_number(value)
     line = [s for s in page.spans if s.line == row.line]
     if _QUANTITY.search(name) and number == 1 and not any(
-            re.fullmatch(r"(\d{1,3}([.,]0+)?\s*[x×@]?|[x×]\s*\d{1,3})", s.text.strip(), re.I)
+            re.fullmatch(r"(\d{1,3}([.,]000)?\s*[x×@]?|[x×]\s*\d{1,3})", s.text.strip(), re.I)
             for s in line):
         return Check("", value, "verified", None, None, "no quantity printed on its line: one")
     quantity = next((as_number(v) for k, v in row.cells.items()
@@ -268,6 +268,9 @@ def _check_total(path: str, value: Any, labels: list[tuple[str, str, Box]]) -> C
     if final is None and (same := [p for p in printed if p.figure == number]):
         return Check(path, value, "verified", same[-1].box, same[-1].text)
     where = next((p for p in printed + others if p.figure == number), None)
+    if where is None and final is not None:
+        return Check(path, value, "contradicted", final.box, final.text,
+                     f"'{final.label}' reads '{final.text}'")
     if where is None:
         return None
     if final is None and number is not None and (why := totals.explained(number, printed, others,

@@ -17,7 +17,7 @@ the calibration: P(right | verified) and P(wrong | contradicted) per field (answ
 and one per error kind, so the error share is about a third), with the worst cases; and draws
 that calibration as docs/calibration.png.
 
-    python bench/answers.py [receipts per set] [cases listed]
+    python bench/answers.py [receipts per set] [cases listed] [sroie|wildreceipt]
 """
 
 from __future__ import annotations
@@ -174,6 +174,21 @@ def errors(truth: dict, good: dict, style: tuple, rng: random.Random
             new[n] = words[n].upper().replace(words[n].strip(".,").upper(),
                                               EXPAND[words[n].strip(".,").upper()]).strip(".")
             out.append((kind, source, with_(source, " ".join(new))))
+    for source in (k["company"], k["address"]):
+        words = str(good.get(source, "")).split()
+        long = [n for n, w in enumerate(words) if re.fullmatch(r"[A-Za-z]{6,}", w)]
+        if long:  # a word misread or completed by the model: two of its letters changed
+            n, new = rng.choice(long), list(words)
+            spots = rng.sample(range(1, len(words[n]) - 1), 2)
+            new[n] = "".join(rng.choice([c for c in "ABDEGHKMNPRTUWY" if c != ch.upper()])
+                             if i in spots else ch for i, ch in enumerate(words[n].upper()))
+            out.append(("two letters changed", source, with_(source, " ".join(new))))
+        glyph = [n for n, w in enumerate(words) if re.search(r"[A-Za-z][IO]|[IO][A-Za-z]", w)]
+        if glyph:  # a letter written as the digit it looks like ("1poh" for "Ipoh")
+            n, new = rng.choice(glyph), list(words)
+            new[n] = re.sub(r"[IO](?=[A-Za-z])|(?<=[A-Za-z])[IO]",
+                            lambda m: "1" if m[0] == "I" else "0", words[n], count=1)
+            out.append(("letter as a digit", source, with_(source, " ".join(new))))
     words = str(good.get(k["company"], "")).split()
     if len(words) >= 2:
         new = list(words)
@@ -211,6 +226,8 @@ def main() -> None:
     only = sys.argv[3] if len(sys.argv) > 3 else ""
     sets = []
     for name, loader in (("sroie", pages.sroie), ("wildreceipt", pages.wildreceipt)):
+        if only and name != only:
+            continue
         if not (pages.SHARED / name).exists():
             print(pages.absent(name))
             continue

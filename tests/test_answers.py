@@ -5,6 +5,7 @@ the amount payable among the other amounts a receipt prints, dates the country's
 import pytest
 from test_paper import page, status
 
+from pixelproof import align
 from pixelproof.verify import verify
 
 # A Malaysian receipt: prices include GST, a rounding line, the currency in its own column.
@@ -102,3 +103,15 @@ def test_a_net_total_before_tax_is_not_the_amount_payable():
     uk = page("CAFE", ["Cappuccino", "2.30"], ["Subtotal", "GBP 6.40"], ["VAT 20%", "1.07"],
               ["Net Total", "GBP 5.33"], ["Payment", "GBP 6.40"])
     assert status(uk, {"total": 6.4}, "total") == "verified"
+
+
+def test_letters_are_forgiven_as_ocr_noise_only():
+    words = ["JALAN", "PELABUR", "IPOH"]
+    assert align.locate("JALAN PELABOR IPOH", words).ok  # one letter: OCR's noise
+    assert not align.locate("JALAN PELAJAR IPOH", words).ok  # two: another word
+    assert not align.locate("JALAN PELABUR 1POH", words).ok  # a digit for a printed letter
+    assert align.locate("JALAN PELABUR IPOH", ["JALAN", "PELABUR", "1POH"]).ok  # OCR's
+    clear, unsure = [True] * 3, [False] * 3
+    long = ["KUALA", "LUMPURSELANGOR", "IPOH"]
+    assert not align.locate("KUALA LUMPURSELENGAR IPOH", long, clear=clear).ok
+    assert align.locate("KUALA LUMPURSELENGAR IPOH", long, clear=unsure).ok

@@ -95,7 +95,7 @@ def test_a_line_skipped_inside_a_value_is_flagged():
 def test_align_reports_what_differs():
     match = align.locate("NACOGDOCHES RD 78234", "15038 NACOGDOCHES RD 78233".split())
     assert match.wrong == (("78234", "78233"),) and not match.ok  # the printed word whole
-    assert align.locate("NAC0GDOCHES", ["NACOGDOCHES"]).ok  # a zero for an O
+    assert align.locate("NACOGDOCHES", ["NAC0GDOCHES"]).ok  # OCR read a zero for an O
 
 
 @pytest.mark.parametrize(("cell", "value", "ok"), [

@@ -3,8 +3,10 @@ judged word by word.
 
 Case, spaces and punctuation are ignored (OCR glues words, splits them and spaces out letters:
 "SDNBHD", "S . H . H . M O T O R"), and letters OCR confuses with digits ("0" and "O") count
-as the same. A word passes with at most about one wrong letter in four, never a wrong digit;
-so OCR noise passes while a replaced, added or dropped word does not.
+as the same. A word passes with at most about one wrong letter in seven (one where OCR read
+it with full confidence), never a wrong digit, nor a digit where a word of letters prints a
+letter ("1poh" for "Ipoh": OCR reads letters as digits, a model that writes one is wrong); so OCR noise passes while a replaced, added or dropped word does
+not.
 """
 
 from __future__ import annotations
@@ -48,12 +50,14 @@ def _codes(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def locate(value: str, printed: list[str], cells: list[int] | None = None,
-           lines: list[int] | None = None) -> Match | None:
+           lines: list[int] | None = None, clear: list[bool] | None = None) -> Match | None:
     """The best place for ``value`` among ``printed`` words (in reading order). ``cells`` gives
     each word's cell (words set apart by a wide gap or a line break) and ``lines`` its line:
     with lines, the value may go on at the start of any line between two of its words (a value
     printed over several lines need not follow the reader's order). It must cover the cells it
-    touches. None when the value has no letters or digits."""
+    touches. ``clear`` marks the words OCR read with full confidence: in those no wrong letter
+    is forgiven, nor a digit of the value that OCR read as a letter ("1poh" for a clear
+    "Ipoh"). None when the value has no letters or digits."""
     tokens = [t for t in (fold(w) for w in value.split()) if t]
     a = "".join(tokens)
     if not a:
@@ -69,7 +73,8 @@ def locate(value: str, printed: list[str], cells: list[int] | None = None,
                                       if j == 0 or lines[owner[j - 1]] != lines[p]})),
                      set(np.cumsum([len(t) for t in tokens])[:-1].tolist())))
     lines = lines or [0] * len(printed)
-    matches = [_judge(tokens, a, b, owner, _align(a, b, way), printed, cells, lines)
+    clear = clear or [False] * len(printed)
+    matches = [_judge(tokens, a, b, owner, _align(a, b, way), printed, cells, lines, clear)
                for way in ways]
     return min(matches, key=lambda x: (len(x.wrong) + len(x.extra) + len(x.missing), -x.score))
 
@@ -116,8 +121,9 @@ def _align(a: str, b: str, jumps: tuple[np.ndarray, set[int]] | tuple[()]
 
 def _judge(tokens: list[str], a: str, b: str, owner: list[int],
            pairs: list[tuple[int | None, int | None]], printed: list[str],
-           cells: list[int], lines: list[int]) -> Match:
+           cells: list[int], lines: list[int], clear: list[bool]) -> Match:
     word_of = [n for n, t in enumerate(tokens) for _ in t]
+    numeric = [2 * sum(c.isdigit() for c in t) >= len(t) for t in tokens]
     edits, hits = [0] * len(tokens), [0] * len(tokens)
     digit_wrong = [False] * len(tokens)
     read: list[list[int]] = [[] for _ in tokens]
@@ -146,8 +152,9 @@ def _judge(tokens: list[str], a: str, b: str, owner: list[int],
             edits[w] += 1
             digit_wrong[w] |= a[i].isdigit()
         elif a[i] == b[j] or a[i].translate(_LOOKALIKE) == b[j].translate(_LOOKALIKE) and (
-                not a[i].isdigit() or a[i] in "01"):  # a digit read as a letter: only 0 and 1
-            hits[w] += 1
+                not a[i].isdigit() or a[i] in "01" and numeric[w]):  # a digit printed as a
+            hits[w] += 1  # letter: 0 or 1 in a figure ("1O.5O"), never in a word of letters
+
             read[w].append(j)
         else:
             edits[w] += 1
@@ -164,7 +171,8 @@ def _judge(tokens: list[str], a: str, b: str, owner: list[int],
         if not read[w] or w in reused or hits[w] * 2 < len(token) and len(
                 token) > 1 and not beside(w):
             extra.append(token)
-        elif digit_wrong[w] or edits[w] > _allowed(len(token)):
+        elif digit_wrong[w] or edits[w] > _allowed(len(token), all(
+                clear[owner[j]] for j in read[w])):
             wrong.append((token, " ".join(printed[p] for p in sorted({owner[j]
                                                                       for j in read[w]}))))
     used = [j for i, j in pairs if i is not None and j is not None]
@@ -213,6 +221,8 @@ def _contact(words: list[str]) -> bool:
         w, re.I) for w in words)
 
 
-def _allowed(length: int) -> int:
-    """Wrong letters a word of ``length`` may have from OCR noise alone."""
-    return 0 if length <= 1 else max(1, round(length * 0.25))
+def _allowed(length: int, clear: bool = False) -> int:
+    """Wrong letters a word of ``length`` may have from OCR noise alone: about one in four,
+    and one at most where OCR read the word with full confidence."""
+    most = 0 if length <= 1 else max(1, round(length * 0.15))
+    return min(most, 1) if clear else most

@@ -14,6 +14,8 @@ from .. import align, formats, tables
 from ..types import OcrResult, Word
 from .report import Box
 
+CLEAR = 0.995  # a word OCR read with at least this confidence: no letter of it is forgiven
+
 
 @dataclass(frozen=True)
 class Span:
@@ -190,7 +192,8 @@ class Page:
     def locate(self, value: str) -> tuple[align.Match | None, list[Word]]:
         """Where text ``value`` is printed, and the words it covers there."""
         words, cells = self.words
-        match = align.locate(value, [w.text for w in words], cells, [w.line for w in words])
+        match = align.locate(value, [w.text for w in words], cells, [w.line for w in words],
+                             [w.confidence >= CLEAR for w in words])
         return match, [words[n] for n in match.words] if match else []
 
 

@@ -5,8 +5,8 @@ Case, spaces and punctuation are ignored (OCR glues words, splits them and space
 "SDNBHD", "S . H . H . M O T O R"), and letters OCR confuses with digits ("0" and "O") count
 as the same. A word passes with at most about one wrong letter in seven (one where OCR read
 it with full confidence), never a wrong digit, nor a digit where a word of letters prints a
-letter ("1poh" for "Ipoh": OCR reads letters as digits, a model that writes one is wrong); so OCR noise passes while a replaced, added or dropped word does
-not.
+letter ("1poh" for "Ipoh": OCR reads letters as digits, a model that writes one is wrong);
+so OCR noise passes while a replaced, added or dropped word does not.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import threading
 import traceback
 import webbrowser
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from .extract import (
     TABLES_PROMPT,
     ExtractResult,
     build_request,
+    checked_claims,
     prepare,
     send,
     stream,
@@ -416,6 +417,9 @@ def main() -> None:
 @model_options
 @cost_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
+@click.option("--no-verify", is_flag=True,
+              help="Skip checking the answer's figures, dates and quotations against the pixels.")
+@click.option("--show", is_flag=True, help="List every claim of the answer that is flagged.")
 @handle_errors
 def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
              concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
@@ -423,11 +427,14 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
              detail: str, system: str | None, max_tokens: int | None,
              temperature: float | None, timeout: float, retries: int, dry_run: bool,
              max_cost: float | None, price_file: str | None, no_cache: bool,
-             cache_dir: str | None, as_json: bool, use_ray: bool, ray_address: str) -> None:
+             cache_dir: str | None, as_json: bool, use_ray: bool, ray_address: str,
+             no_verify: bool, show: bool) -> None:
     """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
 
     Several images go in one request, so you can compare them or ask about a multi-page scan;
-    with --each, every image is asked on its own (concurrently, resumable with --run).
+    with --each, every image is asked on its own (concurrently, resumable with --run). The
+    figures, dates and quotations the answer states are checked against the pages (a summary
+    on stderr; --show lists the flagged ones; --no-verify skips it).
     """
     check_options(models=(model,), temperature=temperature, max_tokens=max_tokens,
                   timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
@@ -457,10 +464,16 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
     store = open_store(no_cache, cache_dir)
     response = asyncio.run(closing(http, _describe(request, base_url, http, budget, store,
                                                    live=not as_json and budget is None)))
+    if not no_verify:
+        response = asyncio.run(checked_claims(response, loaded))
+    report = response.verification.to_dict() if response.verification else None
     if as_json:
-        out = asdict(response)
+        out = asdict(replace(response, verification=None))
         out.pop("raw")
+        out["verification"] = report
         click.echo(json.dumps(out, default=str, indent=2))
+    if report is not None:
+        print_report("claims", report, show)
     click.echo(usage_line(response) + (f"; --detail auto saved {saved} image tokens"
                                        if saved else ""), err=True)
     if response.finish_reason == "length":

@@ -198,21 +198,38 @@ async def adescribe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFA
     """Ask one question about one or several images, sent together in one request. The
     options (``model=``, ``detail=``, ...) are ``Options``' that a question takes."""
     opts = Options.of("describe", given, options, only=DESCRIBE)
+    loaded = load_images(image)
     request, _ = await asyncio.to_thread(prepare, build_request(
-        load_images(image), prompt, model=opts.model, detail=opts.detail,  # type: ignore[arg-type]
+        loaded, prompt, model=opts.model, detail=opts.detail,  # type: ignore[arg-type]
         system=opts.system, max_tokens=opts.max_tokens, temperature=opts.temperature))
     if http is not None:
-        return await send(request, http, base_url=opts.base_url, budget=budget, store=store)
-    async with Http() as own:
-        return await send(request, own, base_url=opts.base_url, budget=budget, store=store)
+        response = await send(request, http, base_url=opts.base_url, budget=budget, store=store)
+    else:
+        async with Http() as own:
+            response = await send(request, own, base_url=opts.base_url, budget=budget,
+                                  store=store)
+    return await checked_claims(response, loaded) if opts.verify else response
+
+
+async def checked_claims(response: Response, images: list[Image]) -> Response:
+    """``response`` with the figures, dates and quotations of its text checked against the
+    pages (``verification``: a Report with a Check per claim)."""
+    from .verify.claims import check_claims
+
+    if not response.text.strip():
+        return response
+    pages = [(im, await ocr.aread(im)) for im in images]
+    return replace(response, verification=await asyncio.to_thread(
+        check_claims, response.text, pages))
 
 
 def describe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT,
              **options: Any) -> Response:
     """Ask a vision model about images: ``describe("chart.png", "What trend does it show?")``.
 
-    Returns a Response with ``text``, ``usage``, ``model`` and ``seconds``; the options are
-    ``adescribe``'s.
+    Returns a Response with ``text``, ``usage``, ``model``, ``seconds`` and ``verification``
+    (the figures, dates and quotations of the text checked against the pages; ``verify=False``
+    skips it); the options are ``adescribe``'s.
     """
     return run_sync(lambda: adescribe(image, prompt, **options))
 

@@ -84,4 +84,4 @@ class Options:
                 if getattr(self, f.name) != getattr(default, f.name)}
 
 
-DESCRIBE = ("model", "base_url", "system", "detail", "max_tokens", "temperature")
+DESCRIBE = ("model", "base_url", "system", "detail", "max_tokens", "temperature", "verify")

@@ -103,6 +103,7 @@ class Response:
     cost: Decimal | None = None
     cached: bool = False
     raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    verification: Any = field(default=None, compare=False)  # a verify Report of its claims
 
 
 @dataclass(frozen=True)

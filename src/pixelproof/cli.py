@@ -67,7 +67,10 @@ def flags(message: str) -> str:
         " " if m.end() < len(message) and message[m.end()] not in " .,:;)" else ""), message)
 
 
-def fail(message: str) -> None:
+def fail(message: str, error: BaseException | None = None) -> None:
+    """One line on stderr; with PIXELPROOF_DEBUG=1, ``error``'s traceback first."""
+    if error is not None and os.environ.get("PIXELPROOF_DEBUG"):
+        traceback.print_exception(error)
     click.echo(f"pixelproof: error: {flags(redact(message))}", err=True)
 
 
@@ -79,9 +82,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except PixelproofError as e:
-            if os.environ.get("PIXELPROOF_DEBUG"):
-                traceback.print_exc()
-            fail(str(e))
+            fail(str(e), e)
             sys.exit(1)
         except KeyboardInterrupt:
             fail("interrupted")
@@ -98,7 +99,7 @@ def load_inputs(inputs: tuple[str, ...]) -> tuple[list[Image], int]:
         try:
             images.extend(images_mod.load(spec))
         except PixelproofError as e:
-            fail(str(e))
+            fail(str(e), e)
             failed += 1
     return images, failed
 

@@ -16,7 +16,7 @@ import re
 import time
 import traceback
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
@@ -27,7 +27,7 @@ import httpx
 from . import cost, ocr, providers, schemas
 from . import images as images_mod
 from .batchapi import META, run_batch
-from .cost import Budget
+from .cost import Purse
 from .errors import (
     ConfigError,
     ConnectionRefused,
@@ -336,10 +336,10 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
                  format: str = "markdown", model: str | None = None, concurrency: int = 8,
                  rpm: int | None = None, tpm: int | None = None, run: str | None = None,
                  store: Store | None = None, http: Http | None = None,
-                 budget: Budget | None = None, retries: int = 3, base_url: str | None = None,
+                 budget: Purse | None = None, retries: int = 3, base_url: str | None = None,
                  batch_api: bool = False, poll_seconds: float = 30.0,
                  on_item: Callable[[Extraction, Progress], None] | None = None,
-                 executor: Any = None, **options: Any) -> AsyncIterator[Extraction]:
+                 executor: Any = None, **options: Any) -> AsyncGenerator[Extraction, None]:
     """Each image's Extraction as it finishes (failed ones carry ``error``). Done items of a
     resumed run come first, from the store. ``task="describe"`` asks ``prompt`` of each image
     on its own. ``inputs`` are paths, globs, folders, URLs, ``-``, or ``plan()``'s items.
@@ -348,8 +348,9 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
     Options.of("batch", {"prompt": prompt, "format": format, "model": model,
                          "base_url": base_url, **options})
     given = list(inputs)
-    items = given if all(isinstance(i, Item) for i in given) else \
-        await asyncio.to_thread(plan, given)
+    items = [i for i in given if isinstance(i, Item)]
+    if len(items) < len(given):
+        items = await asyncio.to_thread(plan, [str(i) for i in given])
     owned = Store() if run is not None and store is None else None
     try:
         with ocr.remember_in(store or owned):  # each page read once, kept for the next run
@@ -368,10 +369,10 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
 async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format: str,
                model: str | None, prompt: str | None, concurrency: int, rpm: int | None,
                tpm: int | None, run: str | None, store: Store | None, http: Http | None,
-               budget: Budget | None, retries: int, base_url: str | None, batch_api: bool,
+               budget: Purse | None, retries: int, base_url: str | None, batch_api: bool,
                poll_seconds: float,
                on_item: Callable[[Extraction, Progress], None] | None,
-               executor: Any, options: dict[str, Any]) -> AsyncIterator[Extraction]:
+               executor: Any, options: dict[str, Any]) -> AsyncGenerator[Extraction, None]:
     progress = Progress(len(items))
     todo: list[Item] = items
     spent: dict[str, Decimal | None] = {}  # what each item's answers cost, as they are paid
@@ -535,7 +536,7 @@ class Outage:
 
 
 async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
-                model: str | None, prompt: str | None, budget: Budget | None,
+                model: str | None, prompt: str | None, budget: Purse | None,
                 store: Store | None, base_url: str | None, options: dict[str, Any],
                 outage: Outage | None = None) -> Extraction:
     """One image, asked and read. ``http`` is the one retry layer: an item asks again only
@@ -563,7 +564,7 @@ async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None
 
 
 async def _ask(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
-               model: str | None, prompt: str | None, budget: Budget | None,
+               model: str | None, prompt: str | None, budget: Purse | None,
                store: Store | None, base_url: str | None,
                options: dict[str, Any]) -> Extraction:
     if task != "describe":
@@ -592,7 +593,7 @@ def _unexpected(label: str, e: Exception) -> str:
 async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, model: str | None,
                      prompt: str | None, base_url: str | None, store: Store | None,
                      run: str | None, poll_seconds: float, http: Http | None,
-                     options: dict[str, Any]) -> AsyncIterator[Extraction]:
+                     options: dict[str, Any]) -> AsyncGenerator[Extraction, None]:
     """Every item's first request through the OpenAI Batch API (half price); answers that do
     not parse or fit the schema are re-asked live, like any other extraction."""
     model = model or providers.default_model()
@@ -610,10 +611,11 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
             loaded[item.key] = item.error
             continue
         try:
-            image = loaded[item.key] = await asyncio.to_thread(item.load)
+            image = await asyncio.to_thread(item.load)
         except PixelproofError as e:
             loaded[item.key] = str(e)
             continue
+        loaded[item.key] = image
         if checks.get("verify", True):
             ocr.submit(image)  # read while the batch is out
         request = extraction_request(image, spec, fmt, model=model, prompt=prompt,
@@ -626,14 +628,15 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
         answers = await run_batch(requests, target, client, store=store, run=run,
                                   poll_seconds=poll_seconds)
         for item in items:
-            image = loaded[item.key]
-            if isinstance(image, str):
-                yield Extraction(source=item.source, page=item.page, error=image)
+            got = loaded[item.key]
+            if isinstance(got, str):
+                yield Extraction(source=item.source, page=item.page, error=got)
                 continue
-            answer = answers[item.key]
+            image, answer = got, answers[item.key]
             data, problems = (None, ["no answer"]) if isinstance(answer, ProviderError) \
                 else read_answer(answer.text, spec)
-            if problems:  # a failed line or an unfit answer: asked live, with re-asks
+            # a failed line or an unfit answer: asked live, with re-asks
+            if problems or isinstance(answer, ProviderError):
                 try:
                     result = await extract_one(
                         image, client, schema=spec, fmt=fmt, model=model, prompt=prompt,

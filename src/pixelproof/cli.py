@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import click
@@ -43,7 +43,7 @@ from .extract import (
 )
 from .http import Http, redact
 from .store import Store
-from .types import Extraction, Image, Response
+from .types import Detail, Extraction, Image, Response
 
 T = TypeVar("T")
 
@@ -451,17 +451,17 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
         sys.exit(1)
     budget = budget_for(loaded, model, prompt, detail, max_tokens, 1, dry_run, max_cost,
                         price_file)
-    request, saved = prepare(build_request(loaded, prompt, model=model, detail=detail,
-                                           system=system, max_tokens=max_tokens,
-                                           temperature=temperature))
+    request, saved = prepare(build_request(loaded, prompt, model=model,
+                                           detail=cast(Detail, detail), system=system,
+                                           max_tokens=max_tokens, temperature=temperature))
     http = Http(timeout=timeout, retries=retries)
     store = open_store(no_cache, cache_dir)
     response = asyncio.run(closing(http, _describe(request, base_url, http, budget, store,
                                                    live=not as_json and budget is None)))
     if as_json:
-        out = asdict(response)
-        out.pop("raw")
-        click.echo(json.dumps(out, default=str, indent=2))
+        shown = asdict(response)
+        shown.pop("raw")
+        click.echo(json.dumps(shown, default=str, indent=2))
     click.echo(usage_line(response) + (f"; --detail auto saved {saved} image tokens"
                                        if saved else ""), err=True)
     if response.finish_reason == "length":
@@ -677,8 +677,7 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
         click.echo(render_items(items, fmt), nl=False)
     strict_failed = checks.report(items, {i.label: i for i in plan_})
     failed = len(result.failed)
-    costs = [e.cost for e in items if e.ok]
-    spend = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
+    spend = cost.total(e.cost for e in items if e.ok)
     skipped = reporter.progress.skipped if reporter.progress else 0
     click.echo(f"{len(items) - failed} of {len(items)} images done"
                + (f" ({skipped} in an earlier attempt of the run)" if skipped else "")
@@ -837,8 +836,8 @@ def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool, use_ray: bool
         sys.exit(1)
     results = []
     with kept_reads():
-        pages = [engine.submit(image) for image in loaded]  # all read at once, in the pool
-        pages = [p.result() for p in pages]
+        reading = [engine.submit(image) for image in loaded]  # all read at once, in the pool
+        pages = [p.result() for p in reading]
     for image, page in zip(loaded, pages, strict=True):
         if as_json:
             results.append({"source": image.source, "page": image.page, "width": page.width,
@@ -1070,8 +1069,7 @@ def usage_command(since: Any, cache_dir: str | None, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r.day:10}  {r.model[:32]:32} {r.requests:>8} {r.cached:>6} "
                    f"{r.input_tokens:>10} {r.output_tokens:>9} {cost.money(r.cost):>11}")
-    known = [r.cost for r in rows]
-    total = None if None in known else sum(known, Decimal(0))  # type: ignore[arg-type]
+    total = cost.total(r.cost for r in rows)
     click.echo(f"total: {sum(r.requests for r in rows)} requests, "
                f"{sum(r.cached for r in rows)} cached, {sum(r.input_tokens for r in rows)} in, "
                f"{sum(r.output_tokens for r in rows)} out, {cost.money(total)}")

@@ -184,7 +184,7 @@ class Transport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with _mapped():
             response = await super().handle_async_request(request)
-        response.stream = _Body(response.stream)  # type: ignore[arg-type]
+        response.stream = _Body(response.stream)
         return response
 
 

@@ -57,14 +57,14 @@ class Options:
         if self.model is not None and not (isinstance(self.model, str) and self.model.strip()):
             raise ConfigError("model= names no model: give an id such as openai:gpt-4o-mini "
                               "or local.")
-        for name, value, allowed in (("format", self.format, FORMATS),
-                                     ("detail", self.detail, DETAILS)):
-            if value not in allowed:
-                raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}.")
-        for name, value, top in (("attempts", self.attempts, MAX_ATTEMPTS),
+        for name, word, allowed in (("format", self.format, FORMATS),
+                                    ("detail", self.detail, DETAILS)):
+            if word not in allowed:
+                raise ConfigError(f"{name}={word!r} is not one of {', '.join(allowed)}.")
+        for name, count, top in (("attempts", self.attempts, MAX_ATTEMPTS),
                                  ("votes", self.votes, MAX_VOTES)):
-            if not (isinstance(value, int) and 1 <= value <= top):
-                raise ConfigError(f"{name}={value!r} is not in 1 to {top}.")
+            if not (isinstance(count, int) and 1 <= count <= top):
+                raise ConfigError(f"{name}={count!r} is not in 1 to {top}.")
         if self.max_tokens is not None and not (
                 isinstance(self.max_tokens, int) and self.max_tokens >= 1):
             raise ConfigError(f"max_tokens={self.max_tokens} is not a token count: give 1 or "

@@ -136,7 +136,7 @@ Authorized = Annotated[Caller, Depends(caller_of)]
 
 
 def service_of(request: Request) -> Service:
-    return request.app.state.service  # type: ignore[no-any-return]
+    return request.app.state.service
 
 
 # --- jobs ---------------------------------------------------------------------------------

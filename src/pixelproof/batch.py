@@ -678,6 +678,28 @@ def _keep_item(store: Store, run: str, key: str, item: Extraction,
         store.fail(run, key, item.error or "failed")
 
 
+async def run_items(items: list[Item], *, concurrency: int = 8, rpm: int | None = None,
+                    tpm: int | None = None, timeout: float = 120.0, retries: int = 3,
+                    on_done: Callable[[Extraction], None] | None = None,
+                    **options: Any) -> list[Extraction]:
+    """Every item asked under one client (``retries``, ``timeout``, the ``rpm``/``tpm``
+    limiter), ``on_done`` told of each as it finishes; the Extractions in input order. The
+    options are ``abatch``'s."""
+    limiter = limiter_for(items, rpm, tpm, options.get("model") or providers.default_model(),
+                          options.get("prompt"), options.get("detail", "auto"),
+                          options.get("max_tokens"))
+    results: dict[str, Extraction] = {}
+    async with Http(timeout=timeout, retries=retries, limiter=limiter,
+                    max_connections=max(10, concurrency)) as http:
+        async with aclosing(abatch(items, concurrency=concurrency, http=http,
+                                   **options)) as each:
+            async for e in each:
+                results[e.label] = e
+                if on_done is not None:
+                    on_done(e)
+    return [results[i.label] for i in items if i.label in results]
+
+
 def batch(inputs: Iterable[str], **options: Any) -> Iterator[Extraction]:
     """``for e in pixelproof.batch(["scans/"], fields="date, amount"): print(e.label, e.data)``:
     each image's Extraction as it finishes (run in a background event loop); the options are

@@ -359,6 +359,26 @@ def render_estimate(est: Estimate) -> str:
 
 # --- budget ---------------------------------------------------------------------------------
 
+BUDGET_MAX_TOKENS = 4096  # answer cap under a budget when none is given, to bound the cost
+
+
+def preflight(images: list[Image], model_id: str, prompt: str, detail: str,
+              max_tokens: int | None, requests: int, max_cost: Decimal | float | None,
+              ) -> tuple[Estimate, Budget | None]:
+    """A job's estimate before anything is sent, and its budget under ``max_cost`` (None
+    without one): a BudgetError when the estimate is already over it."""
+    capped = max_tokens or (BUDGET_MAX_TOKENS if max_cost is not None else None)
+    est = estimate(images, model_id, prompt, detail, capped, requests=requests)
+    if max_cost is None:
+        return est, None
+    cap = Decimal(str(max_cost))
+    if est.cost is not None and est.cost > cap:
+        raise BudgetError(f"the estimate {money(est.cost)} is over max_cost={money(cap)}; "
+                          "nothing was sent. Raise max_cost=, use fewer images, or try "
+                          "detail=low.")
+    return est, Budget(cap)
+
+
 class Purse(Protocol):
     """What spends under a cap: a Budget, or several caps held as one (the server's)."""
 

@@ -77,7 +77,6 @@ def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: s
                    max_tokens=max_tokens, temperature=temperature, **extra)
 
 
-BUDGET_MAX_TOKENS = 4096  # answer cap under --max-cost when none is given, to bound the cost
 
 
 async def send(request: Request, http: Http, *, base_url: str | None = None,
@@ -123,7 +122,7 @@ async def _send(request: Request, target: providers.Target, http: Http,
     held: cost.Reservation | None = None
     if budget is not None:
         if request.max_tokens is None:
-            request = replace(request, max_tokens=BUDGET_MAX_TOKENS)
+            request = replace(request, max_tokens=cost.BUDGET_MAX_TOKENS)
         held = budget.reserve(cost.request_ceiling(request, request.max_tokens or 0))
     try:
         response = await providers.get(target).complete(request, target, http)
@@ -161,7 +160,7 @@ async def stream(request: Request, http: Http, *, base_url: str | None = None,
     held = None
     if budget is not None and not target.spec.offline:
         if request.max_tokens is None:
-            request = replace(request, max_tokens=BUDGET_MAX_TOKENS)
+            request = replace(request, max_tokens=cost.BUDGET_MAX_TOKENS)
         held = budget.reserve(cost.request_ceiling(request, request.max_tokens or 0))
     try:
         async for piece in _stream(request, target, http, store, key):

@@ -28,7 +28,7 @@ from . import cost, formats, output, providers, schemas, summary
 from . import images as images_mod
 from .batch import Item, Progress, load_one, pending, plan, run_items
 from .corrections import Review, write_golden
-from .errors import ConfigError, PixelproofError
+from .errors import ConfigError, OptionError, PixelproofError
 from .extract import (
     DEFAULT_PROMPT,
     TABLES_PROMPT,
@@ -38,6 +38,7 @@ from .extract import (
     stream,
 )
 from .http import Http, redact
+from .options import Options
 from .store import Store
 from .types import Detail, Extraction, Image, Response
 
@@ -118,11 +119,11 @@ def check_options(*, models: tuple[str | None, ...] = (), temperature: float | N
     for model in models:
         if model is not None and not model.strip():
             bad("--model", "give a model id, such as openai:gpt-4o-mini or local.")
-    if temperature is not None and (
-            why := providers.temperature_problem(temperature, models or (None,))):
-        bad("--temperature", f"{temperature} {why}.")
-    if max_tokens is not None and max_tokens < 1:
-        bad("--max-tokens", f"{max_tokens} is not a token count: give 1 or more.")
+    try:  # the library's checks, said with the flags
+        Options(model=models[0] if models else None, vote_models=tuple(
+            m for m in models[1:] if m), max_tokens=max_tokens, temperature=temperature).checked()
+    except OptionError as e:
+        bad(FLAGS[f"{e.parameter}="], f"{e.problem}")
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         bad("--timeout", f"{timeout} is not a wait: give seconds above 0.")
     if poll is not None and not (math.isfinite(poll) and poll > 0):

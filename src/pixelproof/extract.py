@@ -67,11 +67,8 @@ def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: s
                   detail: Detail = "auto", system: str | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
                   **extra: Any) -> Request:
-    if temperature is not None and (
-            why := providers.temperature_problem(temperature, [model])):
-        raise ConfigError(f"temperature={temperature} {why}.")
-    if max_tokens is not None and max_tokens < 1:
-        raise ConfigError(f"max_tokens={max_tokens} is not a token count: give 1 or more.")
+    Options(model=model, detail=detail, max_tokens=max_tokens,
+            temperature=temperature).checked()
     return Request(model=model or providers.default_model(), prompt=prompt,
                    images=tuple(images), system=system, detail=detail,
                    max_tokens=max_tokens, temperature=temperature, **extra)

@@ -280,6 +280,13 @@ class Progress:
         else:
             self.failed += 1
 
+    def tell(self, item: Extraction,
+             on_item: Callable[[Extraction, Progress], None] | None) -> None:
+        """Count ``item``, and tell ``on_item`` with the counts so far."""
+        self.add(item)
+        if on_item is not None:
+            on_item(item, self)
+
     @property
     def spend(self) -> str:
         return f"${self.cost:.4f}" + ("" if self.cost_known else " + unknown")
@@ -374,40 +381,29 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                on_item: Callable[[Extraction, Progress], None] | None,
                executor: Any, options: dict[str, Any]) -> AsyncGenerator[Extraction, None]:
     progress = Progress(len(items))
-    todo: list[Item] = items
+    done: dict[str, Extraction] = {}
     spent: dict[str, Decimal | None] = {}  # what each item's answers cost, as they are paid
     if run is not None and store is not None:
-        store.open_run(run, run_options(task, prompt, model, format, spec))
-        store.add_items(run, [i.key for i in items if i.error is None])
-        store.requeue(run)
-        spent = {i.key: i.cost for i in store.items(run) if i.status != "done" and i.cost}
-        done = done_items(store, run)
-        for item in items:
-            if item.key in done:
-                progress.skipped += 1
-                progress.add(done[item.key])
-                if on_item:
-                    on_item(done[item.key], progress)
-                yield done[item.key]
-        todo = [i for i in items if i.key not in done]
+        done, spent = _resume(store, run, items, run_options(task, prompt, model, format, spec))
+    for item in items:
+        if item.key in done:
+            progress.skipped += 1
+            progress.tell(done[item.key], on_item)
+            yield done[item.key]
+    todo = [i for i in items if i.key not in done]
     keep = store if run is not None else None
     if (batch_api or executor is not None) and todo:
-        if batch_api:
-            elsewhere = _batch_api(todo, spec, format, model, prompt, base_url, store, run,
-                                   poll_seconds, http, options)
-        else:  # the executor's workers share one limiter: --rpm/--tpm's, else the client's
-            limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get(
-                "detail", "auto"), options.get("max_tokens")) or (http and http.limiter)
-            elsewhere = executor.run(
-                todo, task=task, spec=spec, fmt=format, model=model, prompt=prompt,
-                store=store, run=run, spent=spent, http=http, concurrency=concurrency,
-                budget=budget, retries=retries, base_url=base_url, limiter=limiter,
-                options=options)
+        elsewhere = _batch_api(todo, spec, format, model, prompt, base_url, store, run,
+                               poll_seconds, http, options) if batch_api else executor.run(
+            todo, task=task, spec=spec, fmt=format, model=model, prompt=prompt, store=store,
+            run=run, spent=spent, http=http, concurrency=concurrency, budget=budget,
+            retries=retries, base_url=base_url, options=options,
+            # the executor's workers share one limiter: --rpm/--tpm's, else the client's
+            limiter=limiter_for(todo, rpm, tpm, model or "", prompt, options.get(
+                "detail", "auto"), options.get("max_tokens")) or (http and http.limiter))
         async with aclosing(elsewhere) as answered:
             async for result in answered:
-                progress.add(result)
-                if on_item:
-                    on_item(result, progress)
+                progress.tell(result, on_item)
                 yield result
         return
     limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get("detail", "auto"),
@@ -420,13 +416,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     gate = asyncio.Semaphore(concurrency)
     ahead = asyncio.Semaphore(2 * concurrency)  # images read before their turn, bounded
     loading = asyncio.Semaphore(ocr.cores())  # decoding and rendering: CPU work, a core each
-    try:
-        target = providers.resolve(model or providers.default_model(), base_url)
-    except PixelproofError:
-        target = None  # each item reports it
-    outage = Outage(client, target.base_url, OUTAGE_SECONDS) \
-        if target is not None and not target.spec.offline else None
-
+    outage = _outage(client, model, base_url)
     reads = wants_read(task, model, prompt, base_url, options)
 
     async def one(item: Item) -> Extraction:
@@ -450,18 +440,38 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     try:
         for finished in asyncio.as_completed(tasks):
             result = await finished
-            progress.add(result)
-            if on_item:
-                on_item(result, progress)
+            progress.tell(result, on_item)
             yield result
     finally:
         for t in tasks:
             t.cancel()
-        if outage is not None and outage._probe is not None:
-            outage._probe.cancel()
+        if outage is not None:
+            outage.close()
         await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await client.aclose()
+
+
+def _outage(http: Http, model: str | None, base_url: str | None) -> Outage | None:
+    """The shared outage pause for the model's server (None offline, or for a model id that
+    does not resolve: each item reports it)."""
+    try:
+        target = providers.resolve(model or providers.default_model(), base_url)
+    except PixelproofError:
+        return None
+    return None if target.spec.offline else Outage(http, target.base_url, OUTAGE_SECONDS)
+
+
+def _resume(store: Store, run: str, items: list[Item], options: dict[str, Any],
+            ) -> tuple[dict[str, Extraction], dict[str, Decimal | None]]:
+    """Open ``run`` (refused when it was started with other options) with ``items``: its done
+    items by key, and what the others' answers already cost."""
+    store.open_run(run, options)
+    store.add_items(run, [i.key for i in items if i.error is None])
+    store.requeue(run)
+    spent: dict[str, Decimal | None] = {
+        i.key: i.cost for i in store.items(run) if i.status != "done" and i.cost}
+    return done_items(store, run), spent
 
 
 def wants_read(task: str, model: str | None, prompt: str | None, base_url: str | None,
@@ -515,6 +525,10 @@ class Outage:
             self._up.clear()
             self._probe = asyncio.ensure_future(self._watch())
         return await self.ready()
+
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
 
     async def _watch(self) -> None:
         start = time.monotonic()

@@ -137,6 +137,11 @@ class Item:
     error: str | None = None  # the input could not be read: the item fails, unrecorded
     size: tuple[int, int] | None = None  # a PDF page's rendered size, known without rendering
 
+    @classmethod
+    def of(cls, image: Image) -> Item:
+        """The item of an image already loaded (stdin, a data URL, an upload)."""
+        return cls(_key(image.label, image.sha256), image.source, image.page, image)
+
     @property
     def label(self) -> str:
         return f"{self.source}#page={self.page}" if self.page else self.source
@@ -211,8 +216,7 @@ def _items_of(spec: str) -> list[Item]:
                      "Use #page=1 for the first page.")]
     try:
         if spec == "-" or _is_url(spec) or spec.startswith("data:"):
-            return [Item(_key(im.label, im.sha256), im.source, im.page, im)
-                    for im in images_mod.load(spec)]
+            return [Item.of(im) for im in images_mod.load(spec)]
         data = images_mod._read_file(spec, path, images_mod.MAX_BYTES)
     except (PixelproofError, OSError) as e:
         return [Item(spec, spec, error=str(e))]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 import render  # noqa: E402
+from render import data_of, typed  # noqa: E402,F401  (the tests' too)
 
 from pixelproof import ocr  # noqa: E402
 from pixelproof.verify import verify  # noqa: E402
@@ -36,31 +37,6 @@ DEGRADE = [("clean", lambda im: im), ("jpeg 40", lambda im: render.jpeg(im, 40))
            ("scaled 60%", lambda im: render.scale(im, 0.6)),
            ("rotated 1deg", lambda im: render.rotate(im, 1)), ("blurred", render.blur),
            ("inverted", render.invert), ("noisy", render.noise), ("scan", scan)]
-
-
-def data_of(kind: str, doc: render.Doc) -> dict:
-    keys = {"statement": ["date", "description", "debit", "credit", "balance"],
-            "receipt": ["item", "qty", "price", "amount"],
-            "invoice": ["description", "quantity", "unit price", "amount"],
-            "grid": ["region", "units", "revenue"]}[kind]
-    rows = [{k: (v or None) for k, v in zip(keys, row, strict=True)} for row in doc.rows]
-    return {"rows": rows, **{k.lower(): v for k, v in doc.values.items()}}
-
-
-def typed(data: dict) -> dict:
-    """``data`` as a model's JSON answer would carry it: numbers as numbers, dates as ISO
-    strings (the page writes them day first), debits negative."""
-    def one(key: str, value: str | None) -> object:
-        if value is None or key in ("account", "receipt no", "invoice no"):
-            return value
-        if re.fullmatch(r"\d\d[/.]\d\d[/.]\d{4}", value):
-            return f"{value[6:]}-{value[3:5]}-{value[:2]}"
-        if re.fullmatch(r"-?[\d,]*\.?\d+", value):
-            number = float(value.replace(",", ""))
-            return -number if key == "debit" else number
-        return value
-    return {k: [{c: one(c, x) for c, x in r.items()} for r in v] if k == "rows" else one(k, v)
-            for k, v in data.items()}
 
 
 def numeric_paths(data: dict) -> list[str]:

@@ -5,6 +5,8 @@ and signals spawn ``python -m pixelproof`` themselves."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 from click.testing import CliRunner
@@ -27,3 +29,11 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | bytes | None
                                 catch_exceptions=False)
     out = result.stdout_bytes if isinstance(stdin, bytes) else result.stdout
     return Ran(result.exit_code, out, result.stderr)
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m pixelproof ARGS`` in a process of its own (for what a process holds: its
+    environment read at start, logging, signals), without the API keys of the environment."""
+    full = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    return subprocess.run([sys.executable, "-m", "pixelproof", *args], capture_output=True,
+                          text=True, env={**full, **(env or {})}, timeout=120)

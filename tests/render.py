@@ -317,3 +317,30 @@ def cer(truth: str, read: str) -> float:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
         prev = cur
     return prev[-1] / max(1, len(a))
+
+
+# --- a document's ground truth as the data a model would give ---------------------------
+
+def data_of(kind: str, doc: Doc) -> dict:
+    keys = {"statement": ["date", "description", "debit", "credit", "balance"],
+            "receipt": ["item", "qty", "price", "amount"],
+            "invoice": ["description", "quantity", "unit price", "amount"],
+            "grid": ["region", "units", "revenue"]}[kind]
+    rows = [{k: (v or None) for k, v in zip(keys, row, strict=True)} for row in doc.rows]
+    return {"rows": rows, **{k.lower(): v for k, v in doc.values.items()}}
+
+
+def typed(data: dict) -> dict:
+    """``data`` as a model's JSON answer would carry it: numbers as numbers, dates as ISO
+    strings (the page writes them day first), debits negative."""
+    def one(key: str, value: str | None) -> object:
+        if value is None or key in ("account", "receipt no", "invoice no"):
+            return value
+        if re.fullmatch(r"\d\d[/.]\d\d[/.]\d{4}", value):
+            return f"{value[6:]}-{value[3:5]}-{value[:2]}"
+        if re.fullmatch(r"-?[\d,]*\.?\d+", value):
+            number = float(value.replace(",", ""))
+            return -number if key == "debit" else number
+        return value
+    return {k: [{c: one(c, x) for c, x in r.items()} for r in v] if k == "rows" else one(k, v)
+            for k, v in data.items()}

@@ -19,9 +19,7 @@ from typing import Any
 
 import render
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from verify import data_of, typed  # noqa: E402
+from render import data_of, typed
 
 PIXELPROOF = str(Path(sys.executable).parent / "pixelproof")
 SCHEMA = {"type": "object", "properties": {

@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from clirun import cli
 from fakebatch import FakeBatchAPI
 from PIL import Image as PILImage
-from test_cli_describe import cli
-from test_providers import assert_valid_openai, openai_validator
+from wire import assert_valid_openai, openai_validator
 
 from pixelproof import batchapi, providers
 from pixelproof.batchapi import run_batch
@@ -104,12 +104,6 @@ def test_split_under_the_api_limits(pngs, monkeypatch, limit, value, files):
     assert len(api.uploads) == len(api.created) == files
     assert sent_ids(api) == [f"id-{n}" for n in range(5)]
     assert all(not isinstance(r, Exception) for r in out.values()) and len(out) == 5
-
-
-def test_the_fake_rejects_files_over_its_limit(pngs):
-    with FakeBatchAPI(answer, max_lines=2) as api, \
-            pytest.raises(ProviderError, match="batch_1 failed: 5 requests; the limit is 2"):
-        batch(api, pngs)
 
 
 def test_invalid_input_names_the_line(pngs, monkeypatch):

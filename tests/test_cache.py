@@ -5,9 +5,9 @@ import json
 from decimal import Decimal
 
 import pytest
+from clirun import cli
 from fakeapi import FakeAPI, Reply, completion
 from PIL import Image as PILImage
-from test_cli_describe import cli
 
 from pixelproof import cost, images
 from pixelproof.extract import adescribe, build_request, extract_one, send, stream

@@ -2,11 +2,9 @@
 
 import io
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from clirun import cli, spawn
 from fakeapi import FakeAPI, Reply, completion
 from PIL import Image as PILImage
 
@@ -19,13 +17,6 @@ def pngs(tmp_path):
         PILImage.new("RGB", (64, 48), color).save(p)
         paths.append(str(p))
     return paths
-
-
-def cli(*args, env=None, stdin=None):
-    full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pixelproof", *args], capture_output=True,
-                          text=stdin is None, input=stdin, env=full_env, timeout=60)
 
 
 def test_describe_streams_answer_and_usage(pngs):
@@ -102,8 +93,11 @@ def test_server_that_never_answers(pngs):
 
 
 def test_debug_shows_traceback():
-    r = cli("describe", "missing.png", env={"PIXELPROOF_DEBUG": "1"})
-    assert r.returncode == 1 and "no such file" in r.stderr
+    quiet = spawn("describe", "missing.png")
+    debug = spawn("describe", "missing.png", env={"PIXELPROOF_DEBUG": "1"})
+    assert quiet.returncode == debug.returncode == 1
+    assert "Traceback" not in quiet.stderr and "no such file" in quiet.stderr
+    assert "Traceback (most recent call last)" in debug.stderr and "InputError" in debug.stderr
 
 
 def test_truncated_answer_is_reported(pngs):

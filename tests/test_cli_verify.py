@@ -3,7 +3,6 @@
 import copy
 import importlib
 import json
-import sys
 from functools import cache
 from pathlib import Path
 
@@ -12,12 +11,10 @@ import render
 from click.testing import CliRunner
 from fakeapi import FakeAPI
 from PIL import Image
+from render import data_of
 
 from pixelproof import formats
 from pixelproof.cli import main
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from verify import data_of  # noqa: E402  (the bench's document -> data mapping)
 
 NO_KEYS = {"OPENAI_API_KEY": None, "ANTHROPIC_API_KEY": None, "GEMINI_API_KEY": None}
 

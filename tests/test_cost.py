@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 import render
+from clirun import cli
 from fakeapi import FakeAPI, Reply, completion
 from PIL import Image as PILImage
-from test_cli_describe import cli
 
 import pixelproof
 from pixelproof import cost, images

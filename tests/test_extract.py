@@ -7,11 +7,11 @@ import json
 import re
 
 import pytest
+from clirun import cli
 from fakeapi import FakeAPI, Reply, completion
 from PIL import Image as PILImage
 from pydantic import BaseModel
-from test_cli_describe import cli
-from test_providers import assert_valid_openai
+from wire import assert_valid_openai
 
 import pixelproof
 from pixelproof import schemas

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli_describe import cli
+from clirun import cli
 
 import pixelproof
 

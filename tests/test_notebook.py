@@ -2,19 +2,16 @@
 HTML with the image and its coloured boxes (a real ipykernel, run by nbclient)."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import render
 from fakeapi import FakeAPI
+from render import data_of
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from verify import data_of  # noqa: E402
 
 
 def test_extract_in_a_notebook_returns_data_and_shows_the_image_with_boxes(tmp_path):

@@ -2,14 +2,10 @@
 
 import asyncio
 import json
-from functools import cache
-from pathlib import Path
 
 import httpx
-import jsonschema
 import pytest
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from wire import assert_valid_openai
 
 from pixelproof import providers
 from pixelproof.errors import (
@@ -26,25 +22,9 @@ from pixelproof.images import load
 from pixelproof.providers import anthropic, gemini, openai
 from pixelproof.types import Request, Turn, Usage
 
-# The parts of the OpenAI OpenAPI document (MIT) that the tests validate against: data/README.md
-SPEC = Path(__file__).parent / "data" / "openai-openapi-subset.json"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe"
        b"\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82")
-
-
-@cache
-def openai_validator(name: str) -> jsonschema.Draft202012Validator:
-    doc = json.loads(SPEC.read_text())
-    registry = Registry().with_resource("urn:openai", Resource.from_contents(
-        doc, default_specification=DRAFT202012))
-    return jsonschema.Draft202012Validator({"$ref": f"urn:openai#/components/schemas/{name}"},
-                                           registry=registry)
-
-
-def assert_valid_openai(body: dict) -> None:
-    errors = list(openai_validator("CreateChatCompletionRequest").iter_errors(body))
-    assert not errors, [e.message for e in errors]
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import warnings
 import pytest
 import reviewrun
 from click.testing import CliRunner
+from clirun import cli
 from fakeapi import FakeAPI
-from test_cli_describe import cli
 
 from pixelproof.cli import main
 from pixelproof.corrections import Review, corrected, parts

@@ -127,7 +127,9 @@ def test_local_streamed_describe_and_json_schema(client):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "offline OCR engine" in text
     assert chunks[-1].usage is not None
-    assert any("pixelproof" in (c.model_extra or {}) for c in chunks)
+    [said] = [c.model_extra["pixelproof"] for c in chunks if "pixelproof" in (c.model_extra or {})]
+    assert said["cost"] == "0" and said["cached"] is False  # the engine is free, never cached
+    assert said["verification"] is None  # its answer is what it read: not checked again
     schema = {"type": "object", "properties": {"total": {"type": "number"},
                                                "date": {"type": "string"}}}
     r = client.chat.completions.create(model="local", messages=ask(

@@ -14,6 +14,7 @@ from .errors import (
     InputError,
     NetworkError,
     OcrError,
+    OptionError,
     PixelproofError,
     ProviderError,
     RateLimitError,
@@ -38,6 +39,7 @@ __all__ = [
     "Estimate",
     # errors
     "PixelproofError", "InputError", "UnsupportedImage", "ImageTooLarge", "ConfigError",
+    "OptionError",
     "ProviderError", "AuthError", "RateLimitError", "ServerError", "NetworkError",
     "ConnectionRefused", "BadResponse", "ExtractionError", "TruncatedError", "RefusalError",
     "BudgetError", "StoreError", "OcrError",

@@ -16,7 +16,7 @@ import re
 import time
 import traceback
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
@@ -27,7 +27,7 @@ import httpx
 from . import cost, ocr, providers, schemas
 from . import images as images_mod
 from .batchapi import META, run_batch
-from .cost import Budget
+from .cost import Purse
 from .errors import (
     ConfigError,
     ConnectionRefused,
@@ -137,6 +137,11 @@ class Item:
     error: str | None = None  # the input could not be read: the item fails, unrecorded
     size: tuple[int, int] | None = None  # a PDF page's rendered size, known without rendering
 
+    @classmethod
+    def of(cls, image: Image) -> Item:
+        """The item of an image already loaded (stdin, a data URL, an upload)."""
+        return cls(_key(image.label, image.sha256), image.source, image.page, image)
+
     @property
     def label(self) -> str:
         return f"{self.source}#page={self.page}" if self.page else self.source
@@ -211,8 +216,7 @@ def _items_of(spec: str) -> list[Item]:
                      "Use #page=1 for the first page.")]
     try:
         if spec == "-" or _is_url(spec) or spec.startswith("data:"):
-            return [Item(_key(im.label, im.sha256), im.source, im.page, im)
-                    for im in images_mod.load(spec)]
+            return [Item.of(im) for im in images_mod.load(spec)]
         data = images_mod._read_file(spec, path, images_mod.MAX_BYTES)
     except (PixelproofError, OSError) as e:
         return [Item(spec, spec, error=str(e))]
@@ -280,6 +284,13 @@ class Progress:
         else:
             self.failed += 1
 
+    def tell(self, item: Extraction,
+             on_item: Callable[[Extraction, Progress], None] | None) -> None:
+        """Count ``item``, and tell ``on_item`` with the counts so far."""
+        self.add(item)
+        if on_item is not None:
+            on_item(item, self)
+
     @property
     def spend(self) -> str:
         return f"${self.cost:.4f}" + ("" if self.cost_known else " + unknown")
@@ -336,10 +347,10 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
                  format: str = "markdown", model: str | None = None, concurrency: int = 8,
                  rpm: int | None = None, tpm: int | None = None, run: str | None = None,
                  store: Store | None = None, http: Http | None = None,
-                 budget: Budget | None = None, retries: int = 3, base_url: str | None = None,
+                 budget: Purse | None = None, retries: int = 3, base_url: str | None = None,
                  batch_api: bool = False, poll_seconds: float = 30.0,
                  on_item: Callable[[Extraction, Progress], None] | None = None,
-                 executor: Any = None, **options: Any) -> AsyncIterator[Extraction]:
+                 executor: Any = None, **options: Any) -> AsyncGenerator[Extraction, None]:
     """Each image's Extraction as it finishes (failed ones carry ``error``). Done items of a
     resumed run come first, from the store. ``task="describe"`` asks ``prompt`` of each image
     on its own. ``inputs`` are paths, globs, folders, URLs, ``-``, or ``plan()``'s items.
@@ -348,8 +359,9 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
     Options.of("batch", {"prompt": prompt, "format": format, "model": model,
                          "base_url": base_url, **options})
     given = list(inputs)
-    items = given if all(isinstance(i, Item) for i in given) else \
-        await asyncio.to_thread(plan, given)
+    items = [i for i in given if isinstance(i, Item)]
+    if len(items) < len(given):
+        items = await asyncio.to_thread(plan, [str(i) for i in given])
     owned = Store() if run is not None and store is None else None
     try:
         with ocr.remember_in(store or owned):  # each page read once, kept for the next run
@@ -368,45 +380,34 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
 async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format: str,
                model: str | None, prompt: str | None, concurrency: int, rpm: int | None,
                tpm: int | None, run: str | None, store: Store | None, http: Http | None,
-               budget: Budget | None, retries: int, base_url: str | None, batch_api: bool,
+               budget: Purse | None, retries: int, base_url: str | None, batch_api: bool,
                poll_seconds: float,
                on_item: Callable[[Extraction, Progress], None] | None,
-               executor: Any, options: dict[str, Any]) -> AsyncIterator[Extraction]:
+               executor: Any, options: dict[str, Any]) -> AsyncGenerator[Extraction, None]:
     progress = Progress(len(items))
-    todo: list[Item] = items
+    done: dict[str, Extraction] = {}
     spent: dict[str, Decimal | None] = {}  # what each item's answers cost, as they are paid
     if run is not None and store is not None:
-        store.open_run(run, run_options(task, prompt, model, format, spec))
-        store.add_items(run, [i.key for i in items if i.error is None])
-        store.requeue(run)
-        spent = {i.key: i.cost for i in store.items(run) if i.status != "done" and i.cost}
-        done = done_items(store, run)
-        for item in items:
-            if item.key in done:
-                progress.skipped += 1
-                progress.add(done[item.key])
-                if on_item:
-                    on_item(done[item.key], progress)
-                yield done[item.key]
-        todo = [i for i in items if i.key not in done]
+        done, spent = _resume(store, run, items, run_options(task, prompt, model, format, spec))
+    for item in items:
+        if item.key in done:
+            progress.skipped += 1
+            progress.tell(done[item.key], on_item)
+            yield done[item.key]
+    todo = [i for i in items if i.key not in done]
     keep = store if run is not None else None
     if (batch_api or executor is not None) and todo:
-        if batch_api:
-            elsewhere = _batch_api(todo, spec, format, model, prompt, base_url, store, run,
-                                   poll_seconds, http, options)
-        else:  # the executor's workers share one limiter: --rpm/--tpm's, else the client's
-            limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get(
-                "detail", "auto"), options.get("max_tokens")) or (http and http.limiter)
-            elsewhere = executor.run(
-                todo, task=task, spec=spec, fmt=format, model=model, prompt=prompt,
-                store=store, run=run, spent=spent, http=http, concurrency=concurrency,
-                budget=budget, retries=retries, base_url=base_url, limiter=limiter,
-                options=options)
+        elsewhere = _batch_api(todo, spec, format, model, prompt, base_url, store, run,
+                               poll_seconds, http, options) if batch_api else executor.run(
+            todo, task=task, spec=spec, fmt=format, model=model, prompt=prompt, store=store,
+            run=run, spent=spent, http=http, concurrency=concurrency, budget=budget,
+            retries=retries, base_url=base_url, options=options,
+            # the executor's workers share one limiter: --rpm/--tpm's, else the client's
+            limiter=limiter_for(todo, rpm, tpm, model or "", prompt, options.get(
+                "detail", "auto"), options.get("max_tokens")) or (http and http.limiter))
         async with aclosing(elsewhere) as answered:
             async for result in answered:
-                progress.add(result)
-                if on_item:
-                    on_item(result, progress)
+                progress.tell(result, on_item)
                 yield result
         return
     limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get("detail", "auto"),
@@ -419,13 +420,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     gate = asyncio.Semaphore(concurrency)
     ahead = asyncio.Semaphore(2 * concurrency)  # images read before their turn, bounded
     loading = asyncio.Semaphore(ocr.cores())  # decoding and rendering: CPU work, a core each
-    try:
-        target = providers.resolve(model or providers.default_model(), base_url)
-    except PixelproofError:
-        target = None  # each item reports it
-    outage = Outage(client, target.base_url, OUTAGE_SECONDS) \
-        if target is not None and not target.spec.offline else None
-
+    outage = _outage(client, model, base_url)
     reads = wants_read(task, model, prompt, base_url, options)
 
     async def one(item: Item) -> Extraction:
@@ -449,18 +444,38 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     try:
         for finished in asyncio.as_completed(tasks):
             result = await finished
-            progress.add(result)
-            if on_item:
-                on_item(result, progress)
+            progress.tell(result, on_item)
             yield result
     finally:
         for t in tasks:
             t.cancel()
-        if outage is not None and outage._probe is not None:
-            outage._probe.cancel()
+        if outage is not None:
+            outage.close()
         await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await client.aclose()
+
+
+def _outage(http: Http, model: str | None, base_url: str | None) -> Outage | None:
+    """The shared outage pause for the model's server (None offline, or for a model id that
+    does not resolve: each item reports it)."""
+    try:
+        target = providers.resolve(model or providers.default_model(), base_url)
+    except PixelproofError:
+        return None
+    return None if target.spec.offline else Outage(http, target.base_url, OUTAGE_SECONDS)
+
+
+def _resume(store: Store, run: str, items: list[Item], options: dict[str, Any],
+            ) -> tuple[dict[str, Extraction], dict[str, Decimal | None]]:
+    """Open ``run`` (refused when it was started with other options) with ``items``: its done
+    items by key, and what the others' answers already cost."""
+    store.open_run(run, options)
+    store.add_items(run, [i.key for i in items if i.error is None])
+    store.requeue(run)
+    spent: dict[str, Decimal | None] = {
+        i.key: i.cost for i in store.items(run) if i.status != "done" and i.cost}
+    return done_items(store, run), spent
 
 
 def wants_read(task: str, model: str | None, prompt: str | None, base_url: str | None,
@@ -515,6 +530,10 @@ class Outage:
             self._probe = asyncio.ensure_future(self._watch())
         return await self.ready()
 
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+
     async def _watch(self) -> None:
         start = time.monotonic()
         delay = 0.5
@@ -535,7 +554,7 @@ class Outage:
 
 
 async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
-                model: str | None, prompt: str | None, budget: Budget | None,
+                model: str | None, prompt: str | None, budget: Purse | None,
                 store: Store | None, base_url: str | None, options: dict[str, Any],
                 outage: Outage | None = None) -> Extraction:
     """One image, asked and read. ``http`` is the one retry layer: an item asks again only
@@ -563,7 +582,7 @@ async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None
 
 
 async def _ask(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
-               model: str | None, prompt: str | None, budget: Budget | None,
+               model: str | None, prompt: str | None, budget: Purse | None,
                store: Store | None, base_url: str | None,
                options: dict[str, Any]) -> Extraction:
     if task != "describe":
@@ -592,7 +611,7 @@ def _unexpected(label: str, e: Exception) -> str:
 async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, model: str | None,
                      prompt: str | None, base_url: str | None, store: Store | None,
                      run: str | None, poll_seconds: float, http: Http | None,
-                     options: dict[str, Any]) -> AsyncIterator[Extraction]:
+                     options: dict[str, Any]) -> AsyncGenerator[Extraction, None]:
     """Every item's first request through the OpenAI Batch API (half price); answers that do
     not parse or fit the schema are re-asked live, like any other extraction."""
     model = model or providers.default_model()
@@ -610,10 +629,11 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
             loaded[item.key] = item.error
             continue
         try:
-            image = loaded[item.key] = await asyncio.to_thread(item.load)
+            image = await asyncio.to_thread(item.load)
         except PixelproofError as e:
             loaded[item.key] = str(e)
             continue
+        loaded[item.key] = image
         if checks.get("verify", True):
             ocr.submit(image)  # read while the batch is out
         request = extraction_request(image, spec, fmt, model=model, prompt=prompt,
@@ -626,14 +646,15 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
         answers = await run_batch(requests, target, client, store=store, run=run,
                                   poll_seconds=poll_seconds)
         for item in items:
-            image = loaded[item.key]
-            if isinstance(image, str):
-                yield Extraction(source=item.source, page=item.page, error=image)
+            got = loaded[item.key]
+            if isinstance(got, str):
+                yield Extraction(source=item.source, page=item.page, error=got)
                 continue
-            answer = answers[item.key]
+            image, answer = got, answers[item.key]
             data, problems = (None, ["no answer"]) if isinstance(answer, ProviderError) \
                 else read_answer(answer.text, spec)
-            if problems:  # a failed line or an unfit answer: asked live, with re-asks
+            # a failed line or an unfit answer: asked live, with re-asks
+            if problems or isinstance(answer, ProviderError):
                 try:
                     result = await extract_one(
                         image, client, schema=spec, fmt=fmt, model=model, prompt=prompt,
@@ -673,6 +694,28 @@ def _keep_item(store: Store, run: str, key: str, item: Extraction,
         store.finish(run, key, to_json(item), item.usage, item.cost)
     else:
         store.fail(run, key, item.error or "failed")
+
+
+async def run_items(items: list[Item], *, concurrency: int = 8, rpm: int | None = None,
+                    tpm: int | None = None, timeout: float = 120.0, retries: int = 3,
+                    on_done: Callable[[Extraction], None] | None = None,
+                    **options: Any) -> list[Extraction]:
+    """Every item asked under one client (``retries``, ``timeout``, the ``rpm``/``tpm``
+    limiter), ``on_done`` told of each as it finishes; the Extractions in input order. The
+    options are ``abatch``'s."""
+    limiter = limiter_for(items, rpm, tpm, options.get("model") or providers.default_model(),
+                          options.get("prompt"), options.get("detail", "auto"),
+                          options.get("max_tokens"))
+    results: dict[str, Extraction] = {}
+    async with Http(timeout=timeout, retries=retries, limiter=limiter,
+                    max_connections=max(10, concurrency)) as http:
+        async with aclosing(abatch(items, concurrency=concurrency, http=http,
+                                   **options)) as each:
+            async for e in each:
+                results[e.label] = e
+                if on_done is not None:
+                    on_done(e)
+    return [results[i.label] for i in items if i.label in results]
 
 
 def batch(inputs: Iterable[str], **options: Any) -> Iterator[Extraction]:

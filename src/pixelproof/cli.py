@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import io
 import json
 import math
 import os
@@ -20,31 +19,29 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import click
 
-from . import cost, formats, output, providers, schemas
+from . import cost, formats, output, providers, schemas, summary
 from . import images as images_mod
-from .batch import Item, Progress, abatch, limiter_for, load_one, pending, plan
+from .batch import Item, Progress, load_one, pending, plan, run_items
 from .corrections import Review, write_golden
-from .errors import ConfigError, PixelproofError
+from .errors import ConfigError, OptionError, PixelproofError
 from .extract import (
-    BUDGET_MAX_TOKENS,
     DEFAULT_PROMPT,
     TABLES_PROMPT,
-    ExtractResult,
     build_request,
     checked_claims,
     prepare,
     send,
     stream,
-    tagged,
 )
 from .http import Http, redact
+from .options import Options
 from .store import Store
-from .types import Extraction, Image, Response
+from .types import Detail, Extraction, Image, Response
 
 T = TypeVar("T")
 
@@ -55,6 +52,7 @@ MODEL_HELP = ("Model id as provider:model, e.g. openai:gpt-4o-mini, anthropic:cl
 
 # The library's messages name its parameters; the command says its flags instead.
 FLAGS = {"verify=False": "--no-verify", "batch_api=True": "--batch-api", "run=NAME": "--run NAME",
+         "strict=True": "--strict", "show=True": "--show",
          **{f"{name}=": f"--{name.replace('_', '-')}" for name in (
              "max_cost", "price_file", "max_tokens", "base_url", "fields", "run", "detail",
              "temperature", "attempts", "votes", "model", "format", "timeout")}}
@@ -68,7 +66,10 @@ def flags(message: str) -> str:
         " " if m.end() < len(message) and message[m.end()] not in " .,:;)" else ""), message)
 
 
-def fail(message: str) -> None:
+def fail(message: str, error: BaseException | None = None) -> None:
+    """One line on stderr; with PIXELPROOF_DEBUG=1, ``error``'s traceback first."""
+    if error is not None and os.environ.get("PIXELPROOF_DEBUG"):
+        traceback.print_exception(error)
     click.echo(f"pixelproof: error: {flags(redact(message))}", err=True)
 
 
@@ -80,9 +81,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except PixelproofError as e:
-            if os.environ.get("PIXELPROOF_DEBUG"):
-                traceback.print_exc()
-            fail(str(e))
+            fail(str(e), e)
             sys.exit(1)
         except KeyboardInterrupt:
             fail("interrupted")
@@ -99,7 +98,7 @@ def load_inputs(inputs: tuple[str, ...]) -> tuple[list[Image], int]:
         try:
             images.extend(images_mod.load(spec))
         except PixelproofError as e:
-            fail(str(e))
+            fail(str(e), e)
             failed += 1
     return images, failed
 
@@ -121,11 +120,11 @@ def check_options(*, models: tuple[str | None, ...] = (), temperature: float | N
     for model in models:
         if model is not None and not model.strip():
             bad("--model", "give a model id, such as openai:gpt-4o-mini or local.")
-    if temperature is not None and (
-            why := providers.temperature_problem(temperature, models or (None,))):
-        bad("--temperature", f"{temperature} {why}.")
-    if max_tokens is not None and max_tokens < 1:
-        bad("--max-tokens", f"{max_tokens} is not a token count: give 1 or more.")
+    try:  # the library's checks, said with the flags
+        Options(model=models[0] if models else None, vote_models=tuple(
+            m for m in models[1:] if m), max_tokens=max_tokens, temperature=temperature).checked()
+    except OptionError as e:
+        bad(FLAGS[f"{e.parameter}="], f"{e.problem}")
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         bad("--timeout", f"{timeout} is not a wait: give seconds above 0.")
     if poll is not None and not (math.isfinite(poll) and poll > 0):
@@ -377,18 +376,12 @@ def budget_for(images: list[Image], model: str | None, prompt: str, detail: str,
     if not (dry_run or max_cost is not None):
         return None
     model = model or providers.default_model()
-    est = cost.estimate(images, model, prompt, detail,
-                        max_tokens or (BUDGET_MAX_TOKENS if max_cost is not None else None),
-                        requests=requests)
-    if dry_run:
-        click.echo(cost.render_estimate(est))
+    if dry_run:  # what would be sent, under the budget's answer cap when there is one
+        capped = max_tokens or (cost.BUDGET_MAX_TOKENS if max_cost is not None else None)
+        click.echo(cost.render_estimate(cost.preflight(images, model, prompt, detail, capped,
+                                                       requests, None)[0]))
         sys.exit(0)
-    assert max_cost is not None
-    if est.cost is not None and est.cost > Decimal(str(max_cost)):
-        fail(f"the estimate {cost.money(est.cost)} is over --max-cost ${max_cost}; nothing was "
-             "sent. Raise --max-cost, use fewer images, or try --detail low.")
-        sys.exit(1)
-    return cost.Budget(Decimal(str(max_cost)))
+    return cost.preflight(images, model, prompt, detail, max_tokens, requests, max_cost)[1]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -457,9 +450,9 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
         sys.exit(1)
     budget = budget_for(loaded, model, prompt, detail, max_tokens, 1, dry_run, max_cost,
                         price_file)
-    request, saved = prepare(build_request(loaded, prompt, model=model, detail=detail,
-                                           system=system, max_tokens=max_tokens,
-                                           temperature=temperature))
+    request, saved = prepare(build_request(loaded, prompt, model=model,
+                                           detail=cast(Detail, detail), system=system,
+                                           max_tokens=max_tokens, temperature=temperature))
     http = Http(timeout=timeout, retries=retries)
     store = open_store(no_cache, cache_dir)
     response = asyncio.run(closing(http, _describe(request, base_url, http, budget, store,
@@ -468,12 +461,12 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
         response = asyncio.run(checked_claims(response, loaded))
     report = response.verification.to_dict() if response.verification else None
     if as_json:
-        out = asdict(replace(response, verification=None))
-        out.pop("raw")
-        out["verification"] = report
-        click.echo(json.dumps(out, default=str, indent=2))
+        shown = asdict(replace(response, verification=None))
+        shown.pop("raw")
+        shown["verification"] = report
+        click.echo(json.dumps(shown, default=str, indent=2))
     if report is not None:
-        print_report("claims", report, show)
+        click.echo(summary.report_text("claims", report, show), err=True)
     click.echo(usage_line(response) + (f"; --detail auto saved {saved} image tokens"
                                        if saved else ""), err=True)
     if response.finish_reason == "length":
@@ -494,7 +487,16 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
 @models_option
 @cost_options
 @handle_errors
-def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
+def extract(**options: Any) -> None:
+    """Extract tables, key values or SCHEMA-shaped records from IMAGES.
+
+    Each image (each PDF page) is its own item; with several, each record carries its source.
+    Without --schema/--fields the model is asked for every table and labelled value.
+    """
+    extract_images(**options)
+
+
+def extract_images(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             fields: str | None, prompt: str | None, out: str | None, attempts: int,
             no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
             batch_api: bool, poll: float,
@@ -504,12 +506,9 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
             temperature: float | None, timeout: float, retries: int, dry_run: bool,
             max_cost: float | None, price_file: str | None, no_cache: bool,
             cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto",
-            date_order: str | None = None) -> None:
-    """Extract tables, key values or SCHEMA-shaped records from IMAGES.
-
-    Each image (each PDF page) is its own item; with several, each record carries its source.
-    Without --schema/--fields the model is asked for every table and labelled value.
-    """
+            date_order: str | None = None, write: bool = True) -> list[Extraction]:
+    """``extract``'s work: its Extractions; ``write=False`` keeps them in the run store only
+    (``review``), printing no records, report or summary."""
     if schema_file and fields:
         raise click.UsageError("use --schema or --fields, not both.")
     if use_ray and batch_api:
@@ -522,8 +521,9 @@ def extract(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
     items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
     budget = batch_budget(pending(items, store, run), model, prompt or TABLES_PROMPT, detail,
                           max_tokens, dry_run, max_cost, price_file)
-    run_batch(items, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
-              timeout=timeout, retries=retries, budget=budget,
+    return run_batch(
+              items, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
+              timeout=timeout, retries=retries, budget=budget, write=write,
               checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
               vote_models=models[1:], batch_api=batch_api, poll_seconds=poll, store=store,
               executor=ray_executor(use_ray, ray_address),
@@ -602,112 +602,50 @@ class Checks:
     def report(self, items: list[Extraction], inputs: dict[str, Item] | None = None) -> bool:
         """Print each report's summary (and flags with --show); True when --strict fails.
         ``inputs`` (by label) give the images to draw on, stdin and URLs included."""
-        checked = [(e, v if isinstance(v, dict) else v.to_dict())
-                   for e in items if (v := e.verification) is not None]
-        for n, (item, rep) in enumerate(checked, 1):
-            print_report(item.label, rep, self.show)
-            if self.overlay:
-                from .verify import draw_overlay
-                stem, dot, ext = self.overlay.rpartition(".")
-                path = self.overlay if len(checked) == 1 else \
-                    f"{stem or ext}-{n}.{ext if dot else 'png'}"
-                image = inputs[item.label].load() if inputs and item.label in inputs \
-                    else images_mod.load(item.label)[0]
-                draw_overlay(image, rep, path)
-        from .verify import is_clean
-        return self.strict and any(not is_clean(rep) for _, rep in checked)
-
-
-def print_report(label: str, rep: dict[str, Any], show: bool, err: bool = True) -> None:
-    """A report's summary line; with ``show``, every flagged value, failed sum and split vote."""
-    click.echo(f"{label}: {rep['summary']}", err=err)
-    if not show:
-        return
-    for c in rep["checks"]:
-        if c["status"] != "verified":
-            seen = f"; the page reads {c['ocr_text']!r}" if c["ocr_text"] else ""
-            click.echo(f"  {c['status']}: {c['path']} = {c['value']!r} ({c['note']}{seen})",
-                       err=err)
-    for a in rep["arithmetic"]:
-        if not a["ok"]:
-            click.echo(f"  sum failed: {a['name']}: expected {a['expected']}, found "
-                       f"{a['found']} ({', '.join(a['paths'])})", err=err)
-    for v in rep["votes"]:
-        if v["agreement"] < 1:
-            click.echo(f"  votes disagree on {v['path']}: {v['answers']}", err=err)
-
-
-STRICT_FAILED = ("--strict: some values are not supported by the image (see above; --show "
-                 "lists them).")
-
-
-def render_items(items: list[Extraction], fmt: str) -> str:
-    """A batch's output: every record in input order (JSON also carries the reports)."""
-    result = ExtractResult(items, one=len(items) == 1)
-    reports = [{"source": e.source, "page": e.page, **(
-        e.verification if isinstance(e.verification, dict) else e.verification.to_dict())}
-               for e in items if e.verification is not None]
-    if fmt == "json" and reports:
-        return formats.to_json({"records": result.records, "verification": reports})
-    return result.render(fmt)
+        for e in items:
+            if (rep := summary.report_of(e)) is not None:
+                click.echo(summary.report_text(e.label, rep, self.show), err=True)
+        if self.overlay:
+            summary.draw_overlays(items, self.overlay, lambda label: inputs[label].load() if (
+                inputs and label in inputs) else images_mod.load(label)[0])
+        return self.strict and summary.strict_failed(items)
 
 
 def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str | None,
               concurrency: int, rpm: int | None, tpm: int | None, timeout: float,
-              retries: int, checks: Checks = Checks(), **options: Any) -> None:
+              retries: int, checks: Checks = Checks(), write: bool = True,
+              **options: Any) -> list[Extraction]:
     """Run every image as an item. JSONL grows a line per record as items finish (a resumed
     run's file is rebuilt from the store first); at the end every format is written atomically,
-    in input order. Exits 1 when any item failed."""
+    in input order (``write=False``: kept in the run store only). Exits 1 when any item
+    failed."""
     fmt = fmt or (output.format_for(out) if out else "markdown")
-    results: dict[str, Extraction] = {}
     reporter = Reporter(len(plan_))
-    jsonl = open(out, "w", encoding="utf-8") if out and output.format_for(out) == "jsonl" \
-        else None
-
-    async def work() -> None:
-        limiter = limiter_for(plan_, rpm, tpm, options.get("model") or providers.default_model(),
-                              options.get("prompt"), options.get("detail", "auto"),
-                              options.get("max_tokens"))
-        async with Http(timeout=timeout, retries=retries, limiter=limiter,
-                        max_connections=max(10, concurrency)) as http:
-            async for e in abatch(plan_, run=run, concurrency=concurrency, http=http,
-                                  on_item=reporter.item, **options):
-                results[e.label] = e
-                if jsonl is not None and e.ok:
-                    jsonl.write(output.render(tagged([e]) if len(plan_) > 1 else e.records,
-                                              "jsonl"))
-                    jsonl.flush()  # survives a killed process; the run store is the record
-
+    jsonl = summary.Jsonl(out, tagged=len(plan_) > 1) if write and out and \
+        output.format_for(out) == "jsonl" else None
     try:
-        asyncio.run(work())
+        items = asyncio.run(run_items(
+            plan_, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
+            retries=retries, on_item=reporter.item, on_done=jsonl.add if jsonl else None,
+            **options))
     finally:
         reporter.close()
         if jsonl is not None:
-            jsonl.flush()
-            os.fsync(jsonl.fileno())  # once, at the end, not per line
             jsonl.close()
-    items = [results[i.label] for i in plan_ if i.label in results]
-    result = ExtractResult(items, one=len(items) == 1)
+    if not write:
+        return items
     if out:
-        output.write_atomic(out, render_items(items, output.format_for(out)))
+        output.write_atomic(out, summary.render_items(items, output.format_for(out)))
     elif items:
-        click.echo(render_items(items, fmt), nl=False)
+        click.echo(summary.render_items(items, fmt), nl=False)
     strict_failed = checks.report(items, {i.label: i for i in plan_})
-    failed = len(result.failed)
-    costs = [e.cost for e in items if e.ok]
-    spend = None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
     skipped = reporter.progress.skipped if reporter.progress else 0
-    click.echo(f"{len(items) - failed} of {len(items)} images done"
-               + (f" ({skipped} in an earlier attempt of the run)" if skipped else "")
-               + f", {failed} failed, "
-               f"{len(result.records)} records; {result.usage.summary()} tokens, "
-               f"cost {cost.money(spend)}" + (f"; wrote {out}" if out else "") + (
-                   f"; --detail auto saved {saved} image tokens" if (
-                       saved := sum(e.saved_tokens for e in items)) else ""), err=True)
+    click.echo(flags(summary.run_summary(items, skipped, out)), err=True)
     if strict_failed:
-        fail(STRICT_FAILED)
-    if failed or strict_failed:
+        fail(summary.STRICT_FAILED)
+    if strict_failed or any(not e.ok for e in items):
         sys.exit(1)
+    return items
 
 
 @main.command()
@@ -743,12 +681,9 @@ def review(target: tuple[str, ...], port: int, host: str, token: str | None, no_
         run = target[0]
     else:
         run = options["run"] = options["run"] or datetime.now().strftime("review-%Y%m%d-%H%M%S")
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # the records: kept in the run
-                extract.callback(images=target, **options)  # type: ignore[misc]
-        except SystemExit as e:
-            if e.code and not store.items(run, "done"):
-                raise
+        done = extract_images(target, write=False, **options)  # the records: kept in the run
+        if not any(e.ok for e in done):
+            sys.exit(1)
     serve_review(store, run, host=host, port=port, token=token, browser=not no_browser)
 
 
@@ -823,11 +758,11 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
         rep = verify(page, values).to_dict()
     if fmt == "json":
         click.echo(formats.to_json(rep), nl=False)
-    print_report(page.label, rep, show, err=fmt == "json")
+    click.echo(summary.report_text(page.label, rep, show), err=fmt == "json")
     if overlay:
         draw_overlay(page, rep, overlay)
     if strict and not is_clean(rep):
-        fail(STRICT_FAILED)
+        fail(summary.STRICT_FAILED)
         sys.exit(1)
 
 
@@ -854,8 +789,8 @@ def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool, use_ray: bool
         sys.exit(1)
     results = []
     with kept_reads():
-        pages = [engine.submit(image) for image in loaded]  # all read at once, in the pool
-        pages = [p.result() for p in pages]
+        reading = [engine.submit(image) for image in loaded]  # all read at once, in the pool
+        pages = [p.result() for p in reading]
     for image, page in zip(loaded, pages, strict=True):
         if as_json:
             results.append({"source": image.source, "page": image.page, "width": page.width,
@@ -948,9 +883,9 @@ def runs_export(name: str, out: str | None, fmt: str | None, golden: str | None,
             sys.exit(0 if n else 1)
         done = Review(store, name).exported()
     if out:
-        output.write_atomic(out, render_items(done, output.format_for(out)))
+        output.write_atomic(out, summary.render_items(done, output.format_for(out)))
     else:
-        click.echo(render_items(done, fmt or "markdown"), nl=False)
+        click.echo(summary.render_items(done, fmt or "markdown"), nl=False)
     click.echo(f"{sum(i.status == 'done' for i in items)} of {len(items)} inputs done", err=True)
 
 
@@ -1087,8 +1022,7 @@ def usage_command(since: Any, cache_dir: str | None, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r.day:10}  {r.model[:32]:32} {r.requests:>8} {r.cached:>6} "
                    f"{r.input_tokens:>10} {r.output_tokens:>9} {cost.money(r.cost):>11}")
-    known = [r.cost for r in rows]
-    total = None if None in known else sum(known, Decimal(0))  # type: ignore[arg-type]
+    total = cost.total(r.cost for r in rows)
     click.echo(f"total: {sum(r.requests for r in rows)} requests, "
                f"{sum(r.cached for r in rows)} cached, {sum(r.input_tokens for r in rows)} in, "
                f"{sum(r.output_tokens for r in rows)} out, {cost.money(total)}")

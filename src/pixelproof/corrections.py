@@ -128,7 +128,7 @@ def apply(data: Any, corrections: list[Correction]) -> tuple[Any, set[str]]:
     place, so that every path keeps meaning the same value)."""
     data, deleted = copy.deepcopy(data), set()
     for c in corrections:
-        last = (parts(c.path) or [None])[-1]
+        last = path[-1] if (path := parts(c.path)) else None
         if c.action == "add":
             _walk(data, c.path).append(c.value)
         elif c.action == "delete" and isinstance(last, int):
@@ -257,8 +257,8 @@ class Review:
             if isinstance(current, dict | list):
                 raise ConfigError(f"'{path}' holds several values; correct them one by one.")
             value = typed(path, value, self.schema, current)
-        elif action == "delete" and isinstance(current, dict | list) and not isinstance(
-                (parts(path) or [None])[-1], int):
+        elif action == "delete" and isinstance(current, dict | list) and not (
+                (steps := parts(path)) and isinstance(steps[-1], int)):
             raise ConfigError(f"delete: '{path}' is not a row or a value.")
         status = next((c["status"] for c in _report(item)["checks"] if c["path"] == path), None)
         return self.store.correct(self.run, raw.key, path, action, value=value, status=status,

@@ -11,16 +11,17 @@ import json
 import math
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import providers
 from .errors import BudgetError, ConfigError
-from .types import Image, Request, Usage
+from .types import Detail, Image, Request, Usage
 
 # --- image token formulas -------------------------------------------------------------------
 
@@ -306,6 +307,16 @@ def estimate(images: list[Image], model_id: str, prompt: str = "", detail: str =
                    input_cost=dollars(est.input_tokens, "input"))
 
 
+def total(costs: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of ``costs``: unknown (None) when any is unknown, never counted as zero."""
+    out = Decimal(0)
+    for c in costs:
+        if c is None:
+            return None
+        out += c
+    return out
+
+
 def money(cost: Decimal | None, places: int = 4) -> str:
     """Dollars for people: ``$0.0138``, or ``unknown`` (never $0 for an unknown cost)."""
     return "unknown" if cost is None else f"${cost:.{places}f}"
@@ -325,17 +336,20 @@ def render_estimate(est: Estimate) -> str:
         sent = f"{im.sent[0]}x{im.sent[1]}" if im.sent else "unknown"
         lines.append(row(im.label, f"{im.size[0]}x{im.size[1]}", sent, im.tokens, im.cost))
     known = est.input_cost is not None
-    text_cost = est.input_cost - sum(i.cost for i in est.images) if known else None  # type: ignore
+    images_cost = total(i.cost for i in est.images)
+    text_cost = est.input_cost - images_cost if est.input_cost is not None and \
+        images_cost is not None else None
     lines.append(row("prompt text (about chars/4)", "", "", est.text_tokens, text_cost))
-    out_cost = est.cost - est.input_cost if known and est.cost is not None else None  # type: ignore
+    out_cost = est.cost - est.input_cost if est.input_cost is not None and \
+        est.cost is not None else None
     lines.append(row("answer (at most)", "", "", est.output_tokens, out_cost))
-    total = est.input_tokens
-    lines.append(f"total: {'unknown' if total is None else total} input tokens, up to "
+    tokens_in = est.input_tokens
+    lines.append(f"total: {'unknown' if tokens_in is None else tokens_in} input tokens, up to "
                  f"{est.output_tokens} output tokens; {money(est.cost, 6)} at most"
                  + (f" ({money(est.input_cost, 6)} for the input)" if known else "")
                  + f" with {est.model}" + (f", prices of {est.price_date}" if est.price_date
                                             else ""))
-    if total is None:
+    if tokens_in is None:
         lines.append("No published image token formula is known for this model, so the cost "
                      "cannot be estimated; unknown is not zero.")
     elif est.cost is None:
@@ -344,6 +358,34 @@ def render_estimate(est: Estimate) -> str:
 
 
 # --- budget ---------------------------------------------------------------------------------
+
+BUDGET_MAX_TOKENS = 4096  # answer cap under a budget when none is given, to bound the cost
+
+
+def preflight(images: list[Image], model_id: str, prompt: str, detail: str,
+              max_tokens: int | None, requests: int, max_cost: Decimal | float | None,
+              ) -> tuple[Estimate, Budget | None]:
+    """A job's estimate before anything is sent, and its budget under ``max_cost`` (None
+    without one): a BudgetError when the estimate is already over it."""
+    capped = max_tokens or (BUDGET_MAX_TOKENS if max_cost is not None else None)
+    est = estimate(images, model_id, prompt, detail, capped, requests=requests)
+    if max_cost is None:
+        return est, None
+    cap = Decimal(str(max_cost))
+    if est.cost is not None and est.cost > cap:
+        raise BudgetError(f"the estimate {money(est.cost)} is over max_cost={money(cap)}; "
+                          "nothing was sent. Raise max_cost=, use fewer images, or try "
+                          "detail=low.")
+    return est, Budget(cap)
+
+
+class Purse(Protocol):
+    """What spends under a cap: a Budget, or several caps held as one (the server's)."""
+
+    def reserve(self, amount: Decimal | None) -> Any: ...
+
+    def settle(self, held: Any, actual: Decimal | None) -> None: ...
+
 
 @dataclass(frozen=True, eq=False)
 class Reservation:
@@ -539,7 +581,7 @@ def optimize(request: Request, task: str | None = None) -> tuple[Request, int]:
              for im in request.images]
     if all(p.detail == "auto" for p in plans):
         return request, 0
-    detail = "low" if all(p.detail == "low" for p in plans) else "high"
+    detail: Detail = "low" if all(p.detail == "low" for p in plans) else "high"
     sent = tuple(resize(im, *p.size) for im, p in zip(request.images, plans, strict=True))
     saved = sum((p.full_tokens or 0) - (image_tokens(request.model, im.width, im.height, detail)
                                         or 0) for im, p in zip(sent, plans, strict=True))

@@ -5,6 +5,7 @@
     │   ├── UnsupportedImage    not an image format we can send
     │   └── ImageTooLarge       over the pixel or byte guard
     ├── ConfigError             missing API key, unknown provider or model, bad option
+    │   └── OptionError         an option out of its range (names the parameter)
     ├── ProviderError           the model's API failed (carries provider and status)
     │   ├── AuthError           401/403: key missing, wrong or without access
     │   ├── RateLimitError      429 on every request sent
@@ -48,6 +49,15 @@ class ImageTooLarge(InputError):
 
 class ConfigError(PixelproofError):
     pass
+
+
+class OptionError(ConfigError):
+    """An option out of its range. ``parameter`` names it, ``problem`` says what is wrong with
+    its value: the CLI puts its flag before that."""
+
+    def __init__(self, parameter: str, value: object, problem: str) -> None:
+        self.parameter, self.problem = parameter, f"{value} {problem}"
+        super().__init__(f"{parameter}={value!r} {problem}")
 
 
 class ProviderError(PixelproofError):

@@ -67,21 +67,17 @@ def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: s
                   detail: Detail = "auto", system: str | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
                   **extra: Any) -> Request:
-    if temperature is not None and (
-            why := providers.temperature_problem(temperature, [model])):
-        raise ConfigError(f"temperature={temperature} {why}.")
-    if max_tokens is not None and max_tokens < 1:
-        raise ConfigError(f"max_tokens={max_tokens} is not a token count: give 1 or more.")
+    Options(model=model, detail=detail, max_tokens=max_tokens,
+            temperature=temperature).checked()
     return Request(model=model or providers.default_model(), prompt=prompt,
                    images=tuple(images), system=system, detail=detail,
                    max_tokens=max_tokens, temperature=temperature, **extra)
 
 
-BUDGET_MAX_TOKENS = 4096  # answer cap under --max-cost when none is given, to bound the cost
 
 
 async def send(request: Request, http: Http, *, base_url: str | None = None,
-               budget: cost.Budget | None = None, store: Store | None = None,
+               budget: cost.Purse | None = None, store: Store | None = None,
                cache: bool = True) -> Response:
     """One request to its provider, priced; under a budget, its worst case is reserved first.
     With a store, usage is logged and a repeat comes from the cache (free, ``cached=True``);
@@ -119,21 +115,22 @@ def _keep(store: Store, key: str, target: providers.Target, response: Response) 
 
 
 async def _send(request: Request, target: providers.Target, http: Http,
-                budget: cost.Budget | None) -> Response:
-    held = None
+                budget: cost.Purse | None) -> Response:
+    held: cost.Reservation | None = None
     if budget is not None:
         if request.max_tokens is None:
-            request = replace(request, max_tokens=BUDGET_MAX_TOKENS)
+            request = replace(request, max_tokens=cost.BUDGET_MAX_TOKENS)
         held = budget.reserve(cost.request_ceiling(request, request.max_tokens or 0))
     try:
         response = await providers.get(target).complete(request, target, http)
     except BaseException as e:
-        if held is not None:  # an HTTP error is not billed; a timeout may have been
+        # an HTTP error is not billed; a timeout may have been
+        if budget is not None and held is not None:
             budget.settle(held, Decimal(0) if getattr(e, "status", None) else None)
         raise
     if response.cost is None:
         response = replace(response, cost=cost.cost_of(request.model, response.usage))
-    if held is not None:
+    if budget is not None and held is not None:
         budget.settle(held, response.cost)
     return response
 
@@ -146,7 +143,7 @@ def prepare(request: Request) -> tuple[Request, int]:
 
 async def stream(request: Request, http: Http, *, base_url: str | None = None,
                  store: Store | None = None,
-                 budget: cost.Budget | None = None) -> AsyncIterator[str | Response]:
+                 budget: cost.Purse | None = None) -> AsyncIterator[str | Response]:
     """Text pieces as they arrive, then the whole Response (from the cache when it is there);
     under a budget, the request's worst case is reserved first, as ``send`` does."""
     target = providers.resolve(request.model, base_url)
@@ -160,7 +157,7 @@ async def stream(request: Request, http: Http, *, base_url: str | None = None,
     held = None
     if budget is not None and not target.spec.offline:
         if request.max_tokens is None:
-            request = replace(request, max_tokens=BUDGET_MAX_TOKENS)
+            request = replace(request, max_tokens=cost.BUDGET_MAX_TOKENS)
         held = budget.reserve(cost.request_ceiling(request, request.max_tokens or 0))
     try:
         async for piece in _stream(request, target, http, store, key):
@@ -193,7 +190,7 @@ async def _stream(request: Request, target: providers.Target, http: Http, store:
 
 async def adescribe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT, *,
                     options: Options | None = None, http: Http | None = None,
-                    budget: cost.Budget | None = None, store: Store | None = None,
+                    budget: cost.Purse | None = None, store: Store | None = None,
                     **given: Any) -> Response:
     """Ask one question about one or several images, sent together in one request. The
     options (``model=``, ``detail=``, ...) are ``Options``' that a question takes."""
@@ -351,7 +348,7 @@ VOTE_TEMPERATURE = 0.7  # extra samples for --votes need some variety
 async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = None,
                    fmt: str = "markdown", model: str | None = None, prompt: str | None = None,
                    attempts: int = DEFAULT_ATTEMPTS, base_url: str | None = None,
-                   budget: cost.Budget | None = None, store: Store | None = None,
+                   budget: cost.Purse | None = None, store: Store | None = None,
                    **options: Any) -> Extraction:
     """Ask, parse, validate; re-ask with the exact problems up to ``attempts`` times in all."""
     model = model or providers.default_model()
@@ -364,7 +361,7 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
         image, schema, fmt, model=model, prompt=prompt, native=native, **options))
     if target.spec.offline:
         attempts = 1  # the engine answers the same every time
-    usage, turns = Usage(), ()
+    usage, turns = Usage(), tuple[Turn, ...]()
     spent: Decimal | None = Decimal(0)
     for attempt in range(1, attempts + 1):
         try:
@@ -464,7 +461,7 @@ class ExtractResult:
 async def aextract(image: ImageInput | Iterable[ImageInput], schema: Any = None, *,
                    fields: str | None = None, options: Options | None = None,
                    concurrency: int = 8, http: Http | None = None,
-                   budget: cost.Budget | None = None, store: Store | None = None,
+                   budget: cost.Purse | None = None, store: Store | None = None,
                    **given: Any) -> ExtractResult:
     """Extract from every image (every PDF page) as its own item, concurrently. The options
     (``model=``, ``format=``, ``verify=``, ...) are ``Options``', checked before any image is

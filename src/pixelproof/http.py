@@ -184,7 +184,7 @@ class Transport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with _mapped():
             response = await super().handle_async_request(request)
-        response.stream = _Body(response.stream)  # type: ignore[arg-type]
+        response.stream = _Body(response.stream)
         return response
 
 
@@ -246,22 +246,9 @@ class _Attempts:
             try:
                 req = http.client.build_request(self.method, self.url, **self.kwargs)
                 r = await http.client.send(req, stream=self.stream)
-            except httpx.TimeoutException:
-                if last:
-                    raise NetworkError(
-                        f"{self.provider}: no answer from {_host(self.url)} in time "
-                        f"{_sent(attempt + 1)}. Try again, raise the timeout, or check the "
-                        "server.", provider=self.provider) from None
-                await asyncio.sleep(backoff(attempt))
-                continue
             except httpx.HTTPError as e:
                 if last:
-                    kind = ConnectionRefused if isinstance(e, httpx.ConnectError) \
-                        else NetworkError
-                    raise kind(
-                        f"{self.provider}: cannot reach {_host(self.url)} "
-                        f"({type(e).__name__}, {_sent(attempt + 1)}). Check the base URL and "
-                        "that the server runs.", provider=self.provider) from None
+                    raise self._unreached(e, attempt + 1) from None
                 await asyncio.sleep(backoff(attempt))
                 continue
             if http.limiter:
@@ -287,6 +274,17 @@ class _Attempts:
                 continue
             raise map_status(r, self.provider, self.hints, attempt + 1)
         raise AssertionError("unreachable")
+
+    def _unreached(self, e: httpx.HTTPError, requests: int) -> NetworkError:
+        """The error for a request that got no answer: timed out, refused or broken off."""
+        host, sent = _host(self.url), _sent(requests)
+        if isinstance(e, httpx.TimeoutException):
+            return NetworkError(f"{self.provider}: no answer from {host} in time {sent}. Try "
+                                "again, raise the timeout, or check the server.",
+                                provider=self.provider)
+        kind = ConnectionRefused if isinstance(e, httpx.ConnectError) else NetworkError
+        return kind(f"{self.provider}: cannot reach {host} ({type(e).__name__}, {sent}). Check "
+                    "the base URL and that the server runs.", provider=self.provider)
 
     async def __aexit__(self, *exc: object) -> None:
         if self.response is not None:

@@ -372,7 +372,8 @@ def _pdf_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> l
         for p in [page] if page else range(1, n + 1):
             with _PDFIUM:
                 pdf_page = pdf[p - 1]
-                bitmap = pdf_page.render(scale=_pdf_scale(*pdf_page.get_size(), max_pixels))
+                width, height = pdf_page.get_size()
+                bitmap = pdf_page.render(scale=_pdf_scale(width, height, max_pixels))
                 im = bitmap.to_pil().copy()  # its own pixels: the bitmap is freed now
                 bitmap.close()
                 pdf_page.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from . import providers
-from .errors import ConfigError
+from .errors import ConfigError, OptionError
 from .output import FORMATS
 
 DETAILS = ("low", "high", "auto")
@@ -50,29 +50,34 @@ class Options:
                                   f"{', '.join(names)}.")
         if "vote_models" in given:
             given = {**given, "vote_models": tuple(given["vote_models"] or ())}
-        return replace(base or cls(), **given).checked()
+        return replace(base or cls(), **given).usable()
 
     def checked(self) -> Options:
         """This value, or a ConfigError naming the first option out of its range."""
         if self.model is not None and not (isinstance(self.model, str) and self.model.strip()):
             raise ConfigError("model= names no model: give an id such as openai:gpt-4o-mini "
                               "or local.")
-        for name, value, allowed in (("format", self.format, FORMATS),
-                                     ("detail", self.detail, DETAILS)):
-            if value not in allowed:
-                raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}.")
-        for name, value, top in (("attempts", self.attempts, MAX_ATTEMPTS),
+        for name, word, allowed in (("format", self.format, FORMATS),
+                                    ("detail", self.detail, DETAILS)):
+            if word not in allowed:
+                raise OptionError(name, word, f"is not one of {', '.join(allowed)}.")
+        for name, count, top in (("attempts", self.attempts, MAX_ATTEMPTS),
                                  ("votes", self.votes, MAX_VOTES)):
-            if not (isinstance(value, int) and 1 <= value <= top):
-                raise ConfigError(f"{name}={value!r} is not in 1 to {top}.")
+            if not (isinstance(count, int) and 1 <= count <= top):
+                raise OptionError(name, count, f"is not in 1 to {top}.")
         if self.max_tokens is not None and not (
                 isinstance(self.max_tokens, int) and self.max_tokens >= 1):
-            raise ConfigError(f"max_tokens={self.max_tokens} is not a token count: give 1 or "
-                              "more.")
+            raise OptionError("max_tokens", self.max_tokens,
+                              "is not a token count: give 1 or more.")
         if self.temperature is not None and (why := providers.temperature_problem(
                 self.temperature, [self.model, *self.vote_models])):
-            raise ConfigError(f"temperature={self.temperature} {why}.")
-        for model in (self.model, *self.vote_models):
+            raise OptionError("temperature", self.temperature, f"{why}.")
+        return self
+
+    def usable(self) -> Options:
+        """This value checked, and its models' API keys there (a ConfigError naming the
+        variable to set when one is missing)."""
+        for model in (self.checked().model, *self.vote_models):
             providers.api_key(providers.resolve(model or providers.default_model(),
                                                 self.base_url))
         return self

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -83,9 +84,9 @@ def connect(address: str = "auto") -> None:
         return
     try:
         if address == "local":
-            ray.init(include_dashboard=False, logging_level="ERROR")
+            ray.init(include_dashboard=False, logging_level=logging.ERROR)
         else:
-            ray.init(address=address, logging_level="ERROR")
+            ray.init(address=address, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise ConfigError(f"--ray: no Ray cluster at {address!r} ({e}). Start one with "
                           "`ray start --head`, pass its address with --ray-address, or use "
@@ -335,7 +336,7 @@ class ItemRunner:
     def __init__(self, ocr_actors: list[Any], lookup: Any, limits: Any, purse: Any,
                  env: Any, timeout: float, retries: int, connections: int) -> None:
         _take_env(env)
-        ocr.configure(pool=ActorPool(ocr_actors))
+        ocr.configure(pool=ActorPool(ocr_actors))  # type: ignore[arg-type]  # Pool's interface
         self.lookup = lookup
         self.reads = _Reads(lookup) if lookup is not None else None
         if self.reads is not None:
@@ -374,7 +375,7 @@ class ItemRunner:
         PAID.set(lambda price: outbox.add("paid", price))
         result = await _item(
             image, job.task, self.http, job.spec, job.fmt, job.model, job.prompt,
-            self.budget if job.budget else None,  # type: ignore[arg-type]
+            self.budget if job.budget else None,
             _Relay(self.lookup, outbox) if self.lookup is not None else None,  # type: ignore
             job.base_url, dict(job.options), self._outage(job))
         if self.reads is not None and (raw := self.reads.new.pop(image.sha256, None)):
@@ -439,7 +440,7 @@ class Executor:
                   run: str | None, spent: dict[str, Decimal | None], http: Http | None,
                   concurrency: int, budget: cost.Budget | None, retries: int,
                   base_url: str | None, limiter: RateLimiter | None,
-                  options: dict[str, Any]) -> AsyncIterator[Extraction]:
+                  options: dict[str, Any]) -> AsyncGenerator[Extraction, None]:
         """Each item's Extraction as it finishes, recorded in ``store`` under ``run`` as a local
         run records it. Items in flight: ``concurrency``, at least two per OCR actor."""
         self.start()
@@ -527,11 +528,11 @@ class _Helpers:
 
     async def close(self) -> None:
         if self.purse is not None and self.budget is not None:  # the spend, told here too
-            spent = await self.purse.spent.remote()
+            spent = await self.purse.spent.remote()  # type: ignore[attr-defined]
             self.budget.settle(self.budget.reserve(spent), spent)
         for actor in (self.lookup, self.limits, self.purse):
             if actor is not None:
-                ray.kill(actor)
+                ray.kill(actor)  # type: ignore[arg-type]
 
 
 async def _ask(asker: Any, item: Item, job: Job, store: Store | None,
@@ -599,7 +600,7 @@ class PageExtractor:
     def __init__(self, job: Job, column: str | None, limits: Any, purse: Any,
                  env: Any) -> None:
         _take_env(env)
-        ocr.configure(pool=OwnPool())  # pages read in this actor, on its CPU
+        ocr.configure(pool=OwnPool())  # type: ignore[arg-type]  # read here, on its CPU
         self.job, self.column, self.limits = job, column, limits
         self.budget = _Budget(purse) if purse is not None else None
 
@@ -641,7 +642,7 @@ class PageExtractor:
                 if job.reads:
                     ocr.submit(image)
                 return await _item(image, job.task, http, job.spec, job.fmt, job.model,
-                                   job.prompt, self.budget, None,  # type: ignore[arg-type]
+                                   job.prompt, self.budget, None,
                                    job.base_url, dict(job.options))
 
             return list(await asyncio.gather(*(one(image) for image in images)))

@@ -25,6 +25,7 @@ from typing import Any
 
 import platformdirs
 
+from .cost import total
 from .errors import ConfigError, StoreError
 from .types import Request, Response, Usage
 
@@ -144,10 +145,6 @@ def _now() -> str:
 
 def _money(text: str | None) -> Decimal | None:
     return None if text is None or text == "NaN" else Decimal(text)  # NaN: paid, price unknown
-
-
-def _sum(costs: list[Decimal | None]) -> Decimal | None:
-    return None if None in costs else sum(costs, Decimal(0))  # type: ignore[arg-type]
 
 
 class Store:
@@ -293,7 +290,7 @@ class Store:
                 " FROM usage WHERE day >= ? GROUP BY day, model ORDER BY day, model",
                 ((since or date.min).isoformat(),)).fetchall()
         return [UsageRow(day, model, sent, hits, tin, tout,
-                         _sum([_money(c) for c in json.loads(costs)]))
+                         total(_money(c) for c in json.loads(costs)))
                 for day, model, sent, hits, tin, tout, costs in rows]
 
     # --- batch runs -------------------------------------------------------------------------
@@ -451,7 +448,7 @@ class Store:
             counts.setdefault(run, {})[status] = n
             # done: NULL is a price not known; other items hold what was paid for them, if any
             paid = [_money(c) for c in json.loads(costs) if status == "done" or c is not None]
-            spend[run] = _sum([spend.get(run), _sum(paid)])
+            spend[run] = total([spend.get(run), total(paid)])
         return [RunSummary(name, created, counts[name], spend[name]) for name, created in runs]
 
 

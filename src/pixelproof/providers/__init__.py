@@ -108,8 +108,8 @@ def api_key(target: Target) -> str | None:
                           "key again, without anything around it.")
     if target.api_key or not needed:
         return target.api_key
-    names = " or ".join(spec.key_vars)
-    raise ConfigError(f"{target.id}: no API key. Set {names} in the environment "
+    raise ConfigError(f"{target.id}: no API key. Set {' or '.join(spec.key_vars)} in the "
+                      "environment "
                       "(or use -m local to run offline).")
 
 
@@ -174,7 +174,7 @@ def secret_vars() -> set[str]:
 def get(target: Target) -> Provider:
     """The provider object for a target (the local engine's module loads on first use)."""
     spec = target.spec
-    return getattr(importlib.import_module(f".{spec.module}", __name__), spec.cls)()  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(f".{spec.module}", __name__), spec.cls)()
 
 
 # The provider modules import the names above; their specs, in the order default_model() tries.

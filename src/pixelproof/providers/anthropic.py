@@ -88,7 +88,7 @@ def parse(data: dict[str, Any], target: Target, request: Request | None = None,
                 request.json_schema.get("type") != "object"
             texts.append(json.dumps(value.get("result") if wrapped else value))
     stop = data.get("stop_reason")
-    finish = _FINISH.get(stop, stop)
+    finish = _FINISH.get(stop or "", stop)
     text = "".join(texts)
     return Response(text=text, model=data.get("model") or target.model,
                     usage=usage(data.get("usage")), finish_reason=finish,

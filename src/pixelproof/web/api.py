@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import formats, schemas
+from .. import cost, formats, schemas
 from ..batch import from_json, to_json
 from ..errors import PixelproofError
 from ..extract import DEFAULT_PROMPT, adescribe, extract_one, tagged
@@ -123,7 +123,8 @@ def _usage(usage: Usage) -> dict[str, int]:
 
 
 def _total(costs: list[Decimal | None]) -> str | None:
-    return None if None in costs else str(sum(costs, Decimal(0)))  # type: ignore[arg-type]
+    spent = cost.total(costs)
+    return None if spent is None else str(spent)
 
 
 @router.post("/v1/extract", openapi_extra=_BODY)

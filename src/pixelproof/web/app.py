@@ -57,7 +57,7 @@ def _review_pages(app: FastAPI, service: Service) -> None:
     app.mount("/static", StaticFiles(directory=review.STATIC), name="static")
 
     @app.middleware("http")
-    async def pages(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def pages(request: Request, call_next):
         response = await call_next(request)
         if request.url.path.startswith(("/runs/", "/api/runs/", "/static/")):
             response.headers["Content-Security-Policy"] = CSP
@@ -84,7 +84,7 @@ def review_app(store: Store, run: str, *, token: str | None = None) -> FastAPI:
     app = FastAPI(title="pixelproof", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def guard(request: Request, call_next):
         given = request.query_params.get("token") or request.cookies.get(COOKIE) or \
             request.headers.get("authorization", "").removeprefix("Bearer ")
         if token is not None and not hmac.compare_digest(given.encode(), token.encode()):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from .. import providers
 from ..errors import InputError, PixelproofError
 from ..extract import build_request, read_answer, send, stream
-from ..types import Image, Response, Turn
+from ..types import Detail, Image, Response, Turn
 from ..verify import check
 from .security import ApiError, api_error, error_body
 from .service import Authorized, Service, service_of
@@ -103,7 +103,7 @@ async def to_request(body: ChatRequest, service: Service) -> Any:
     for url, _ in urls:
         images += await asyncio.to_thread(service.load, url)
     details = [d for _, d in urls if d]
-    detail = "high" if "high" in details else "low" if details and all(
+    detail: Detail = "high" if "high" in details else "low" if details and all(
         d == "low" for d in details) else "auto"
     model = body.model or service.model
     schema = (body.response_format or {}).get("json_schema") \

@@ -71,7 +71,8 @@ def install(app: FastAPI, max_body: int) -> None:
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
         if isinstance(e, ApiError):
             return _answer(e)
-        return _answer(ApiError(e.status_code, str(e.detail), headers=e.headers,
+        return _answer(ApiError(e.status_code, str(e.detail),
+                                headers=dict(e.headers) if e.headers else None,
                                 code="not_found" if e.status_code == 404 else None))
 
     @app.exception_handler(RequestValidationError)

@@ -136,7 +136,7 @@ Authorized = Annotated[Caller, Depends(caller_of)]
 
 
 def service_of(request: Request) -> Service:
-    return request.app.state.service  # type: ignore[no-any-return]
+    return request.app.state.service
 
 
 # --- jobs ---------------------------------------------------------------------------------
@@ -227,8 +227,7 @@ class Jobs:
             except PixelproofError as e:
                 failed.append({"source": given["url"], "error": redact(str(e))})
                 continue
-            items += [Item(f"{im.label}@{im.sha256[:16]}", im.source, im.page, im)
-                      for im in loaded]
+            items += [Item.of(im) for im in loaded]
         (where / "failed.json").write_text(json.dumps(failed))
         knobs = spec["knobs"]
         caller = service.guard.named(spec["owner"])

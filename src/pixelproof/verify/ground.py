@@ -3,6 +3,7 @@ printed line and column, a labelled value next to a label that names it, text wo
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -41,7 +42,7 @@ def verify(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Re
         from ..images import load
         from ..ocr import read
         if isinstance(image, str | bytes) or hasattr(image, "__fspath__"):
-            image = load(image)[0]
+            image = load(image if isinstance(image, bytes) else os.fspath(image))[0]
         ocr = read(image)
     return check(image, data, ocr=ocr)
 
@@ -104,8 +105,8 @@ def _column(boxes: list[Box], header: Box | None) -> _Column | None:
     line up with at least half of the others (a value found in another column does not
     widen it)."""
     under = [b for b in boxes if header and _overlap(b, (header[0], header[2])) > 0]
-    if under or header and len(boxes) < 2:
-        agreed = [header, *under]  # type: ignore[list-item]
+    if header is not None and (under or len(boxes) < 2):
+        agreed = [header, *under]
     else:  # no header, or one set off from its values: the values that line up
         agreed = [b for b in boxes if 2 * sum(_overlap(b, (o[0], o[2])) > 0 for o in boxes) >=
                   len(boxes) + 1]
@@ -154,17 +155,17 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
     found = [replace(r, claimed=tuple(b for m, boxes in texts.items() if m != n for b in boxes))
              for n, r in enumerate(found)]
     boxes: dict[str, list[Box]] = {}
-    for row in found:
-        for key in row.cells:
-            if (hit := row.hit(key)) is not None:
+    for placed in found:
+        for key in placed.cells:
+            if (hit := placed.hit(key)) is not None:
                 boxes.setdefault(key, []).append(hit.box)
     top = min((r.line for r in found if r.line is not None), default=0)
     columns = {k: _column(b, _header(k, top, page)) for k, b in boxes.items()}
     negative = {k for r in found for k in r.cells if mostly_negative([x.get(k) for x in rows])}
     out = {}
-    for n, row in enumerate(found):
-        for key, value in row.cells.items():
-            out[f"{path}[{n}].{key}"] = _check_cell(f"{path}[{n}].{key}", key, value, row,
+    for n, placed in enumerate(found):
+        for key, value in placed.cells.items():
+            out[f"{path}[{n}].{key}"] = _check_cell(f"{path}[{n}].{key}", key, value, placed,
                                                     columns.get(key), key in negative, page)
     return out
 

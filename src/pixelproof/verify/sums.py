@@ -77,12 +77,13 @@ def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
             values = [num(r.get(col)) for r in body]
             total = num(rows[-1].get(col))
             if col not in (label_col, "table") and total is not None and None not in values:
-                out.append(_sum_check(f"{col} column total", sum(values, Decimal(0)), total,
+                out.append(_sum_check(f"{col} column total", sum(
+                    (v for v in values if v is not None), Decimal(0)), total,
                                       [f"{a}.{col}" for a in at]))
     if qty and price and amount:
         for n, r in enumerate(body):
             q, p, a = num(r.get(qty)), num(r.get(price)), num(r.get(amount))
-            if None not in (q, p, a):
+            if q is not None and p is not None and a is not None:
                 out.append(_sum_check(f"line {n + 1}: {qty} x {price} = {amount}", q * p, a,
                                       [f"{at[n]}.{k}" for k in (qty, price, amount)]))
     if balance:
@@ -135,11 +136,12 @@ def _lines_sum(path: str, body: list[dict[str, Any]], at: list[str],
         n = given.index(None)
         notes.append(f"{path}: the lines are not added up: {at[n]} has no {column}")
         return []
+    figures = [x for x in given if x is not None]
     less = [bool(label and _LESS.search(str(r.get(label, "")))) for r in body]
     counts = [num(r.get(qty)) if qty else None for r in body]
-    ways = [(given, f"{column} lines", [f"{a}.{column}" for a in at])]
+    ways = [(figures, f"{column} lines", [f"{a}.{column}" for a in at])]
     if not amount and qty and any(q not in (None, 1) for q in counts):
-        ways.append(([p * (q if q is not None else 1) for p, q in zip(given, counts, strict=True)],
+        ways.append(([p * (q or Decimal(1)) for p, q in zip(figures, counts, strict=True)],
                      f"{qty} x {price} lines", [f"{a}.{k}" for a in at for k in (qty, price)]))
     subtotal, total = _scalar(scalars, _SUBTOTAL), _scalar(scalars, _TOTAL)
     if not (subtotal or total):

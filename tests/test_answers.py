@@ -115,3 +115,18 @@ def test_letters_are_forgiven_as_ocr_noise_only():
     long = ["KUALA", "LUMPURSELANGOR", "IPOH"]
     assert not align.locate("KUALA LUMPURSELENGAR IPOH", long, clear=clear).ok
     assert align.locate("KUALA LUMPURSELENGAR IPOH", long, clear=unsure).ok
+
+
+def test_a_descriptions_claims_are_checked_against_the_page():
+    from pixelproof.verify.claims import check_claims, claims
+
+    text = ('A receipt from KEDAI RUNCIT MAJU dated 9 January 2019: two green teas at 1.50, '
+            'a total of RM 9.00 and "THANK YOU COME AGAIN" at the foot; paid 12.00 in cash.')
+    assert [k for k, _ in claims(text)] == ["date", "number", "number", "quote", "number"]
+    report = check_claims(text, [(None, MY)])
+    got = {c.value: c.status for c in report.checks}
+    assert got["9 January 2019"] == "verified" and got["RM 9.00"] == "verified"
+    assert got["1.50"] == "verified"
+    assert got["12.00"] == "unverified"  # never printed
+    assert got["THANK YOU COME AGAIN"] == "unverified"
+    assert report.summary().startswith("5 values: 3 verified, 2 unverified")

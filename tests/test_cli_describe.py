@@ -114,3 +114,23 @@ def test_library_describe(pngs):
         one = pixelproof.describe(raw, model="openai:m", base_url=api.url)
     assert r.text == "I see 2 image(s)." and r.usage.output_tokens == 20 and r.seconds > 0
     assert one.text == "I see 1 image(s)."
+
+
+def test_describe_checks_the_figures_its_answer_states(tmp_path):
+    from render import receipt
+
+    doc = receipt(3)
+    path = tmp_path / "receipt.png"
+    doc.image.save(path)
+    said = f"A bakery receipt: the total is {doc.values['Total']}, paid with 999.99 in cash."
+    with FakeAPI(answer=lambda body: said) as api:
+        shown = cli("describe", str(path), "--show", "-m", "openai:m", "--base-url", api.url)
+        as_json = cli("describe", str(path), "--json", "-m", "openai:m", "--base-url", api.url)
+        skipped = cli("describe", str(path), "--no-verify", "-m", "openai:m", "--base-url",
+                      api.url)
+    assert shown.returncode == 0, shown.stderr
+    assert "claims: 2 values: 1 verified, 1 unverified" in shown.stderr
+    assert "claims[1] = '999.99'" in shown.stderr
+    report = json.loads(as_json.stdout)["verification"]
+    assert [c["status"] for c in report["checks"]] == ["verified", "unverified"]
+    assert "claims:" not in skipped.stderr

@@ -130,3 +130,50 @@ def test_a_descriptions_claims_are_checked_against_the_page():
     assert got["12.00"] == "unverified"  # never printed
     assert got["THANK YOU COME AGAIN"] == "unverified"
     assert report.summary().startswith("5 values: 3 verified, 2 unverified")
+
+
+def test_a_second_look_reads_a_misread_figure_again_closer():
+    from PIL import Image, ImageDraw
+    from render import font
+
+    from pixelproof.types import OcrResult, Word
+    from pixelproof.verify import check
+
+    image = Image.new("RGB", (640, 200), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((40, 40), "SUBTOTAL", font=font(22), fill="black")
+    draw.text((40, 100), "TOTAL", font=font(22), fill="black")
+    draw.text((420, 100), "112.45", font=font(22), fill="black")
+    box = draw.textbbox((420, 100), "112.45", font=font(22))
+    misread = OcrResult((Word("SUBTOTAL", (40, 40, 160, 64), 0.99, 0),
+                         Word("TOTAL", (40, 100, 120, 124), 0.99, 1),
+                         Word("112.46", box, 0.97, 1)), 640, 200)  # one digit misread
+    (first,) = check(None, {"total": 112.45}, ocr=misread).checks
+    assert first.status == "contradicted"  # no image: no second look
+    (again,) = check(image, {"total": 112.45}, ocr=misread).checks
+    assert again.status == "verified" and "read again closer" in again.note, again
+    (wrong,) = check(image, {"total": 112.47}, ocr=misread).checks
+    assert wrong.status == "contradicted" and "read again closer: '112.45'" in wrong.note
+
+
+def test_an_empty_cell_is_told_apart_from_one_the_engine_cannot_read():
+    from PIL import Image, ImageDraw
+
+    from pixelproof.types import OcrResult, Word
+    from pixelproof.verify import check
+
+    image = Image.new("RGB", (700, 200), "white")
+    draw = ImageDraw.Draw(image)
+    draw.line((520, 118, 600, 126), fill="black", width=5)  # a scribble where a figure was
+    words = [Word("Item", (40, 20, 100, 44), 0.99, 0), Word("Qty", (300, 20, 340, 44), .99, 0),
+             Word("Amount", (500, 20, 600, 44), .99, 0),
+             Word("Tea", (40, 60, 90, 84), 0.99, 1), Word("2", (300, 60, 312, 84), .99, 1),
+             Word("3.00", (520, 60, 580, 84), 0.99, 1),
+             Word("Soap", (40, 110, 100, 134), 0.99, 2), Word("3", (300, 110, 312, 134), .99, 2),
+             Word("Milk", (40, 160, 100, 184), 0.99, 3), Word("4", (300, 160, 312, 184), .99, 3)]
+    rows = [{"item": "Tea", "qty": 2, "amount": 3.0}, {"item": "Soap", "qty": 3, "amount": 1.2},
+            {"item": "Milk", "qty": 4, "amount": 2.0}]
+    report = check(image, {"rows": rows}, ocr=OcrResult(tuple(words), 700, 200))
+    notes = {c.path: c.note for c in report.checks if c.status != "verified"}
+    assert notes["rows[1].amount"].startswith("not read on the page"), notes
+    assert notes["rows[2].amount"].startswith("not printed"), notes

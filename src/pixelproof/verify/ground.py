@@ -10,9 +10,12 @@ from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import Any
 
+from PIL import Image as PILImage
+
 from .. import formats, tables
 from ..types import Image, OcrResult
 from . import totals
+from .look import second_look
 from .page import (
     DEBIT,
     Page,
@@ -68,7 +71,9 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
         key_value = path.endswith(".value") and isinstance(parent(data, path), dict)
         label = str(parent(data, path).get("key", "")) if key_value else name
         checks[path] = _check_field(path, label, value, page, labels)
-    ordered = [checks[p] for p, _, _ in leaves(data) if p in checks]
+    ordered = second_look([checks[p] for p, _, _ in leaves(data) if p in checks],
+                          image if isinstance(image, Image | PILImage.Image) else None,
+                          page.dayfirst)
     found, notes = sums(data, printed_extras(labels))
     return Report(tuple(ordered), tuple(explained(a, labels) for a in found), notes=tuple(notes),
                   image=image if isinstance(image, Image) else None)
@@ -201,7 +206,9 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: _Column | No
             text = " ".join(w.text for w in words)
             return Check(path, value, "contradicted", union(words), text,
                          f"its cell reads {text!r}{elsewhere}")
-        return Check(path, value, "unverified", None, None,
+        line = page.lines[row.line]
+        cell = (column[0], min(w.box[1] for w in line), column[1], max(w.box[3] for w in line))
+        return Check(path, value, "unverified", cell, None,
                      f"its cell is empty in the image{elsewhere}")
     return Check(path, value, "unverified", None, None, "not on its row's line in the image")
 

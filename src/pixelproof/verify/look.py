@@ -1,0 +1,96 @@
+"""A second look before a value is called contradicted or its cell empty: the value's place on
+the page read again closer (cropped, contrast stretched, scaled up so its text is about 48 px
+tall), and the value decided from both reads. Where the closer read finds nothing, the place is
+told apart by its ink: "not read on the page" when it holds marks the engine cannot read,
+"not printed" when it is blank."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from .. import tables
+from ..types import Image
+from .page import cell_number, matches
+from .report import Box, Check
+
+LOOKS = 8  # second looks per page at most: each is an OCR read of a small crop
+TEXT_HEIGHT = 48.0  # px: the height the crop's text is scaled to
+
+
+def second_look(checks: list[Check], image: Image | PILImage.Image | None,
+                dayfirst: bool | None) -> list[Check]:
+    """``checks`` with each contradicted figure, date or short text, and each value whose cell
+    was read empty, decided again from a closer read of its box."""
+    if image is None:
+        return checks
+    page: PILImage.Image | None = None
+    out, looks = [], 0
+    for check in checks:
+        if not _worth(check) or looks >= LOOKS:
+            out.append(check)
+            continue
+        if page is None:
+            from ..images import to_pil
+            page = to_pil(image) if isinstance(image, Image) else image.convert("RGB")
+        looks += 1
+        out.append(_again(check, page, dayfirst))
+    return out
+
+
+def _worth(check: Check) -> bool:
+    if check.box is None or check.status == "verified" or len(str(check.value).split()) > 3:
+        return False
+    return check.status == "contradicted" or check.note.startswith("its cell is empty")
+
+
+def _again(check: Check, page: PILImage.Image, dayfirst: bool | None) -> Check:
+    from ..ocr import read
+
+    assert check.box is not None
+    crop = _crop(page, check.box)
+    got = read(crop)
+    text = " ".join(w.text for w in got.words)
+    said = bool(text) and (matches(check.value, text, dayfirst) or any(
+        matches(check.value, c.text, dayfirst) or _same_number(check.value, c.text)
+        for line in got.lines for c in tables.cells_of(line)))
+    if said:
+        return replace(check, status="verified", ocr_text=text,
+                       note=f"read again closer: {text!r}")
+    if check.status == "contradicted":
+        return replace(check, note=f"{check.note}; read again closer: {text!r}" if text else
+                       f"{check.note}; a closer read finds no text")
+    return replace(check, note="not read on the page: its cell holds marks the engine "
+                   "cannot read" if _inked(crop) else "not printed: its cell is blank")
+
+
+def _same_number(value: Any, text: str) -> bool:
+    number = cell_number(text)
+    return number is not None and not isinstance(value, bool) and isinstance(
+        value, int | float) and number == cell_number(str(value))
+
+
+def _crop(page: PILImage.Image, box: Box) -> PILImage.Image:
+    """``box`` with a margin of half its height, contrast stretched, its text scaled to
+    about TEXT_HEIGHT px (at most 4x)."""
+    x0, y0, x1, y1 = box
+    height = max(y1 - y0, 4.0)
+    pad = height / 2
+    region = page.crop((max(0, int(x0 - pad)), max(0, int(y0 - pad)),
+                        min(page.width, int(x1 + pad)), min(page.height, int(y1 + pad))))
+    scale = min(4.0, max(1.0, TEXT_HEIGHT / height))
+    grey = ImageOps.autocontrast(region.convert("L"), cutoff=1)
+    big = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))),
+                      PILImage.Resampling.LANCZOS)
+    return ImageOps.expand(big, border=16, fill=255).convert("RGB")
+
+
+def _inked(crop: PILImage.Image) -> bool:
+    """Whether a crop holds dark marks (more than 1 % of it well below its median)."""
+    grey = crop.convert("L")
+    values = sorted(grey.getdata())
+    median = values[len(values) // 2]
+    return sum(v < median - 60 for v in values) > 0.01 * len(values)

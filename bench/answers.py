@@ -17,7 +17,10 @@ the calibration: P(right | verified) and P(wrong | contradicted) per field (answ
 and one per error kind, so the error share is about a third), with the worst cases; and draws
 that calibration as docs/calibration.png.
 
-    python bench/answers.py [receipts per set] [cases listed] [sroie|wildreceipt]
+    python bench/answers.py [receipts per set] [cases listed] [sroie|wildreceipt] [--look]
+
+With --look the image is given too, so flagged values get their second look (an OCR read of
+a crop each: several minutes).
 """
 
 from __future__ import annotations
@@ -35,7 +38,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 import pages  # noqa: E402
 
 from pixelproof import formats  # noqa: E402
-from pixelproof.verify import verify  # noqa: E402
+from pixelproof.images import load  # noqa: E402
+from pixelproof.verify import check  # noqa: E402
+
+LOOK = "--look" in sys.argv  # verify with the image: a second look at flagged values
+if LOOK:
+    sys.argv.remove("--look")
+
+
+def look_at(set_name: str, name: str):
+    """The receipt's image, with --look (the second look reads crops of it), else None."""
+    if not LOOK:
+        return None
+    folder = pages.SHARED / set_name / "images"
+    return load(str(next(folder.glob(f"{name}.*"))))[0]
 
 STYLES = [  # key conventions real answers use: (company, date, address, total, items, row keys)
     ("company", "date", "address", "total", "items", ("description", "quantity", "price")),
@@ -247,7 +263,8 @@ def main() -> None:
             style = rng.choice(STYLES)
             good = answer(truth, rng, style, unit=rng.random() < 0.5)
             t = time.perf_counter()
-            report = verify(None, good, ocr=page)
+            image = look_at(set_name, name)
+            report = check(image, good, ocr=page)
             seconds, answers = seconds + time.perf_counter() - t, answers + 1
             wrong_labels = real_label_errors().get(name, {}) if set_name == "wildreceipt" else {}
             for c in report.checks:
@@ -271,16 +288,16 @@ def main() -> None:
                 elif not lines:
                     failed_sums.append(f"{name}: no sum ({'; '.join(report.notes)})")
             for kind, path, bad in errors(truth, good, style, rng):
-                check = next((c for c in verify(None, bad, ocr=page).checks if c.path == path),
-                             None)
-                if check is None:
+                got = next((c for c in check(image, bad, ocr=page).checks if c.path == path),
+                           None)
+                if got is None:
                     continue
                 tried[kind] += 1
-                caught[kind] += check.status != "verified"
-                status[field_of(path, style)][("wrong", check.status)] += 1
-                if check.status == "verified":
-                    misses.append(f"{name} {kind}: {path}={check.value!r} verified by "
-                                  f"{check.ocr_text!r} ({check.note})")
+                caught[kind] += got.status != "verified"
+                status[field_of(path, style)][("wrong", got.status)] += 1
+                if got.status == "verified":
+                    misses.append(f"{name} {kind}: {path}={got.value!r} verified by "
+                                  f"{got.ocr_text!r} ({got.note})")
         print(f"\n=== {set_name}: {len(docs)} receipts")
         print("correct values flagged")
         for key in sorted(seen, key=lambda k: ("[" in k or k.startswith("item"), k)):

@@ -220,8 +220,8 @@ def key_values(ocr: OcrResult, found: list[Table] | None = None
         for cell in cells:
             match = _KEY_VALUE.match(cell.text) or _KEY_NUMBER.match(cell.text)
             if match:
-                out.append((match["key"].strip(), match["value"].strip(),
-                            _value_box(line, match["value"], cell.box)))
+                out += [(key, value, _value_box(line, value, cell.box))
+                        for key, value in _pairs(match["key"].strip(), match["value"].strip())]
     return out
 
 
@@ -445,6 +445,17 @@ def _unspaced(words: tuple[Word, ...]) -> list[Word]:
     return [w for run in joined for w in run]
 
 
+_NEXT_LABEL = re.compile(r"\s+(?=[^\W\d][\w.#/]*(?: [^\W\d][\w.#/]*){0,2}\s*:\s*\S)")
+
+
+def _pairs(key: str, value: str) -> list[tuple[str, str]]:
+    """``key`` with ``value``, and the labels printed after it on the same cell each with its
+    own value ("Receipt No: 1234 Date: 12/03/2024" is two pairs)."""
+    first, *rest = _NEXT_LABEL.split(value)
+    return [(key, first)] + [(k.strip(), v.strip()) for k, _, v in (
+        part.partition(":") for part in rest)]
+
+
 def _label_list(table: Table) -> bool:
     """A headerless two-column table whose left cells are words and right cells figures."""
     return not table.printed and len(table.header) == 2 and all(
@@ -455,6 +466,10 @@ def _label_list(table: Table) -> bool:
 def _value_box(line: list[Word], value: str, fallback: Box) -> Box:
     """The box of the words that make up ``value`` (the tail of its cell)."""
     words = [w for w in line if fallback[0] <= w.box[0] and w.box[2] <= fallback[2]]
+    for start in range(len(words)):  # the value printed as words of its own
+        for end in range(start + 1, len(words) + 1):
+            if " ".join(w.text for w in words[start:end]) == value:
+                return _union([w.box for w in words[start:end]])
     taken: list[Word] = []
     for word in reversed(words):
         taken.insert(0, word)

@@ -73,6 +73,13 @@ HEAD = {"type": "object", "properties": {"company": {"type": "string"},
     ((("WELCOME TO", 40, 1), ("FOODTOWN", 51, 0.9), ("SUPERMARKETS LIMITED", 44, 1),
       ("CNR COLERIDGE & WILLIAMSON AVE", 42, 1), ("Date: 12/03/2024", 40, 1)),
      "FOODTOWN SUPERMARKETS LIMITED", "CNR COLERIDGE & WILLIAMSON AVE"),
+    ((("FamilyMart", 40, 1), ("MAXINCOME RESOURCES SDN BHD (383322-D)", 24, 1),
+      ("NO 16A, JALAN ASTAKA U8/83,", 24, 1), ("NO.1,LEBUH BANDAR UTAMA,", 24, 1),
+      ("40150 SHAH ALAM", 24, 1), ("GST ID : 000468594688", 24, 1)),
+     "FamilyMart", "NO 16A, JALAN ASTAKA U8/83, NO.1,LEBUH BANDAR UTAMA, 40150 SHAH ALAM"),
+    ((("99 SPEED MARTS/B(519537-X)", 40, 1), ("LOT P.T. 33198, BATU 4", 40, 1),
+      ("42100 KLANG, SELANGOR", 40, 1), ("GST ID. NO: 000181747712", 40, 1)),
+     "99 SPEED MARTS/B", "LOT P.T. 33198, BATU 4 42100 KLANG, SELANGOR"),
 ])
 def test_the_issuer_is_the_registered_block_not_the_top_line(lines, company, address):
     assert fill(HEAD, [lines_of(*lines)]) == {"company": company, "address": address}

@@ -50,8 +50,9 @@ def header(page: OcrResult, lines: int = 6) -> tuple[str, str]:
         end += 1
     while end < len(rows) and _registration(rows[end][0]):
         end += 1
-    head = [text for n, (text, _, _) in enumerate(rows[:end + 12]) if n >= end or (
-        first != registered and n < first)]  # a registered name heads its address
+    head = [text for n, (text, _, _) in enumerate(rows[:end + 12]) if (n >= end or (
+        first != registered and n < first)) and not (_FORM.fullmatch(_bare(
+            text)) or _REG_NUMBER.search(text))]  # a registered name heads its address
     return _bare(" ".join(name)).lstrip(".,*-~ "), " ".join(_address(head, lines))
 
 
@@ -59,9 +60,8 @@ def header(page: OcrResult, lines: int = 6) -> tuple[str, str]:
 _FORM = re.compile(r".*\W(sdn\.? ?bhd|[s5]/[b8]|bhd|berhad|ltd|limited|llc|l\.l\.c|inc|corp|"
                    r"corporation|plc|llp|pty|gmbh|ag|kg|s\.?a\.?r?\.?l?|s\.?p\.?a|b\.?v|"
                    r"pte|pvt|enterprises?|trading|co)\.?", re.I)
-_REG_NUMBER = re.compile(r"\s*\((?:co\.? ?(?:reg\.? ?)?no\.?:? ?)?[\dA-Z]*\d{3,}[\dA-Z]*(?:[- ]?"
-                         r"[A-Z])?\)|\s+(?:co\.? ?reg|co\.? ?no|company no|roc|reg\.? no)\b.*",
-                         re.I)
+_REG_NUMBER = re.compile(r"\s*\((?:co\.? ?(?:reg\.? ?)?no\.?:? ?)?\d{3,}[- ]?[A-Z]\)|\s+(?:co\.? ?"
+                         r"reg|co\.? ?no|company no|roc|reg\.? no)\b.*", re.I)  # "(126926-H)"
 
 
 def _bare(name: str) -> str:
@@ -75,14 +75,14 @@ def _registered(rows: list[tuple[str, float, float]]) -> int | None:
     for n, (text, _, sure) in enumerate(rows):  # sure: the line's least confident word
         bare = _bare(text)
         below = rows[n + 1][0] if n + 1 < len(rows) else ""
-        if _place(bare) == "place" and not _FORM.fullmatch(bare) or _has_date(text) or \
-                _money(text) or _phone(text):
+        marked = _FORM.fullmatch(bare) or _REG_NUMBER.search(text)
+        if _place(bare) == "place" and not marked or _has_date(text) or _money(text) or \
+                _phone(text):
             return None  # the address, the date or the items: the head is over
         if not re.search(r"[^\W\d_]{3}", bare) or _NOT_A_NAME.search(bare) or _STOP.search(
                 bare):
             continue
-        if _FORM.fullmatch(bare) or _REG_NUMBER.search(text) or _registration(
-                below) and sure >= 0.5:
+        if marked or _registration(below) and sure >= 0.5:
             return n
     return None
 
@@ -118,7 +118,8 @@ _STREET = re.compile(r"\b(st|street|str|rd|road|ave|av|avenue|blvd|boulevard|lan
                      r"hwy|highway|way|plaza|plz|jalan|jln|jl|taman|floor|flr|fl|suite|ste|unit|"
                      r"level|lot|box|centre|center|mall|complex|bldg|building|block|blk|rue|via|"
                      r"strasse|straße|calle|place|pl|court|ct|pkwy|parkway|square|sq|market|"
-                     r"airport|station|route|rte|marg|nagar|crescent|terrace|parade)\b\.?",
+                     r"airport|station|route|rte|marg|nagar|crescent|terrace|parade|lebuh|lorong|"
+                     r"persiaran|kampung|kg)\b\.?|\bno\.? ?\d+[a-z]?\b",
                      re.I)
 
 

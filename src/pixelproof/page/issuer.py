@@ -1,6 +1,6 @@
-"""The head of a receipt or invoice: who issued it (the name printed at the top, the largest
-text there) and where (the lines that read as an address, before the first phone number, tax
-number, date or labelled line).
+"""The head of a receipt or invoice: who issued it (the registered company, or the name in the
+largest type at the top) and where (the lines that read as an address under it, before the
+first phone number, tax number, date or labelled line).
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from statistics import median
 
-from . import formats
-from .types import OcrResult, Word
+from .. import formats
+from ..types import OcrResult, Word
 
 _NOT_A_NAME = re.compile(r"\b(welcome|thank|invoice|receipt|official|cash ?sale|copy|"
                          r"duplicate|customers?|order|table|guests?|server|cashier|number|closed|"

@@ -328,8 +328,9 @@ _DAY_FIRST = re.compile(  # currencies, taxes and company forms of day-first cou
     r"TVA|MWST|USt|IVA|BTW|ABN)\b|[€£₹]|\bS\$|\bRs\.? ?\d", re.I)
 _US_STATE = (r"AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|"
              r"MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY")
+_DOTTED = "|".join(rf"{a}\.{b}\." for a, b in _US_STATE.split("|"))  # "N.C."
 _MONTH_FIRST = re.compile(  # a US state and ZIP code ("Durham, NC 27704"), "Santa Clara, CA"
-    rf"(?:\b(?:{_US_STATE})|\b[A-Z]\.[A-Z]\.|\b(?:New|North|South|West) [A-Z][a-z]+)\.?,?\s+"
+    rf"(?:\b(?:{_US_STATE})|\b(?:{_DOTTED})|\b(?:New|North|South|West) [A-Z][a-z]+)\.?,?\s+"
     rf"\d{{5}}(?:-\d{{4}})?\b|^[A-Z][A-Za-z .'-]+,?\s+(?:{_US_STATE})$", re.M)
 _DECIMAL_COMMA = re.compile(r"\d,\d\d(?![\d.,])")  # "3,10": continental Europe, Latin America
 

@@ -80,6 +80,13 @@ HEAD = {"type": "object", "properties": {"company": {"type": "string"},
     ((("99 SPEED MARTS/B(519537-X)", 40, 1), ("LOT P.T. 33198, BATU 4", 40, 1),
       ("42100 KLANG, SELANGOR", 40, 1), ("GST ID. NO: 000181747712", 40, 1)),
      "99 SPEED MARTS/B", "LOT P.T. 33198, BATU 4 42100 KLANG, SELANGOR"),
+    ((("3180404", 37, 1), ("staff ref", 72, 0.79), ("GHEE HIANG", 34, 1),
+      ("GH DISTRIBUTOR & MARKETING SDN BHD", 30, 1), ("(1097826-H)", 30, 1),
+      ("95, BEACH ROAD, 10300 PENANG", 30, 1), ("TEL: 04-2620196", 30, 1)),
+     "GH DISTRIBUTOR & MARKETING SDN BHD", "95, BEACH ROAD, 10300 PENANG"),  # a stamp first
+    ((("A PIE THING", 47, 1), ("FOUR QUARTERS SDN BHD (TU79369-P)", 46, 1),
+      ("No.128G JLN SS21/35", 47, 1), ("47400 SELANGOR", 47, 1), ("TEL: 03-77", 47, 1)),
+     "FOUR QUARTERS SDN BHD", "No.128G JLN SS21/35 47400 SELANGOR"),
 ])
 def test_the_issuer_is_the_registered_block_not_the_top_line(lines, company, address):
     assert fill(HEAD, [lines_of(*lines)]) == {"company": company, "address": address}

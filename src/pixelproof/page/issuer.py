@@ -22,18 +22,18 @@ _STOP = re.compile(r"\b(te[l1]|phone|ph|fax|gst|vat|abn|reg|co\.? ?no|company no
 def header(page: OcrResult, lines: int = 6) -> tuple[str, str]:
     """(name, address) from the head of ``page``; "" where none is found. The issuer is the
     line that names a registered company ("... SDN BHD", "LTD", "GmbH") or sits over a
-    registration number, above the address; a confident line in larger type above it is a
-    brand printed as a logo and is taken instead, a line read with little confidence
-    (handwriting, a stamp) never. Else the largest type among the first lines that read as a
-    name. The registration number is left out. The address is the lines under the name, up
-    to ``lines``, before the first phone, tax or date line."""
+    registration number, above the address; a line in much larger type above it, read with
+    full confidence, is a brand printed as a logo and is taken instead; a line read with
+    little confidence (handwriting, a stamp) never. Else the largest type among the first
+    lines that read as a name. The registration number is left out. The address is the lines
+    under the name, up to ``lines``, before the first phone, tax or date line."""
     rows = [(" ".join(w.text for w in line), _height(line),
              min(w.confidence for w in line)) for line in page.lines]
     top = [n for n, (text, _, sure) in enumerate(rows[:12]) if _wordy(text) and sure >= 0.5][:3]
     first = next((n for n in top if rows[n][1] >= 0.85 * max(rows[k][1] for k in top)), None)
     registered = _registered(rows[:15])
-    if registered is not None and (first is None or first >= registered or rows[
-            registered][1] >= 0.75 * rows[first][1]):
+    if registered is not None and (first is None or first >= registered or rows[first][
+            2] < 0.9 or rows[registered][1] >= 0.75 * rows[first][1]):
         first = registered
     if first is None:
         return "", ""
@@ -59,9 +59,10 @@ def header(page: OcrResult, lines: int = 6) -> tuple[str, str]:
 # A registered company's form, printed after its name.
 _FORM = re.compile(r".*\W(sdn\.? ?bhd|[s5]/[b8]|bhd|berhad|ltd|limited|llc|l\.l\.c|inc|corp|"
                    r"corporation|plc|llp|pty|gmbh|ag|kg|s\.?a\.?r?\.?l?|s\.?p\.?a|b\.?v|"
-                   r"pte|pvt|enterprises?|trading|co)\.?", re.I)
-_REG_NUMBER = re.compile(r"\s*\((?:co\.? ?(?:reg\.? ?)?no\.?:? ?)?\d{3,}[- ]?[A-Z]\)|\s+(?:co\.? ?"
-                         r"reg|co\.? ?no|company no|roc|reg\.? no)\b.*", re.I)  # "(126926-H)"
+                   r"pte|pvt|enterprises?|trading|co)\.?(?:\s*\(.*\))?", re.I)  # "(branch)"
+_REG_NUMBER = re.compile(r"\s*\((?:co\.? ?(?:reg\.? ?)?no\.?:? ?)?[A-Z]{0,2}\d{3,}[- ]?[A-Z]\)|"
+                         r"\s+(?:co\.? ?reg|co\.? ?no|company no|roc|reg\.? no)\b.*",
+                         re.I)  # "(126926-H)", "Co. Reg No ..."
 
 
 def _bare(name: str) -> str:
@@ -72,13 +73,17 @@ def _bare(name: str) -> str:
 def _registered(rows: list[tuple[str, float, float]]) -> int | None:
     """The first of ``rows`` above the address that names a registered company, or that a
     registration number follows (on its line or the next)."""
+    words = False  # whether a line of words came yet (a stamped number may come first)
     for n, (text, _, sure) in enumerate(rows):  # sure: the line's least confident word
         bare = _bare(text)
         below = rows[n + 1][0] if n + 1 < len(rows) else ""
         marked = _FORM.fullmatch(bare) or _REG_NUMBER.search(text)
-        if _place(bare) == "place" and not marked or _has_date(text) or _money(text) or \
-                _phone(text):
+        if sure < 0.5 and not marked:
+            continue  # handwriting, a stamp
+        if words and (_place(bare) == "place" and not marked or _has_date(text) or _money(
+                text) or _phone(text)):
             return None  # the address, the date or the items: the head is over
+        words = words or bool(re.search(r"[^\W\d_]{3}", bare))
         if not re.search(r"[^\W\d_]{3}", bare) or _NOT_A_NAME.search(bare) or _STOP.search(
                 bare):
             continue

@@ -132,12 +132,13 @@ _MONEY = re.compile(r"[-(]?[$€£]?\s*(RM)?\s*\d[\d,]*[.,]\d\d\)?\s*[A-Z*]{0,2}
 def _split_times(grid: list[list[Cell | None]]) -> list[list[Cell | None]]:
     """``grid`` with a column of "qty x price" cells ("3 x 2.70", "2 @ 1.50") as two."""
     for col in range(len(grid[0]) - 1, -1, -1):
-        filled = [row[col] for row in grid if row[col] is not None]
+        filled = [c for row in grid if (c := row[col]) is not None]
         split = [_TIMES.fullmatch(c.text.strip()) for c in filled]
         if not filled or sum(m is not None for m in split) * 2 < len(filled):
             continue
         for row in grid:
-            cell, match = row[col], row[col] and _TIMES.fullmatch(row[col].text.strip())
+            cell = row[col]
+            match = _TIMES.fullmatch(cell.text.strip()) if cell is not None else None
             if cell is None or not match:
                 row[col:col + 1] = [cell, None]
                 continue

@@ -181,3 +181,14 @@ def test_a_drawn_receipt_without_a_header_gives_item_rows_cell_for_cell(tmp_path
              for a, b in zip(want, have, strict=True)]
     assert len(items) == len(rows)
     assert sum(a == b for a, b in cells) >= 0.95 * 4 * len(rows), items
+
+
+def test_the_offline_view_boxes_each_value_and_says_what_was_left_as_printed(tmp_path):
+    import render
+
+    import pixelproof
+
+    render.receipt(1).image.save(tmp_path / "r.png")  # 05/10/2024: the order is not shown
+    view = pixelproof.extract(str(tmp_path / "r.png"), DATE, model="local")._repr_html_()
+    assert 'data-path="date" data-status="read"' in view
+    assert "left as printed" in view

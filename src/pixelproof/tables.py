@@ -220,6 +220,8 @@ def key_values(ocr: OcrResult, found: list[Table] | None = None
             continue
         for cell in cells:
             match = _KEY_VALUE.match(cell.text) or _KEY_NUMBER.match(cell.text)
+            if match and not _KEY_VALUE.match(cell.text) and _a_name_and_number(match):
+                continue  # "CORNER STORE 24": a name and a house number, not a label
             if match:
                 out += [(key, value, _value_box(line, value, cell.box))
                         for key, value in _pairs(match["key"].strip(), match["value"].strip())]
@@ -455,6 +457,18 @@ def _pairs(key: str, value: str) -> list[tuple[str, str]]:
     first, *rest = _NEXT_LABEL.split(value)
     return [(key, first)] + [(k.strip(), v.strip()) for k, _, v in (
         part.partition(":") for part in rest)]
+
+
+_COUNTED = {"no", "nr", "num", "number", "qty", "id", "ref", "table", "guests", "guest", "pax",
+            "pump", "items", "item", "check", "order", "seat", "lane", "till", "reg"}
+
+
+def _a_name_and_number(match: re.Match[str]) -> bool:
+    """Whether a label-less "WORDS 24" is a name and a number printed after it (a shop and its
+    house number), not a label and its count ("Table 12", "Total Qty 3", "Receipt No 20931")."""
+    words = re.findall(r"[^\W\d_]+", match["key"].casefold())
+    return match["value"].isdigit() and len(words) > 1 and words[-1] not in _COUNTED and \
+        not match["key"].rstrip().endswith("#")
 
 
 def _label_list(table: Table) -> bool:

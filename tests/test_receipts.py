@@ -111,6 +111,11 @@ TOTAL = {"type": "object", "properties": {"total": {"type": "number"}}}
      31.0),  # the decimal point lost: the lines add up to 31.00
     ((["SUB-TOTAL", "27.27"], ["TOTAL", "28-90"]), 28.9),
     ((["Subtotal", "GBP 6.40"], ["Net Total:", "GBP 5.33"], ["Cash", "GBP 6.40"]), None),
+    ((["TotalSales (Inclusive GST) RM", "2.10"], ["CASH RM", "5.10"], ["CHANGE RM", "3.00"]),
+     2.1),  # words OCR glued
+    ((["FISH HEAD", "RM11.50"], ["RIBENA", "RM5.90"], ["GST TA AMT", "RM17.40"],
+      ["GST 6%", "RM1.04"], ["SUBTOTAL", "RM18.44"], ["CASH", "RM20.00"],
+      ["YOUR CHANGE", "RM1.56"]), 18.44),  # no total printed: the amount and its tax
 ])
 def test_the_total_is_the_final_one_the_page_adds_up_to(lines, total):
     assert fill(TOTAL, [page(*lines)]) == {"total": total}

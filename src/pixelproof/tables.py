@@ -410,6 +410,7 @@ def _same_word(a: str, b: str) -> bool:
 
 
 def _key(text: str) -> str:
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)  # "TotalSales" as OCR glued it
     return re.sub(r"[\W_]+", " ", text.casefold()).strip()
 
 

@@ -46,7 +46,10 @@ def total(name: str, placed: list[tuple[str, str]], figures: list[Decimal]) -> D
               else n for n in totals]  # "3100" for 31.00
     loose = [n for k, v in placed if _TOTAL_LABEL.search(k) and not tables.qualified(k)
              and (n := figure(v)) is not None]
-    for candidates in (totals, [n for n in figures if n in sums], loose):
+    money = [n for n in taxes if n and n.as_tuple().exponent == -2]
+    taxed = sums | {f + t for f in figures for t in money if f and f.as_tuple().exponent == -2
+                    and f != t}  # a figure and its tax printed, then their sum ("SUBTOTAL")
+    for candidates in (totals, [n for n in figures if n in taxed], loose):
         if candidates:
             agreed = [n for n in candidates if n in sums] or candidates
             last = agreed[-1]

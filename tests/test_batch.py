@@ -328,3 +328,16 @@ def test_pdf_pages_are_planned_with_their_size_and_rendered_only_at_their_turn(t
                                        "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "rotated.pdf#page=3" in result.output and "250x250" in result.output
+
+
+def test_retries_are_one_layer_and_the_error_counts_the_requests(tmp_path):
+    """Against a server that always answers 500, ``--retries 2`` sends 3 requests in all."""
+    from clirun import cli
+    image = tmp_path / "a.png"
+    PILImage.new("RGB", (40, 30), "white").save(image)
+    with FakeAPI(answer=lambda body: Reply(500, "down", {"Retry-After": "0"})) as api:
+        r = cli("extract", str(image), "-m", "openai:m", "--base-url", api.url,
+                "--retries", "2", "--no-verify")
+    assert r.returncode == 1
+    assert len(api.requests) == 3
+    assert "HTTP 500 (down) after 3 requests" in r.stderr, r.stderr

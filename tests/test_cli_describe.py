@@ -78,8 +78,8 @@ def test_bad_input_reported_others_still_sent(pngs, tmp_path):
     (Reply(401, {"error": {"message": "Incorrect API key provided: sk-abc***xyz"}}),
      "HTTP 401 .*Check OPENAI_API_KEY"),
     (Reply(429, {"error": {"message": "Rate limit"}}, {"Retry-After": "0"}),
-     "HTTP 429 .*after 2 tries"),
-    (Reply(500, "oops", {"Retry-After": "0"}), "HTTP 500 .*after 2 tries"),
+     "HTTP 429 .*after 2 requests"),
+    (Reply(500, "oops", {"Retry-After": "0"}), "HTTP 500 .*after 2 requests"),
     (Reply(200, "this is not json"), "not JSON"),
     (Reply(200, {"unexpected": True}), "no choices"),
 ])

@@ -4,6 +4,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 
 import pytest
 from fakeapi import FakeAPI, Reply, completion
@@ -125,7 +126,7 @@ def test_fields_shorthand_schema():
                                             "amount": "$ 1,000.00"}])
     assert value == [{"date": "2024-03-12", "description": "x", "amount": 1000.0}]
     assert problems == []
-    with pytest.raises(ConfigError, match="--fields: cannot read 'a:money'"):
+    with pytest.raises(ConfigError, match="fields=: cannot read 'a:money'"):
         schemas.from_fields("a:money")
 
 
@@ -160,3 +161,79 @@ def test_cli_bad_schema_file(png, tmp_path):
     bad.write_text("{not json")
     r = cli("extract", png, "--schema", str(bad))
     assert r.returncode == 2 and "bad.json: not valid JSON" in r.stderr
+
+
+# --- the Python API: options checked before any image is asked ----------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda png, **o: pixelproof.extract(png, **o),
+    lambda png, **o: pixelproof.describe(png, **o),
+    lambda png, **o: list(pixelproof.batch([png], **o)),
+])
+def test_a_misspelled_option_names_itself_and_nothing_is_sent(png, call):
+    with FakeAPI() as api:
+        with pytest.raises(ConfigError, match=r"has no option modle=\. Did you mean model=\?"):
+            call(png, modle="openai:m", base_url=api.url)
+    assert api.requests == []
+
+
+@pytest.mark.parametrize("options, says", [
+    ({"format": "xml"}, "format='xml' is not one of markdown, json, jsonl, csv"),
+    ({"attempts": 0}, "attempts=0 is not in 1 to 10"),
+    ({"detail": "huge"}, "detail='huge' is not one of low, high, auto"),
+    ({"temperature": 1.5, "model": "anthropic:claude-haiku-4-5"}, "temperature=1.5 is not in 0 "
+                                                                   "to 1"),
+])
+def test_options_out_of_range_are_refused_before_any_request(png, options, says):
+    with FakeAPI() as api:
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            pixelproof.extract(png, **{"model": "openai:m", "base_url": api.url, **options})
+    assert api.requests == []
+
+
+def test_a_missing_key_raises_instead_of_failing_every_item(png, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="no API key. Set OPENAI_API_KEY"):
+        pixelproof.extract(png, model="openai:gpt-4o-mini")
+
+
+def test_data_has_one_shape_for_a_list_of_one_image_and_of_two(tmp_path, png):
+    other = tmp_path / "other.png"
+    PILImage.new("RGB", (64, 48), "gray").save(other)
+    with FakeAPI(answer=lambda body: '[{"amount": "1"}]') as api:
+        def run(images):
+            return pixelproof.extract(images, fields="amount:number", model="openai:m",
+                                      base_url=api.url, verify=False)
+        one, two, alone = run([png]), run([png, str(other)]), run(png)
+    assert one.data == [[{"amount": 1}]]
+    assert two.data == [[{"amount": 1}], [{"amount": 1}]]
+    assert [r["source"] for r in one.records] == [png]
+    assert alone.data == [{"amount": 1}] and alone.records == [{"amount": 1}]  # one image named
+
+
+def test_options_value_is_taken_and_given_names_go_over_it(png):
+    options = pixelproof.Options(model="openai:m", format="json", verify=False)
+    with FakeAPI(answer=lambda body: '[{"a": "1"}]') as api:
+        result = pixelproof.extract(png, options=options, base_url=api.url, attempts=1)
+    assert result.data == [{"a": "1"}] and len(api.requests) == 1
+    assert "JSON array" in api.requests[0]["messages"][0]["content"][0]["text"]
+
+
+def test_the_public_names_are_all_in_all_and_estimate_counts_before_sending(png):
+    public = {n for n in dir(pixelproof) if not n.startswith("_")} - {
+        # the package's modules, which its import loads
+        n for n in dir(pixelproof) if type(getattr(pixelproof, n)).__name__ == "module"}
+    assert public == set(pixelproof.__all__)
+    est = pixelproof.estimate([png, png], model="openai:gpt-4o", detail="low")
+    assert [i.tokens for i in est.images] == [85, 85] and est.cost is not None
+
+
+def test_the_library_names_its_parameter_and_the_command_its_flag(png):
+    cut = Reply(body=completion('[{"a": 1}, {"a"', finish="length"))
+    with FakeAPI(answer=lambda body: cut) as api:
+        result = pixelproof.extract(png, fields="a:number", model="openai:m", base_url=api.url)
+        run = cli("extract", png, "--fields", "a:number", "-m", "openai:m", "--base-url",
+                  api.url)
+    assert "Raise max_tokens=, or split" in result.failed[0].error
+    assert run.returncode == 1 and "Raise --max-tokens, or split" in run.stderr

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -276,7 +277,8 @@ RECEIPT = str(Path(__file__).parent.parent / "samples" / "receipt.png")
     (["--retries", "-1"], "'--retries': -1 is not in 0 to 20"),
     (["--temperature", "nan"], "'--temperature': nan is not in 0 to 2"),
     (["--temperature", "99"], "'--temperature': 99.0 is not in 0 to 2"),
-    (["--temperature", "1.5", "-m", "anthropic:claude-haiku-4-5"], "0 to 1 (Anthropic"),
+    (["--temperature", "1.5", "-m", "anthropic:claude-haiku-4-5"],
+     "0 to 1 (the range of anthropic)"),
     (["--max-tokens", "-5"], "'--max-tokens': -5 is not a token count"),
     (["--max-tokens", "0"], "'--max-tokens': 0 is not a token count"),
     (["--timeout", "-1"], "'--timeout': -1.0 is not a wait"),
@@ -284,7 +286,7 @@ RECEIPT = str(Path(__file__).parent.parent / "samples" / "receipt.png")
     (["--max-cost", "-1"], "'--max-cost': -1.0 is not an amount"),
     (["--max-cost", "nan"], "'--max-cost': nan is not an amount"),
     (["-m", ""], "'--model': give a model id"),
-    (["--fields", "a, a"], "'a' is named twice"),
+    (["--fields", "a, a"], "--fields: 'a' is named twice"),  # the library says fields=
 ])
 def test_bad_options_are_usage_errors(args, says):
     with FakeAPI() as api:
@@ -583,8 +585,13 @@ def test_a_server_back_after_a_pause_finishes_the_run(tmp_path, monkeypatch):
     assert len(results) == 6
 
 
-@pytest.mark.parametrize("options", [{"temperature": float("nan")}, {"temperature": 99},
-                                     {"max_tokens": 0}, {"max_tokens": -5}])
-def test_the_library_refuses_bad_options_too(options):
-    with pytest.raises(ConfigError):
-        build_request(images.load(RECEIPT), "What is it?", model="openai:m", **options)
+@pytest.mark.parametrize("model, options, says", [
+    ("openai:m", {"temperature": float("nan")}, "temperature=nan is not in 0 to 2"),
+    ("openai:m", {"temperature": 99}, "temperature=99 is not in 0 to 2"),
+    ("anthropic:claude-haiku-4-5", {"temperature": 1.5}, "0 to 1 (the range of anthropic)"),
+    ("openai:m", {"max_tokens": 0}, "max_tokens=0 is not a token count"),
+    ("openai:m", {"max_tokens": -5}, "max_tokens=-5 is not a token count")])
+def test_the_library_refuses_bad_options_too(model, options, says):
+    """The same ranges as the command's, from the providers' specs, naming the parameter."""
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        build_request(images.load(RECEIPT), "What is it?", model=model, **options)

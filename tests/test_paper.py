@@ -205,8 +205,10 @@ def test_a_column_of_labels_beside_a_column_of_figures_read_apart():
 
 def test_a_label_over_its_figure():
     ocr = page(["GALLONS", "FUEL TOTAL"], ["9.505", "$19.00"], "15:05 Amt Due", "€28 .95")
-    assert status(ocr, {"total": 19.0}, "total") == "verified"
+    assert status(ocr, {"fuel_total": 19.0}, "fuel_total") == "verified"
     assert status(ocr, {"gallons": 9.505}, "gallons") == "verified"
+    assert status(ocr, {"total": 28.95}, "total") == "verified"  # the amount due: the last
+    assert status(ocr, {"total": 19.0}, "total") == "contradicted"
     assert status(ocr, {"amt_due": 28.95}, "amt_due") == "verified"
     assert fill(TOTAL, [page("15:05 Amt Due", "€28 .95")]) == {"total": 28.95}
 

@@ -223,8 +223,8 @@ def test_retries_429_then_succeeds(monkeypatch):
 
 @pytest.mark.parametrize("status,error,text", [
     (401, AuthError, "HTTP 401 .*Check OPENAI_API_KEY"),
-    (429, RateLimitError, "HTTP 429 .*after 3 tries"),
-    (500, ServerError, "HTTP 500 .*after 3 tries"),
+    (429, RateLimitError, "HTTP 429 .*after 3 requests"),
+    (500, ServerError, "HTTP 500 .*after 3 requests"),
     (400, ProviderError, "HTTP 400"),
 ])
 def test_error_statuses(monkeypatch, status, error, text):
@@ -261,3 +261,75 @@ def test_redact(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "my-very-private-key-123")
     assert "private" not in redact("bad key my-very-private-key-123 given")
     assert "abcdef" not in redact("key sk-proj-abcdefgh12345")
+
+
+# --- specs: what a provider module declares is all the rest reads ------------------------
+
+def test_every_provider_module_declares_its_specs():
+    declared = [s.name for m in (openai, anthropic, gemini) for s in m.SPECS]
+    assert list(providers.SPECS) == [*declared, "local"]
+    assert {s.name: s.module for s in openai.SPECS} == {
+        "openai": "openai", "ollama": "openai", "openrouter": "openai"}
+    assert type(providers.get(target("ollama:llava"))).__name__ == "OpenAI"
+
+
+def test_a_declared_spec_is_what_keys_defaults_ranges_and_redaction_follow(monkeypatch):
+    """A new provider is one spec: key lookup, default model, temperature range, the key
+    redacted from errors, and its hints come from it alone."""
+    spec = providers.Spec("acme", "openai", "OpenAI", "https://api.acme.test/v1",
+                          ("ACME_API_KEY",), "ACME_BASE_URL", "vision-1",
+                          temperature=(0.0, 0.5), known_models=("vision-1", "vision-2"))
+    monkeypatch.setitem(providers.SPECS, "acme", spec)
+    monkeypatch.setattr("pixelproof.http.SECRET_VARS", providers.secret_vars())
+    for var in [v for s in providers.SPECS.values() for v in s.key_vars] + ["PIXELPROOF_MODEL"]:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ACME_API_KEY", "acme-secret-value-123")
+    assert providers.default_model() == "acme:vision-1"
+    acme = providers.resolve("acme:visoin-1")
+    assert acme.base_url == "https://api.acme.test/v1"
+    assert acme.api_key == "acme-secret-value-123"
+    assert providers.temperature_problem(0.7, ["acme:vision-1"]) == \
+        "is not in 0 to 0.5 (the range of acme)"
+    assert providers.temperature_problem(0.4, ["acme:vision-1"]) is None
+    assert "acme-secret" not in redact("said acme-secret-value-123")
+    assert "Check ACME_API_KEY." == providers.hints(acme)[401]
+    assert "Did you mean 'acme:vision-1'" in providers.hints(acme)[404]
+
+
+def test_the_three_http_providers_stream_through_one_skeleton(image):
+    """Each provider's events fold into text pieces and one final Response."""
+    sse = {
+        "openai": ['{"model":"m1","choices":[{"delta":{"content":"Hel"}}]}',
+                   '{"choices":[{"delta":{"content":"lo"},"finish_reason":"stop"}]}',
+                   '{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}',
+                   "[DONE]"],
+        "anthropic": ['{"type":"message_start","message":{"model":"m1","usage":'
+                      '{"input_tokens":7}}}',
+                      '{"type":"content_block_delta","delta":{"text":"Hel"}}',
+                      '{"type":"content_block_delta","delta":{"text":"lo"}}',
+                      '{"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+                      '"usage":{"output_tokens":2}}'],
+        "gemini": ['{"modelVersion":"m1","candidates":[{"content":{"parts":[{"text":"Hel"}]}}]}',
+                   '{"candidates":[{"content":{"parts":[{"text":"lo"}]},"finishReason":"STOP"}],'
+                   '"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":2}}'],
+    }
+    for name, events in sse.items():
+        urls = []
+
+        def handler(request, events=events, urls=urls):
+            urls.append(str(request.url))
+            body = "".join(f"data: {e}\n\n" for e in events)
+            return httpx.Response(200, content=body.encode(),
+                                  headers={"content-type": "text/event-stream"})
+
+        async def go(name=name, handler=handler):
+            t = target(f"{name}:m0")
+            req = Request(model=f"{name}:m0", prompt="hi", images=(image,))
+            async with Http(transport=httpx.MockTransport(handler), retries=0) as http:
+                return [p async for p in providers.get(t).stream(req, t, http)]
+
+        *pieces, done = run(go())
+        assert pieces == ["Hel", "lo"], name
+        assert (done.text, done.model, done.finish_reason) == ("Hello", "m1", "stop"), name
+        assert (done.usage.input_tokens, done.usage.output_tokens) == (7, 2), name
+    assert urls[0].endswith("models/m0:streamGenerateContent?alt=sse")

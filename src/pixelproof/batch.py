@@ -29,14 +29,11 @@ from . import images as images_mod
 from .batchapi import META, run_batch
 from .cost import Budget
 from .errors import (
-    BadResponse,
     ConfigError,
+    ConnectionRefused,
     InputError,
-    NetworkError,
     PixelproofError,
     ProviderError,
-    RateLimitError,
-    ServerError,
 )
 from .extract import (
     PAID,
@@ -50,11 +47,10 @@ from .extract import (
     send,
 )
 from .http import Http, retry_after
+from .options import Options
 from .store import Store
 from .types import Extraction, Image, Usage
 from .verify import check
-
-TRANSIENT = (BadResponse, NetworkError, RateLimitError, ServerError)
 
 
 class RateLimiter:
@@ -347,7 +343,10 @@ async def abatch(inputs: Iterable[str] | list[Item], *, task: str = "extract",
     """Each image's Extraction as it finishes (failed ones carry ``error``). Done items of a
     resumed run come first, from the store. ``task="describe"`` asks ``prompt`` of each image
     on its own. ``inputs`` are paths, globs, folders, URLs, ``-``, or ``plan()``'s items.
-    ``executor`` (``pixelproof.ray.Executor``) runs the items elsewhere; the store stays here."""
+    ``executor`` (``pixelproof.ray.Executor``) runs the items elsewhere; the store stays here.
+    The other options are ``Options``', checked before any item runs."""
+    Options.of("batch", {"prompt": prompt, "format": format, "model": model,
+                         "base_url": base_url, **options})
     given = list(inputs)
     items = given if all(isinstance(i, Item) for i in given) else \
         await asyncio.to_thread(plan, given)
@@ -413,7 +412,8 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     limiter = limiter_for(todo, rpm, tpm, model or "", prompt, options.get("detail", "auto"),
                           options.get("max_tokens"))
     own = http is None
-    client = http or Http(limiter=limiter, max_connections=max(concurrency, 10))
+    client = http or Http(retries=retries, limiter=limiter,
+                          max_connections=max(concurrency, 10))
     if limiter and not own:
         client.limiter = limiter
     gate = asyncio.Semaphore(concurrency)
@@ -424,7 +424,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
     except PixelproofError:
         target = None  # each item reports it
     outage = Outage(client, target.base_url, OUTAGE_SECONDS) \
-        if target is not None and target.provider != "local" else None
+        if target is not None and not target.spec.offline else None
 
     reads = wants_read(task, model, prompt, base_url, options)
 
@@ -439,7 +439,7 @@ async def _run(items: list[Item], task: str, spec: schemas.Schema | None, format
                     keep.start(run, item.key)  # type: ignore[arg-type]
                     PAID.set(lambda price: _paid(keep, run, item.key, spent, price))
                 result = image if isinstance(image, Extraction) else await _item(
-                    image, task, client, spec, format, model, prompt, budget, store, retries,
+                    image, task, client, spec, format, model, prompt, budget, store,
                     base_url, options, outage)
                 if keep is not None and item.error is None:
                     _keep_item(keep, run, item.key, result, spent)  # type: ignore[arg-type]
@@ -468,7 +468,7 @@ def wants_read(task: str, model: str | None, prompt: str | None, base_url: str |
     """Whether each item needs the local engine's read of its page: for the local answer,
     for verification, or for ``--detail auto``'s choice of size."""
     target = providers.resolve(model or providers.default_model(), base_url)
-    if target.provider == "local":
+    if target.spec.offline:
         return True
     if task == "extract" and options.get("verify", True):
         return True
@@ -529,53 +529,57 @@ class Outage:
             host = httpx.URL(self.url).host or self.url
             self.gone = (f"the server at {host} is gone (no connection for {self.limit:g} s); "
                          "the images not done were not sent. Start it again, then run the same "
-                         "command again (with the same --run NAME, done images are skipped).")
+                         "command again (with the same run=NAME, done images are skipped).")
         finally:
             self._up.set()
 
 
 async def _item(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
                 model: str | None, prompt: str | None, budget: Budget | None,
-                store: Store | None, retries: int, base_url: str | None,
-                options: dict[str, Any], outage: Outage | None = None) -> Extraction:
-    """One image, asked and read; transient failures retried (after Http's own retries); a
-    server that refuses connections is waited for together (``outage``)."""
-    outages, attempt = 0, 0
-    while attempt <= max(0, retries):
+                store: Store | None, base_url: str | None, options: dict[str, Any],
+                outage: Outage | None = None) -> Extraction:
+    """One image, asked and read. ``http`` is the one retry layer: an item asks again only
+    when the server refused connections and came back after a pause shared by all items
+    (``outage``)."""
+    refused = ""
+    for _ in range(OUTAGE_WAITS + 1):
         if outage is not None and (gone := await outage.ready()) is not None:
             return Extraction(source=image.source, page=image.page, error=gone)
         try:
-            if task != "describe":
-                return await extract_one(image, http, schema=spec, fmt=fmt, model=model,
-                                         prompt=prompt, budget=budget, store=store,
-                                         base_url=base_url, **options)
-            checks = ("verify", "votes", "vote_models")
-            request, saved = await asyncio.to_thread(prepare, build_request(
-                [image], prompt or "What is in this image?", model=model,
-                **{k: v for k, v in options.items() if k not in checks}))
-            response = await send(request, http, budget=budget, store=store,
-                                  base_url=base_url)
-            return Extraction(
-                source=image.source, page=image.page, data=response.text,
-                records=({"text": response.text},), text=response.text,
-                model=response.model, usage=response.usage, attempts=1,
-                cost=response.cost, cached=response.cached, saved_tokens=saved)
-        except TRANSIENT as e:
-            if outage is not None and getattr(e, "refused", False) and outages < OUTAGE_WAITS:
-                outages += 1
-                if (gone := await outage.refused()) is not None:
-                    return Extraction(source=image.source, page=image.page, error=gone)
-                continue  # the server is back: ask again
-            if attempt >= retries:
-                return Extraction(source=image.source, page=image.page, error=str(e))
-            await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
-            attempt += 1
+            return await _ask(image, task, http, spec, fmt, model, prompt, budget, store,
+                              base_url, options)
+        except ConnectionRefused as e:
+            refused = str(e)
+            if outage is None:
+                break
+            if (gone := await outage.refused()) is not None:
+                return Extraction(source=image.source, page=image.page, error=gone)
         except PixelproofError as e:
             return Extraction(source=image.source, page=image.page, error=str(e))
         except Exception as e:  # a bug: this item fails, the batch goes on
             return Extraction(source=image.source, page=image.page, error=_unexpected(
                 image.label, e))
-    raise AssertionError("unreachable")
+    return Extraction(source=image.source, page=image.page, error=refused)
+
+
+async def _ask(image: Image, task: str, http: Http, spec: schemas.Schema | None, fmt: str,
+               model: str | None, prompt: str | None, budget: Budget | None,
+               store: Store | None, base_url: str | None,
+               options: dict[str, Any]) -> Extraction:
+    if task != "describe":
+        return await extract_one(image, http, schema=spec, fmt=fmt, model=model,
+                                 prompt=prompt, budget=budget, store=store,
+                                 base_url=base_url, **options)
+    checks = ("verify", "votes", "vote_models")
+    request, saved = await asyncio.to_thread(prepare, build_request(
+        [image], prompt or "What is in this image?", model=model,
+        **{k: v for k, v in options.items() if k not in checks}))
+    response = await send(request, http, budget=budget, store=store, base_url=base_url)
+    return Extraction(
+        source=image.source, page=image.page, data=response.text,
+        records=({"text": response.text},), text=response.text,
+        model=response.model, usage=response.usage, attempts=1,
+        cost=response.cost, cached=response.cached, saved_tokens=saved)
 
 
 def _unexpected(label: str, e: Exception) -> str:
@@ -593,8 +597,9 @@ async def _batch_api(items: list[Item], spec: schemas.Schema | None, fmt: str, m
     not parse or fit the schema are re-asked live, like any other extraction."""
     model = model or providers.default_model()
     target = providers.resolve(model, base_url)
-    if target.provider != "openai":
-        raise ConfigError(f"--batch-api needs an OpenAI model, not {target.id}.")
+    if not target.spec.batch_api:
+        raise ConfigError(f"the Batch API (batch_api=True) needs an OpenAI model, not "
+                          f"{target.id}.")
     checks = {k: options.pop(k) for k in ("verify", "votes", "vote_models") if k in options}
     wire = {k: v for k, v in options.items()
             if k in ("detail", "system", "max_tokens", "temperature")}

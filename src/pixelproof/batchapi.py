@@ -39,8 +39,8 @@ from typing import Any
 from .cost import cost_of
 from .errors import BadResponse, ConfigError, ProviderError
 from .http import Http, parse_json
-from .providers import Target, api_key
-from .providers.openai import _hints, body, parse
+from .providers import Target, api_key, hints
+from .providers.openai import body, parse
 from .store import Store
 from .types import Request, Response
 
@@ -95,7 +95,7 @@ class _Batches:
         self.n = len(custom_ids)
         self.fingerprint = hashlib.sha256("\n".join(custom_ids).encode()).hexdigest()
         self.headers = {"Authorization": f"Bearer {k}"} if (k := api_key(target)) else {}
-        self.hints = {**_hints(target), 404: (
+        self.hints = {**hints(target), 404: (
             f"{target.base_url} has no such file or batch, or no Files/Batches endpoint: the "
             "Batch API needs OpenAI's API or a server that speaks it.")}
         self.ids: list[str] = list(store.get_meta(run, META) or []) if store else []

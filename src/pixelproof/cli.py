@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+import re
 import secrets
 import socket
 import sys
@@ -51,8 +52,23 @@ MODEL_HELP = ("Model id as provider:model, e.g. openai:gpt-4o-mini, anthropic:cl
               "$PIXELPROOF_MODEL, else the first provider whose API key is set, else local.")
 
 
+# The library's messages name its parameters; the command says its flags instead.
+FLAGS = {"verify=False": "--no-verify", "batch_api=True": "--batch-api", "run=NAME": "--run NAME",
+         **{f"{name}=": f"--{name.replace('_', '-')}" for name in (
+             "max_cost", "price_file", "max_tokens", "base_url", "fields", "run", "detail",
+             "temperature", "attempts", "votes", "model", "format", "timeout")}}
+_PARAMETER = re.compile("|".join(rf"(?<![\w-]){re.escape(p)}" for p in sorted(FLAGS, key=len,
+                                                                             reverse=True)))
+
+
+def flags(message: str) -> str:
+    """A library message as the command says it: ``max_cost=`` is ``--max-cost``."""
+    return _PARAMETER.sub(lambda m: FLAGS[m.group()] + (
+        " " if m.end() < len(message) and message[m.end()] not in " .,:;)" else ""), message)
+
+
 def fail(message: str) -> None:
-    click.echo(f"pixelproof: error: {redact(message)}", err=True)
+    click.echo(f"pixelproof: error: {flags(redact(message))}", err=True)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,10 +103,6 @@ def load_inputs(inputs: tuple[str, ...]) -> tuple[list[Image], int]:
     return images, failed
 
 
-# Ranges from the providers' own documentation: temperature is 0-2 for OpenAI (the Chat
-# Completions schema) and Gemini, 0-1 for Anthropic's Messages API; max tokens at least 1.
-TEMPERATURE = {"anthropic": 1.0}
-MAX_TEMPERATURE = 2.0
 MAX_RETRIES = 20
 
 
@@ -108,17 +120,9 @@ def check_options(*, models: tuple[str | None, ...] = (), temperature: float | N
     for model in models:
         if model is not None and not model.strip():
             bad("--model", "give a model id, such as openai:gpt-4o-mini or local.")
-    if temperature is not None:
-        providers_ = set()
-        for m in models or (None,):
-            try:
-                providers_.add(providers.resolve(m or providers.default_model()).provider)
-            except PixelproofError:
-                pass  # an unknown provider is reported when the model is used
-        top = min([TEMPERATURE.get(p, MAX_TEMPERATURE) for p in providers_] or [MAX_TEMPERATURE])
-        if not (math.isfinite(temperature) and 0 <= temperature <= top):
-            bad("--temperature", f"{temperature} is not in 0 to {top:g}"
-                + (" (Anthropic's range)" if top < MAX_TEMPERATURE else "") + ".")
+    if temperature is not None and (
+            why := providers.temperature_problem(temperature, models or (None,))):
+        bad("--temperature", f"{temperature} {why}.")
     if max_tokens is not None and max_tokens < 1:
         bad("--max-tokens", f"{max_tokens} is not a token count: give 1 or more.")
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
@@ -137,7 +141,7 @@ def check_options(*, models: tuple[str | None, ...] = (), temperature: float | N
         if schema_file:
             schemas.from_file(schema_file)
     except PixelproofError as e:
-        raise click.UsageError(str(e)) from None
+        raise click.UsageError(flags(str(e))) from None
     for option, path in (outputs or {}).items():
         if path:
             check_output(option, path)
@@ -626,7 +630,7 @@ STRICT_FAILED = ("--strict: some values are not supported by the image (see abov
 
 def render_items(items: list[Extraction], fmt: str) -> str:
     """A batch's output: every record in input order (JSON also carries the reports)."""
-    result = ExtractResult(items)
+    result = ExtractResult(items, one=len(items) == 1)
     reports = [{"source": e.source, "page": e.page, **(
         e.verification if isinstance(e.verification, dict) else e.verification.to_dict())}
                for e in items if e.verification is not None]
@@ -670,7 +674,7 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
             os.fsync(jsonl.fileno())  # once, at the end, not per line
             jsonl.close()
     items = [results[i.label] for i in plan_ if i.label in results]
-    result = ExtractResult(items)
+    result = ExtractResult(items, one=len(items) == 1)
     if out:
         output.write_atomic(out, render_items(items, output.format_for(out)))
     elif items:

@@ -70,7 +70,7 @@ class Family:
 def family(model_id: str) -> Family | None:
     """The token-counting family of a model id, or None when no published formula fits."""
     target = providers.resolve(model_id, base_url="http://unused")
-    if target.provider == "local":
+    if target.spec.offline:
         return Family("local", "", "free")
     name = target.model.lower().rsplit("/", 1)[-1]
     name = re.sub(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$", "", name)
@@ -216,7 +216,7 @@ def price(model_id: str, prices: dict[str, Any] | None = None) -> dict[str, Deci
     prices = prices or _default or _bundled()
     fam = family(model_id)
     target = providers.resolve(model_id, base_url="http://unused")
-    keys = [target.id, "local" if target.provider == "local" else ""] + (
+    keys = [target.id, "local" if target.spec.offline else ""] + (
         [f"{fam.provider}:{fam.name}"] if fam and fam.name else [])
     for key in keys:
         if key in prices["models"]:
@@ -375,17 +375,17 @@ class Budget:
     def reserve(self, amount: Decimal | None) -> Reservation:
         """Hold ``amount`` or raise BudgetError when it would take the total past the cap."""
         if amount is None:
-            raise BudgetError("--max-cost needs a cost estimate, but this model's price or "
-                              "image formula is unknown. Add its price with --price-file, or "
-                              "drop --max-cost.")
+            raise BudgetError("a budget (max_cost=) needs a cost estimate, but this model's "
+                              "price or image formula is unknown. Add its price with "
+                              "price_file=, or drop max_cost=.")
         if amount < 0:
             raise BudgetError(f"cannot reserve a negative amount ({amount}).")
         with self._lock:
             if self._spent + self._reserved + amount > self.max_cost:
                 raise BudgetError(
                     f"the next request (up to {money(amount)}) would take the spend past "
-                    f"--max-cost {money(self.max_cost)} ({money(self._spent)} spent, "
-                    f"{money(self._reserved)} in flight). Raise --max-cost to go on.")
+                    f"max_cost={money(self.max_cost)} ({money(self._spent)} spent, "
+                    f"{money(self._reserved)} in flight). Raise max_cost= to go on.")
             self._reserved += amount
             held = Reservation(amount)
             self._open.add(held)

@@ -7,9 +7,10 @@
     ├── ConfigError             missing API key, unknown provider or model, bad option
     ├── ProviderError           the model's API failed (carries provider and status)
     │   ├── AuthError           401/403: key missing, wrong or without access
-    │   ├── RateLimitError      429 after all retries
-    │   ├── ServerError         5xx after all retries
-    │   ├── NetworkError        could not connect, or timed out
+    │   ├── RateLimitError      429 on every request sent
+    │   ├── ServerError         5xx on every request sent
+    │   ├── NetworkError        no answer in time, or the connection broke
+    │   │   └── ConnectionRefused   the server took no connection (down, wrong address)
     │   └── BadResponse         the reply was not what the API documents
     ├── ExtractionError         the answer did not parse or fit the schema after all attempts
     │   ├── TruncatedError      the answer was cut off (finish_reason "length")
@@ -72,6 +73,10 @@ class ServerError(ProviderError):
 
 class NetworkError(ProviderError):
     pass
+
+
+class ConnectionRefused(NetworkError):
+    """The server took no connection: a run waits for it (a shared outage pause)."""
 
 
 class BadResponse(ProviderError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
@@ -25,6 +24,7 @@ from .errors import (
     TruncatedError,
 )
 from .http import Http
+from .options import DESCRIBE, Options
 from .store import Store, cache_key
 from .types import Detail, Extraction, Image, Request, Response, Turn, Usage
 
@@ -67,11 +67,11 @@ def build_request(images: list[Image], prompt: str = DEFAULT_PROMPT, *, model: s
                   detail: Detail = "auto", system: str | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
                   **extra: Any) -> Request:
-    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= 2):
-        raise ConfigError(f"temperature {temperature} is not in 0 to 2 (the providers' range; "
-                          "Anthropic's is 0 to 1).")
+    if temperature is not None and (
+            why := providers.temperature_problem(temperature, [model])):
+        raise ConfigError(f"temperature={temperature} {why}.")
     if max_tokens is not None and max_tokens < 1:
-        raise ConfigError(f"max_tokens {max_tokens} is not a token count: give 1 or more.")
+        raise ConfigError(f"max_tokens={max_tokens} is not a token count: give 1 or more.")
     return Request(model=model or providers.default_model(), prompt=prompt,
                    images=tuple(images), system=system, detail=detail,
                    max_tokens=max_tokens, temperature=temperature, **extra)
@@ -87,7 +87,7 @@ async def send(request: Request, http: Http, *, base_url: str | None = None,
     With a store, usage is logged and a repeat comes from the cache (free, ``cached=True``);
     ``cache=False`` always asks, and caches the fresh answer."""
     target = providers.resolve(request.model, base_url)
-    if store is None or target.provider == "local":
+    if store is None or target.spec.offline:
         return await _send(request, target, http, budget)
     key = cache_key(request, target.id, target.base_url)
     return (_from_cache(store, key, target) if cache else None) or _keep(
@@ -151,14 +151,14 @@ async def stream(request: Request, http: Http, *, base_url: str | None = None,
     under a budget, the request's worst case is reserved first, as ``send`` does."""
     target = providers.resolve(request.model, base_url)
     key = cache_key(request, target.id, target.base_url) \
-        if store and target.provider != "local" else ""
+        if store and not target.spec.offline else ""
     hit = _from_cache(store, key, target) if store and key else None
     if hit is not None:
         yield hit.text
         yield hit
         return
     held = None
-    if budget is not None and target.provider != "local":
+    if budget is not None and not target.spec.offline:
         if request.max_tokens is None:
             request = replace(request, max_tokens=BUDGET_MAX_TOKENS)
         held = budget.reserve(cost.request_ceiling(request, request.max_tokens or 0))
@@ -192,26 +192,39 @@ async def _stream(request: Request, target: providers.Target, http: Http, store:
 
 
 async def adescribe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT, *,
-                    model: str | None = None, detail: Detail = "auto",
-                    system: str | None = None, base_url: str | None = None,
-                    http: Http | None = None, budget: cost.Budget | None = None,
-                    store: Store | None = None, **options: Any) -> Response:
-    """Ask one question about one or several images, sent together in one request."""
+                    options: Options | None = None, http: Http | None = None,
+                    budget: cost.Budget | None = None, store: Store | None = None,
+                    **given: Any) -> Response:
+    """Ask one question about one or several images, sent together in one request. The
+    options (``model=``, ``detail=``, ...) are ``Options``' that a question takes."""
+    opts = Options.of("describe", given, options, only=DESCRIBE)
     request, _ = await asyncio.to_thread(prepare, build_request(
-        load_images(image), prompt, model=model, detail=detail, system=system, **options))
+        load_images(image), prompt, model=opts.model, detail=opts.detail,  # type: ignore[arg-type]
+        system=opts.system, max_tokens=opts.max_tokens, temperature=opts.temperature))
     if http is not None:
-        return await send(request, http, base_url=base_url, budget=budget, store=store)
+        return await send(request, http, base_url=opts.base_url, budget=budget, store=store)
     async with Http() as own:
-        return await send(request, own, base_url=base_url, budget=budget, store=store)
+        return await send(request, own, base_url=opts.base_url, budget=budget, store=store)
 
 
 def describe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFAULT_PROMPT,
              **options: Any) -> Response:
     """Ask a vision model about images: ``describe("chart.png", "What trend does it show?")``.
 
-    Returns a Response with ``text``, ``usage``, ``model`` and ``seconds``.
+    Returns a Response with ``text``, ``usage``, ``model`` and ``seconds``; the options are
+    ``adescribe``'s.
     """
     return run_sync(lambda: adescribe(image, prompt, **options))
+
+
+def estimate(image: ImageInput | Iterable[ImageInput], prompt: str | None = None, *,
+             model: str | None = None, detail: Detail = "auto",
+             max_tokens: int | None = None) -> cost.Estimate:
+    """Tokens and dollars of extracting from ``image`` (one request per image), before
+    anything is sent: ``estimate("scans/", model="openai:gpt-4o-mini").cost``."""
+    loaded = load_images(image)
+    return cost.estimate(loaded, model or providers.default_model(), prompt or TABLES_PROMPT,
+                         detail, max_tokens, requests=len(loaded))
 
 
 # --- structured extraction ----------------------------------------------------------------
@@ -294,7 +307,7 @@ async def extract_one(image: Image, http: Http, *, verify: bool = True, votes: i
     too, and report per-field agreement."""
     first = await _extract(image, http, **options)
     local = providers.resolve(options.get("model") or providers.default_model(),
-                              options.get("base_url")).provider == "local"
+                              options.get("base_url")).spec.offline
     if local or not (verify or votes > 1 or vote_models):
         return first
     from .verify import Report, check, vote
@@ -332,7 +345,7 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
         await ocr.aread(image)  # the send size depends on the page's one read
     request, saved = await asyncio.to_thread(prepare, extraction_request(
         image, schema, fmt, model=model, prompt=prompt, native=native, **options))
-    if target.provider == "local":
+    if target.spec.offline:
         attempts = 1  # the engine answers the same every time
     usage, turns = Usage(), ()
     spent: Decimal | None = Decimal(0)
@@ -356,10 +369,10 @@ async def _extract(image: Image, http: Http, *, schema: schemas.Schema | None = 
                                attempts=attempt, last_text=response.text)
         if response.finish_reason == "length":
             raise TruncatedError(f"{image.label}: the answer was cut off at the token limit "
-                                 "(finish_reason: length). Raise --max-tokens, or split the "
+                                 "(finish_reason: length). Raise max_tokens=, or split the "
                                  "document.", attempts=attempt, last_text=response.text)
         data, problems = read_answer(response.text, schema)
-        if not problems or target.provider == "local":  # the engine leaves unread fields null
+        if not problems or target.spec.offline:  # the engine leaves unread fields null
             return Extraction(source=image.source, page=image.page, data=data,
                               records=records_of(data), text=response.text,
                               model=response.model, usage=usage, attempts=attempt,
@@ -381,20 +394,27 @@ def tagged(items: Iterable[Extraction]) -> list[dict[str, Any]]:
 
 @dataclass
 class ExtractResult:
-    """Extractions from one or many images, in input order; failed items carry ``error``."""
+    """Extractions from one or many images, in input order; failed items carry ``error``.
+    ``one``: the input named one image, so ``data`` and ``records`` are that image's; else
+    ``data`` holds each image's data and each record its ``source`` (and ``page``), for a
+    list of one image as for a list of many."""
 
     items: list[Extraction]
+    one: bool = False
 
     @property
     def data(self) -> Any:
         """The one image's data, or a list with each image's data."""
-        return self.items[0].data if len(self.items) == 1 else [i.data for i in self.items]
+        return self.items[0].data if self._one else [i.data for i in self.items]
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        """Every record; with several images each carries its ``source`` (and ``page``)."""
-        return list(self.items[0].records) if len(self.items) == 1 else tagged(self.items)
+        """Every record; for a list of images each carries its ``source`` (and ``page``)."""
+        return list(self.items[0].records) if self._one else tagged(self.items)
 
+    @property
+    def _one(self) -> bool:
+        return self.one and len(self.items) == 1
     @property
     def failed(self) -> list[Extraction]:
         return [i for i in self.items if not i.ok]
@@ -425,24 +445,32 @@ class ExtractResult:
 
 
 async def aextract(image: ImageInput | Iterable[ImageInput], schema: Any = None, *,
-                   format: str = "markdown", fields: str | None = None,
+                   fields: str | None = None, options: Options | None = None,
                    concurrency: int = 8, http: Http | None = None,
-                   **options: Any) -> ExtractResult:
-    """Extract from every image (every PDF page) as its own item, concurrently."""
+                   budget: cost.Budget | None = None, store: Store | None = None,
+                   **given: Any) -> ExtractResult:
+    """Extract from every image (every PDF page) as its own item, concurrently. The options
+    (``model=``, ``format=``, ``verify=``, ...) are ``Options``', checked before any image is
+    asked: a misspelled one, a value out of range or a missing API key raise ConfigError."""
+    opts = Options.of("extract", given, options)
     spec = schemas.from_fields(fields) if fields else (
         schemas.from_any(schema) if schema is not None else None)
     loaded = load_images(image)
     gate = asyncio.Semaphore(concurrency)
+    ask = {**opts.asked(), "fmt": opts.format}
+    ask.pop("format", None)
 
     async def one(im: Image, client: Http) -> Extraction:
         async with gate:
             try:
-                return await extract_one(im, client, schema=spec, fmt=format, **options)
+                return await extract_one(im, client, schema=spec, budget=budget, store=store,
+                                         **ask)
             except PixelproofError as e:
                 return Extraction(source=im.source, page=im.page, error=str(e))
 
     async def run(client: Http) -> ExtractResult:
-        return ExtractResult(list(await asyncio.gather(*(one(im, client) for im in loaded))))
+        items = list(await asyncio.gather(*(one(im, client) for im in loaded)))
+        return ExtractResult(items, one=isinstance(image, str | bytes | Path | Image))
 
     if http is not None:
         return await run(http)
@@ -450,9 +478,10 @@ async def aextract(image: ImageInput | Iterable[ImageInput], schema: Any = None,
         return await run(own)
 
 
-def extract(image: ImageInput | Iterable[ImageInput], schema: Any = None, *,
-            format: str = "markdown", **options: Any) -> ExtractResult:
+def extract(image: ImageInput | Iterable[ImageInput], schema: Any = None,
+            **options: Any) -> ExtractResult:
     """Extract data from images: tables and key values, or objects matching ``schema``
     (a Pydantic model, a JSON Schema dict or file). ``fields="date:date, amount:number"`` is a
-    shorthand for rows of those fields. Each image (each PDF page) is its own item."""
-    return run_sync(lambda: aextract(image, schema, format=format, **options))
+    shorthand for rows of those fields. Each image (each PDF page) is its own item; the
+    options are ``aextract``'s."""
+    return run_sync(lambda: aextract(image, schema, **options))

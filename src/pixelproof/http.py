@@ -1,4 +1,5 @@
-"""The one HTTP client: timeouts, retries honouring Retry-After, errors mapped to ours.
+"""The one HTTP client: timeouts, the only retry layer (honouring Retry-After), errors mapped
+to ours. ``retries=N`` sends at most N+1 requests, and a final error says how many were sent.
 
 Requests go over aiohttp behind the httpx API (``httpx-aiohttp``): httpcore's own pool costs
 several times the CPU per request (bench/batch.py), and the httpx API keeps one seam for tests
@@ -25,6 +26,7 @@ from httpx_aiohttp import AiohttpTransport
 from .errors import (
     AuthError,
     BadResponse,
+    ConnectionRefused,
     NetworkError,
     ProviderError,
     RateLimitError,
@@ -34,13 +36,12 @@ from .errors import (
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 MAX_RETRY_WAIT = 60.0
 _KEY_LIKE = re.compile(r"(sk-[A-Za-z0-9_*-]{6,}|AIza[0-9A-Za-z_-]{10,}|Bearer\s+\S+)")
-_SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                "OPENROUTER_API_KEY")
+SECRET_VARS: set[str] = set()  # the providers' key variables (their specs add them)
 
 
 def redact(text: str) -> str:
     """Remove API keys (from the environment, or anything shaped like one) from ``text``."""
-    for var in _SECRET_VARS:
+    for var in SECRET_VARS:
         value = os.environ.get(var)
         if value and len(value) >= 8:
             text = text.replace(value, "[redacted]")
@@ -129,16 +130,19 @@ class Http:
         await self.client.aclose()
 
     async def request(self, method: str, url: str, *, provider: str,
-                      hints: Mapping[int, str] | None = None, **kwargs: Any) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise the mapped ProviderError."""
-        async with self._open(method, url, provider, hints, stream=False, **kwargs) as r:
+                      hints: Mapping[int, str] | None = None, json_body: bool = False,
+                      **kwargs: Any) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise the mapped ProviderError. With
+        ``json_body``, a 2xx whose body is not JSON (a proxy's error page) is retried too."""
+        async with self._open(method, url, provider, hints, stream=False, json_body=json_body,
+                              **kwargs) as r:
             return r
 
     async def post_json(self, url: str, body: dict[str, Any], *, provider: str,
                         headers: Mapping[str, str], hints: Mapping[int, str] | None = None,
                         ) -> dict[str, Any]:
         r = await self.request("POST", url, provider=provider, hints=hints, json=body,
-                               headers=headers)
+                               headers=headers, json_body=True)
         return parse_json(r, provider)
 
     async def stream_sse(self, url: str, body: dict[str, Any], *, provider: str,
@@ -169,8 +173,8 @@ class Http:
                                    "Try again.", provider=provider) from None
 
     def _open(self, method: str, url: str, provider: str, hints: Mapping[int, str] | None,
-              *, stream: bool, **kwargs: Any) -> _Attempts:
-        return _Attempts(self, method, url, provider, hints or {}, stream, kwargs)
+              *, stream: bool, json_body: bool = False, **kwargs: Any) -> _Attempts:
+        return _Attempts(self, method, url, provider, hints or {}, stream, json_body, kwargs)
 
 
 class Transport(AiohttpTransport):
@@ -227,9 +231,10 @@ class _Attempts:
     """Async context manager: the first good response after retries, closed on exit."""
 
     def __init__(self, http: Http, method: str, url: str, provider: str,
-                 hints: Mapping[int, str], stream: bool, kwargs: dict[str, Any]) -> None:
+                 hints: Mapping[int, str], stream: bool, json_body: bool,
+                 kwargs: dict[str, Any]) -> None:
         self.http, self.method, self.url, self.provider = http, method, url, provider
-        self.hints, self.stream, self.kwargs = hints, stream, kwargs
+        self.hints, self.stream, self.json_body, self.kwargs = hints, stream, json_body, kwargs
         self.response: httpx.Response | None = None
 
     async def __aenter__(self) -> httpx.Response:
@@ -244,19 +249,19 @@ class _Attempts:
             except httpx.TimeoutException:
                 if last:
                     raise NetworkError(
-                        f"{self.provider}: no answer from {_host(self.url)} in time after "
-                        f"{attempt + 1} tries. Try again, raise --timeout, or check the server.",
-                        provider=self.provider) from None
+                        f"{self.provider}: no answer from {_host(self.url)} in time "
+                        f"{_sent(attempt + 1)}. Try again, raise the timeout, or check the "
+                        "server.", provider=self.provider) from None
                 await asyncio.sleep(backoff(attempt))
                 continue
             except httpx.HTTPError as e:
                 if last:
-                    err = NetworkError(
+                    kind = ConnectionRefused if isinstance(e, httpx.ConnectError) \
+                        else NetworkError
+                    raise kind(
                         f"{self.provider}: cannot reach {_host(self.url)} "
-                        f"({type(e).__name__}). Check the base URL and that the server runs.",
-                        provider=self.provider)
-                    err.refused = isinstance(e, httpx.ConnectError)  # type: ignore[attr-defined]
-                    raise err from None
+                        f"({type(e).__name__}, {_sent(attempt + 1)}). Check the base URL and "
+                        "that the server runs.", provider=self.provider) from None
                 await asyncio.sleep(backoff(attempt))
                 continue
             if http.limiter:
@@ -269,14 +274,15 @@ class _Attempts:
                     f"{self.provider}: {_host(self.url)} answered HTTP {r.status_code}, "
                     f"redirecting to {redact(where)}; API calls never follow redirects (the "
                     "API key would go with them). If you trust that address, pass it as "
-                    "--base-url.", provider=self.provider, status=r.status_code)
-            if r.status_code < 400:
+                    "base_url=.", provider=self.provider, status=r.status_code)
+            good = r.status_code < 400
+            if good and (last or not self.json_body or _is_json(r)):
                 self.response = r
                 return r
             if self.stream:
                 await r.aread()
             await r.aclose()
-            if r.status_code in RETRY_STATUSES and not last:
+            if (good or r.status_code in RETRY_STATUSES) and not last:  # good: a proxy's page
                 await asyncio.sleep(backoff(attempt, r.headers))
                 continue
             raise map_status(r, self.provider, self.hints, attempt + 1)
@@ -291,8 +297,20 @@ def _host(url: str) -> str:
     return httpx.URL(url).host or url
 
 
+def _is_json(r: httpx.Response) -> bool:
+    try:
+        r.json()
+    except ValueError:
+        return False
+    return True
+
+
+def _sent(requests: int) -> str:
+    return f"after {requests} request{'s' if requests > 1 else ''}"
+
+
 def map_status(r: httpx.Response, provider: str, hints: Mapping[int, str],
-               tries: int) -> ProviderError:
+               requests: int) -> ProviderError:
     """The pixelproof error for an HTTP error status, with the API's message and a fix."""
     status = r.status_code
     said = redact(api_message(r))
@@ -302,10 +320,11 @@ def map_status(r: httpx.Response, provider: str, hints: Mapping[int, str],
         return AuthError(f"{base}. {hint or 'Check your API key and its access.'}",
                          provider=provider, status=status)
     if status == 429:
-        return RateLimitError(f"{base} after {tries} tries. Lower --concurrency or --rpm, "
-                              "or check your quota.", provider=provider, status=status)
+        return RateLimitError(f"{base} {_sent(requests)}. Lower the concurrency or requests "
+                              "per minute, or check your quota.", provider=provider,
+                              status=status)
     if status >= 500:
-        return ServerError(f"{base} after {tries} tries. The server failed; try again later.",
+        return ServerError(f"{base} {_sent(requests)}. The server failed; try again later.",
                            provider=provider, status=status)
     return ProviderError(f"{base}. {hint or 'Check the request options.'}",
                          provider=provider, status=status)

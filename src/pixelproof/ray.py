@@ -61,8 +61,8 @@ from .store import Store
 from .types import Extraction, Image, Response, Usage
 
 # What the workers take from the driver's environment: the providers' keys and base URLs.
-PROVIDER_VARS = sorted({v for _, keys, url, _ in providers._SPECS.values()
-                        for v in (*keys, *([url] if url else []))})
+PROVIDER_VARS = sorted({v for spec in providers.SPECS.values()
+                        for v in (*spec.key_vars, *([spec.url_var] if spec.url_var else []))})
 
 
 def _provider_env() -> Any:
@@ -376,7 +376,7 @@ class ItemRunner:
             image, job.task, self.http, job.spec, job.fmt, job.model, job.prompt,
             self.budget if job.budget else None,  # type: ignore[arg-type]
             _Relay(self.lookup, outbox) if self.lookup is not None else None,  # type: ignore
-            job.retries, job.base_url, dict(job.options), self._outage(job))
+            job.base_url, dict(job.options), self._outage(job))
         if self.reads is not None and (raw := self.reads.new.pop(image.sha256, None)):
             outbox.add("read", image.sha256, raw)
         return result
@@ -386,7 +386,7 @@ class ItemRunner:
             target = providers.resolve(job.model or providers.default_model(), job.base_url)
         except Exception:
             return None  # each item reports it
-        if target.provider == "local":
+        if target.spec.offline:
             return None
         if target.base_url not in self.outages:
             self.outages[target.base_url] = Outage(self.http, target.base_url, OUTAGE_SECONDS)
@@ -642,7 +642,7 @@ class PageExtractor:
                     ocr.submit(image)
                 return await _item(image, job.task, http, job.spec, job.fmt, job.model,
                                    job.prompt, self.budget, None,  # type: ignore[arg-type]
-                                   job.retries, job.base_url, dict(job.options))
+                                   job.base_url, dict(job.options))
 
             return list(await asyncio.gather(*(one(image) for image in images)))
 

@@ -54,14 +54,14 @@ def from_fields(spec: str) -> Schema:
         name, _, kind = (s.strip() for s in part.partition(":"))
         kind = kind.lower() or "string"
         if kind not in _FIELD_TYPES or not re.fullmatch(r"[\w .-]+", name):
-            raise ConfigError(f"--fields: cannot read '{part}'. Write name or name:type, with "
+            raise ConfigError(f"fields=: cannot read '{part}'. Write name or name:type, with "
                               f"type one of {', '.join(sorted(set(_FIELD_TYPES)))}.")
         if name in props:
-            raise ConfigError(f"--fields: '{name}' is named twice. Give each field once.")
+            raise ConfigError(f"fields=: '{name}' is named twice. Give each field once.")
         base = dict(_FIELD_TYPES[kind])
         props[name] = {**base, "type": [base["type"], "null"]}
     if not props:
-        raise ConfigError("--fields is empty. Example: --fields \"date:date, amount:number\".")
+        raise ConfigError('fields= is empty. Example: fields="date:date, amount:number".')
     item = {"type": "object", "properties": props, "required": list(props),
             "additionalProperties": False}
     return Schema({"type": "array", "items": item}, rows=True)

@@ -313,7 +313,7 @@ class Store:
         if changed:
             raise ConfigError(f"run '{name}' was started with other options "
                               f"({', '.join(changed)}). Resume it with the same options, "
-                              "or pick a new --run name.")
+                              "or pick a new run= name.")
         return True
 
     def add_items(self, run: str, keys: list[str]) -> None:

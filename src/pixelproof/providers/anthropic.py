@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ..errors import BadResponse
 from ..http import Http
 from ..images import fit_bytes
 from ..types import Request, Response, Usage
-from . import Target, api_key, suggest
+from . import Spec, Target, api_key, suggest
+from .base import HttpProvider, Streamed
+
+SPECS = (
+    Spec("anthropic", "anthropic", "Anthropic", "https://api.anthropic.com",
+         ("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", "claude-haiku-4-5",
+         temperature=(0.0, 1.0),  # the Messages API's range
+         known_models=("claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5",
+                       "claude-3-5-haiku-latest")),
+)
 
 VERSION = "2023-06-01"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4  # the 5 MB limit applies to the base64 text
@@ -88,60 +96,54 @@ def parse(data: dict[str, Any], target: Target, request: Request | None = None,
                     seconds=seconds, raw=data)
 
 
-def _endpoint(target: Target) -> tuple[str, dict[str, str]]:
-    headers = {"x-api-key": api_key(target) or "", "anthropic-version": VERSION}
-    return f"{target.base_url}/v1/messages", headers
+class Anthropic(HttpProvider):
+    def endpoint(self, target: Target, stream: bool) -> tuple[str, dict[str, str]]:
+        headers = {"x-api-key": api_key(target) or "", "anthropic-version": VERSION}
+        return f"{target.base_url}/v1/messages", headers
 
+    def body(self, request: Request, target: Target, stream: bool) -> dict[str, Any]:
+        return body(request, target, stream=stream)
 
-def _hints(target: Target) -> dict[int, str]:
-    return {401: "Check ANTHROPIC_API_KEY.", 403: "Check ANTHROPIC_API_KEY and its access.",
-            404: f"Model '{target.model}' was not found.{suggest(target)}"}
+    def parse(self, data: dict[str, Any], target: Target, request: Request,
+              seconds: float) -> Response:
+        return parse(data, target, request, seconds)
 
-
-class Anthropic:
-    async def complete(self, request: Request, target: Target, http: Http) -> Response:
-        url, headers = _endpoint(target)
-        start = time.perf_counter()
-        data = await http.post_json(url, body(request, target), provider=target.provider,
-                                    headers=headers, hints=_hints(target))
-        return parse(data, target, request, time.perf_counter() - start)
+    def hints(self, target: Target) -> dict[int, str]:
+        return {**super().hints(target),
+                404: f"Model '{target.model}' was not found.{suggest(target)}"}
 
     async def stream(self, request: Request, target: Target,
                      http: Http) -> AsyncIterator[str | Response]:
         if request.json_schema is not None:  # tool input arrives as JSON fragments: wait for it
             yield await self.complete(request, target, http)
             return
-        url, headers = _endpoint(target)
-        start = time.perf_counter()
-        parts: list[str] = []
-        model, stop, use = target.model, None, Usage()
-        async for event in http.stream_sse(url, body(request, target, stream=True),
-                                           provider=target.provider, headers=headers,
-                                           hints=_hints(target)):
-            kind = event.get("type")
-            if kind == "message":  # a server that ignores "stream" answers with one JSON body
-                whole = parse(event, target, request, time.perf_counter() - start)
-                if whole.text:
-                    yield whole.text
-                yield whole
-                return
-            if kind == "message_start":
-                message = event.get("message") or {}
-                model = message.get("model") or model
-                use = usage(message.get("usage"))
-            elif kind == "content_block_delta":
-                if text := (event.get("delta") or {}).get("text"):
-                    parts.append(text)
-                    yield text
-            elif kind == "message_delta":
-                stop = (event.get("delta") or {}).get("stop_reason") or stop
-                out = (event.get("usage") or {}).get("output_tokens")
-                use = Usage(use.input_tokens, int(out or use.output_tokens), use.cached_tokens)
-            elif kind == "error":
-                raise BadResponse(f"{target.id}: the stream reported an error: "
-                                  f"{(event.get('error') or {}).get('message')}",
-                                  provider=target.provider)
-        finish = _FINISH.get(stop, stop)
-        yield Response(text="".join(parts), model=model, usage=use, finish_reason=finish,
-                       refusal="refused" if finish == "refusal" else None,
-                       seconds=time.perf_counter() - start)
+        async for piece in super().stream(request, target, http):
+            yield piece
+
+    def event(self, event: dict[str, Any], said: Streamed, target: Target,
+              request: Request) -> Iterator[str]:
+        kind = event.get("type")
+        if kind == "message":  # a server that ignores "stream" answers with one JSON body
+            whole = parse(event, target, request)
+            said.model, said.usage, said.finish = whole.model, whole.usage, whole.finish_reason
+            said.refusal = whole.refusal
+            if whole.text:
+                yield whole.text
+        elif kind == "message_start":
+            message = event.get("message") or {}
+            said.model = message.get("model") or said.model
+            said.usage = usage(message.get("usage"))
+        elif kind == "content_block_delta":
+            if text := (event.get("delta") or {}).get("text"):
+                yield text
+        elif kind == "message_delta":
+            stop = (event.get("delta") or {}).get("stop_reason")
+            said.finish = _FINISH.get(stop, stop) if stop else said.finish
+            said.refusal = "refused" if said.finish == "refusal" else None
+            out = (event.get("usage") or {}).get("output_tokens")
+            use = said.usage
+            said.usage = Usage(use.input_tokens, int(out or use.output_tokens), use.cached_tokens)
+        elif kind == "error":
+            raise BadResponse(f"{target.id}: the stream reported an error: "
+                              f"{(event.get('error') or {}).get('message')}",
+                              provider=target.provider)

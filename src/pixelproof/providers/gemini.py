@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import BadResponse
-from ..http import Http
 from ..images import fit_bytes
 from ..types import Request, Response, Usage
-from . import Target, api_key, suggest
+from . import Spec, Target, api_key, suggest
+from .base import HttpProvider, Streamed
+
+SPECS = (
+    Spec("gemini", "gemini", "Gemini", "https://generativelanguage.googleapis.com/v1beta",
+         ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "GEMINI_BASE_URL", "gemini-2.5-flash",
+         known_models=("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite",
+                       "gemini-2.0-flash")),
+)
 
 MAX_IMAGE_BYTES = 15 * 1024 * 1024  # inline requests are capped at 20 MB in all, base64 included
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "refusal",
@@ -112,42 +118,30 @@ def parse(data: dict[str, Any], target: Target, seconds: float = 0.0) -> Respons
                     refusal=refusal, seconds=seconds, raw=data)
 
 
-def _endpoint(target: Target, method: str) -> tuple[str, dict[str, str]]:
-    return (f"{target.base_url}/models/{target.model}:{method}",
-            {"x-goog-api-key": api_key(target) or ""})
+class Gemini(HttpProvider):
+    def endpoint(self, target: Target, stream: bool) -> tuple[str, dict[str, str]]:
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return (f"{target.base_url}/models/{target.model}:{method}",
+                {"x-goog-api-key": api_key(target) or ""})
 
+    def body(self, request: Request, target: Target, stream: bool) -> dict[str, Any]:
+        return body(request, target)
 
-def _hints(target: Target) -> dict[int, str]:
-    return {400: "Check the request options (an invalid key also gives 400 here: check "
-                 "GEMINI_API_KEY).", 401: "Check GEMINI_API_KEY.",
-            403: "Check GEMINI_API_KEY and its access.",
-            404: f"Model '{target.model}' was not found.{suggest(target)}"}
+    def parse(self, data: dict[str, Any], target: Target, request: Request,
+              seconds: float) -> Response:
+        return parse(data, target, seconds)
 
+    def hints(self, target: Target) -> dict[int, str]:
+        return {**super().hints(target),
+                400: "Check the request options (an invalid key also gives 400 here: check "
+                     "GEMINI_API_KEY).",
+                404: f"Model '{target.model}' was not found.{suggest(target)}"}
 
-class Gemini:
-    async def complete(self, request: Request, target: Target, http: Http) -> Response:
-        url, headers = _endpoint(target, "generateContent")
-        start = time.perf_counter()
-        data = await http.post_json(url, body(request, target), provider=target.provider,
-                                    headers=headers, hints=_hints(target))
-        return parse(data, target, time.perf_counter() - start)
-
-    async def stream(self, request: Request, target: Target,
-                     http: Http) -> AsyncIterator[str | Response]:
-        url, headers = _endpoint(target, "streamGenerateContent")
-        start = time.perf_counter()
-        parts: list[str] = []
-        finish = refusal = None
-        model, use = target.model, Usage()
-        async for event in http.stream_sse(url + "?alt=sse", body(request, target),
-                                           provider=target.provider, headers=headers,
-                                           hints=_hints(target)):
-            text, finish_now, refusal_now = _candidate(event, target)
-            finish, refusal = finish_now or finish, refusal_now or refusal
-            model = event.get("modelVersion") or model
-            use = usage(event["usageMetadata"]) if event.get("usageMetadata") else use
-            if text:
-                parts.append(text)
-                yield text
-        yield Response(text="".join(parts), model=model, usage=use, finish_reason=finish,
-                       refusal=refusal, seconds=time.perf_counter() - start)
+    def event(self, event: dict[str, Any], said: Streamed, target: Target,
+              request: Request) -> Iterator[str]:
+        text, finish, refusal = _candidate(event, target)
+        said.finish, said.refusal = finish or said.finish, refusal or said.refusal
+        said.model = event.get("modelVersion") or said.model
+        said.usage = usage(event["usageMetadata"]) if event.get("usageMetadata") else said.usage
+        if text:
+            yield text

@@ -3,15 +3,26 @@ OpenRouter): ``image_url`` parts with a URL or base64 data URL and a ``detail`` 
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import BadResponse
-from ..http import Http
 from ..images import fit_bytes
 from ..types import Request, Response, Usage
-from . import Target, api_key, suggest
+from . import Spec, Target, api_key
+from .base import HttpProvider, Streamed
+
+_GPT = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o4-mini", "gpt-5",
+        "gpt-5-mini", "gpt-5-nano")
+SPECS = (
+    Spec("openai", "openai", "OpenAI", "https://api.openai.com/v1", ("OPENAI_API_KEY",),
+         "OPENAI_BASE_URL", "gpt-4o-mini", known_models=_GPT, compatible=True,
+         batch_api=True),
+    Spec("ollama", "openai", "OpenAI", "http://localhost:11434/v1", (), "OLLAMA_BASE_URL",
+         needs_key=False, compatible=True),
+    Spec("openrouter", "openai", "OpenAI", "https://openrouter.ai/api/v1",
+         ("OPENROUTER_API_KEY",)),
+)
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 URL_HOSTS = ("api.openai.com", "openrouter.ai")  # these fetch public image URLs themselves
@@ -85,47 +96,27 @@ def parse(data: dict[str, Any], target: Target, seconds: float = 0.0) -> Respons
                     refusal=message.get("refusal"), seconds=seconds, raw=data)
 
 
-def _endpoint(target: Target) -> tuple[str, dict[str, str]]:
-    key = api_key(target)
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return f"{target.base_url}/chat/completions", headers
+class OpenAI(HttpProvider):
+    def endpoint(self, target: Target, stream: bool) -> tuple[str, dict[str, str]]:
+        key = api_key(target)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return f"{target.base_url}/chat/completions", headers
 
+    def body(self, request: Request, target: Target, stream: bool) -> dict[str, Any]:
+        return body(request, target, stream=stream)
 
-def _hints(target: Target) -> dict[int, str]:
-    var = "OPENROUTER_API_KEY" if target.provider == "openrouter" else "OPENAI_API_KEY"
-    return {401: f"Check {var}.", 403: f"Check {var} and that it may use {target.model}.",
-            404: f"Model '{target.model}' or the endpoint was not found at {target.base_url}."
-                 f"{suggest(target)}"}
+    def parse(self, data: dict[str, Any], target: Target, request: Request,
+              seconds: float) -> Response:
+        return parse(data, target, seconds)
 
-
-class OpenAI:
-    async def complete(self, request: Request, target: Target, http: Http) -> Response:
-        url, headers = _endpoint(target)
-        start = time.perf_counter()
-        data = await http.post_json(url, body(request, target), provider=target.provider,
-                                    headers=headers, hints=_hints(target))
-        return parse(data, target, time.perf_counter() - start)
-
-    async def stream(self, request: Request, target: Target,
-                     http: Http) -> AsyncIterator[str | Response]:
-        url, headers = _endpoint(target)
-        start = time.perf_counter()
-        parts: list[str] = []
-        finish = refusal = model = None
-        use = Usage()
-        async for event in http.stream_sse(url, body(request, target, stream=True),
-                                           provider=target.provider, headers=headers,
-                                           hints=_hints(target)):
-            model = event.get("model") or model
-            use = usage(event.get("usage")) if event.get("usage") else use
-            for choice in event.get("choices") or []:
-                # a server that ignores "stream" answers with one JSON body: its message
-                delta = choice.get("delta") or choice.get("message") or {}
-                if text := delta.get("content"):
-                    parts.append(text)
-                    yield text
-                refusal = delta.get("refusal") or refusal
-                finish = choice.get("finish_reason") or finish
-        yield Response(text="".join(parts), model=model or target.model, usage=use,
-                       finish_reason=finish, refusal=refusal,
-                       seconds=time.perf_counter() - start)
+    def event(self, event: dict[str, Any], said: Streamed, target: Target,
+              request: Request) -> Iterator[str]:
+        said.model = event.get("model") or said.model
+        said.usage = usage(event["usage"]) if event.get("usage") else said.usage
+        for choice in event.get("choices") or []:
+            # a server that ignores "stream" answers with one JSON body: its message
+            delta = choice.get("delta") or choice.get("message") or {}
+            if text := delta.get("content"):
+                yield text
+            said.refusal = delta.get("refusal") or said.refusal
+            said.finish = choice.get("finish_reason") or said.finish

@@ -121,7 +121,7 @@ async def pixelproof_field(request: Any, response: Response) -> dict[str, Any]:
     """Cost, cache hit, and the verification of any JSON or table in an LLM's answer about
     one image (the local engine's own answers are what it read: not checked again)."""
     report = None
-    local = providers.resolve(request.model).provider == "local"
+    local = providers.resolve(request.model).spec.offline
     if not local and len(request.images) == 1:
         data, problems = read_answer(response.text, None)
         if not problems and data:

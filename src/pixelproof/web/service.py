@@ -89,8 +89,8 @@ class Service:
 
     def base_url(self, model: str | None) -> str | None:
         """--base-url, for OpenAI-compatible models only: never another provider's key there."""
-        openai = providers.resolve(model or self.model).provider == "openai"
-        return self.settings.base_url if openai else None
+        compatible = providers.resolve(model or self.model).spec.compatible
+        return self.settings.base_url if compatible else None
 
     def budget_for(self, caller: Caller, max_cost: float | None = None) -> Budgets | None:
         """The server's, the caller's and this request's caps, as one budget."""
@@ -100,9 +100,10 @@ class Service:
     def models(self) -> list[str]:
         """``local``, the default model, and the well-known models of providers with a key."""
         out = ["local", self.model]
-        for provider, names in providers.KNOWN_MODELS.items():
-            if providers.resolve(f"{provider}:{names[0]}").api_key:
-                out += [f"{provider}:{n}" for n in names]
+        for spec in providers.SPECS.values():
+            names = spec.known_models
+            if names and providers.resolve(f"{spec.name}:{names[0]}").api_key:
+                out += [f"{spec.name}:{n}" for n in names]
         return list(dict.fromkeys(out))
 
     def load(self, spec: str) -> list[Image]:

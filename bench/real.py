@@ -284,7 +284,7 @@ def main() -> None:
     docs = read_all(limit)
     print(f"{len(docs)} receipts read in {time.perf_counter() - start:.0f} s")
     rng = random.Random(11)
-    local, local_n, printed = Counter(), Counter(), Counter()
+    local, local_n, printed, swapped = Counter(), Counter(), Counter(), Counter()
     false, seen, label_errors = Counter(), Counter(), Counter()
     caught, tried = Counter(), Counter()
     worst: list[str] = []
@@ -299,7 +299,8 @@ def main() -> None:
                 local_n[key] += 1
                 ok = right(key, got.get(key), data[key]) or key == "date" and compact(
                     got.get(key)) == compact(data["date printed"])
-                printed[key] += ok and got.get(key) == data.get("date printed")
+                printed[key] += ok and got.get(key) != data[key]
+                swapped[key] += key == "date" and swap(got.get(key)) == data[key]
                 local[key] += ok
                 if not ok:
                     local_wrong.append(f"{name} {key}: got {got.get(key)!r}, want {data[key]!r}")
@@ -333,7 +334,8 @@ def main() -> None:
     print("\n(a) local engine, object schema (company, date, address, total): right value")
     for key in SCHEMA["properties"]:
         print(f"  {key:10} {local[key]:3} of {local_n[key]:3}  {pct(local[key], local_n[key])}"
-              + (f"   ({printed[key]} left as printed)" if printed[key] else ""))
+              + (f"   ({printed[key]} left as printed, {swapped[key]} day and month swapped)"
+                 if key == "date" else ""))
     print("\n(b) verifier: true values flagged")
     for group, keys in (("fields", [k for k in seen if "[" not in k]),
                         ("items (indicative)", [k for k in seen if "[" in k])):
@@ -355,6 +357,12 @@ def main() -> None:
         print("\n".join(f"  {line}" for line in lines[:shown]))
     if SROIE.exists():
         sroie(limit, shown)
+
+
+def swap(iso: object) -> str | None:
+    """``iso`` with its day and month swapped: a date read the wrong way round."""
+    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)", str(iso))
+    return f"{m[1]}-{m[3]}-{m[2]}" if m and m[2] != m[3] else None
 
 
 def sroie_date(text: str) -> str | None:
@@ -387,12 +395,15 @@ def sroie(limit: int, shown: int) -> None:
     start = time.perf_counter()
     pages = raw_reads([SROIE / "images" / f"{n}.jpg" for n in names], "sroie")
     print(f"\nSROIE: {len(names)} receipts read in {time.perf_counter() - start:.0f} s")
-    near, exact, wrong = Counter(), Counter(), []
+    near, exact, wrong, printed, swapped = Counter(), Counter(), [], 0, 0
     for name, page in zip(names, pages, strict=True):
         want = json.loads((SROIE / "key" / f"{name}.json").read_text())
         got = fill(SCHEMA, [page])
         for key in SCHEMA["properties"]:
             ok, same = sroie_right(key, got.get(key), want[key])
+            if key == "date":
+                printed += ok and got["date"] != sroie_date(want["date"])
+                swapped += swap(got["date"]) == sroie_date(want["date"])
             near[key] += ok
             exact[key] += same
             if not ok:
@@ -401,7 +412,9 @@ def sroie(limit: int, shown: int) -> None:
           "exact)")
     for key in SCHEMA["properties"]:
         print(f"  {key:10} {near[key]:3} of {len(names):3}  {pct(near[key], len(names))}"
-              f"   exact {pct(exact[key], len(names))}")
+              f"   exact {pct(exact[key], len(names))}" + (
+                  f"   ({printed} left as printed, {swapped} day and month swapped)"
+                  if key == "date" else ""))
     print(f"\nSROIE local engine wrong ({len(wrong)}):")
     print("\n".join(f"  {line}" for line in wrong[:shown]))
 

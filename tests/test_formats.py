@@ -200,6 +200,7 @@ def test_day_first_from_the_other_dates():
     (["Golden Arches Restaurants Sdn Bhd", "10/03/2013"], "dmy"),
     (["$ 12.00", "06/03/2018"], None), (["TOTAL 6.40", "06/03/2018"], None),
     (["GST 1.00", "DURHAM, NC 27704"], None),  # conventions that disagree
+    (["LOT P.T. 33198, BATU 4", "RM2.10", "04-06-16"], "dmy"),  # "P.T." is no US state
 ])
 def test_date_order_from_the_page(lines, order):
     assert formats.date_order(lines) == order

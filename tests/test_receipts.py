@@ -73,6 +73,20 @@ HEAD = {"type": "object", "properties": {"company": {"type": "string"},
     ((("WELCOME TO", 40, 1), ("FOODTOWN", 51, 0.9), ("SUPERMARKETS LIMITED", 44, 1),
       ("CNR COLERIDGE & WILLIAMSON AVE", 42, 1), ("Date: 12/03/2024", 40, 1)),
      "FOODTOWN SUPERMARKETS LIMITED", "CNR COLERIDGE & WILLIAMSON AVE"),
+    ((("FamilyMart", 40, 1), ("MAXINCOME RESOURCES SDN BHD (383322-D)", 24, 1),
+      ("NO 16A, JALAN ASTAKA U8/83,", 24, 1), ("NO.1,LEBUH BANDAR UTAMA,", 24, 1),
+      ("40150 SHAH ALAM", 24, 1), ("GST ID : 000468594688", 24, 1)),
+     "FamilyMart", "NO 16A, JALAN ASTAKA U8/83, NO.1,LEBUH BANDAR UTAMA, 40150 SHAH ALAM"),
+    ((("99 SPEED MARTS/B(519537-X)", 40, 1), ("LOT P.T. 33198, BATU 4", 40, 1),
+      ("42100 KLANG, SELANGOR", 40, 1), ("GST ID. NO: 000181747712", 40, 1)),
+     "99 SPEED MARTS/B", "LOT P.T. 33198, BATU 4 42100 KLANG, SELANGOR"),
+    ((("3180404", 37, 1), ("staff ref", 72, 0.79), ("GHEE HIANG", 34, 1),
+      ("GH DISTRIBUTOR & MARKETING SDN BHD", 30, 1), ("(1097826-H)", 30, 1),
+      ("95, BEACH ROAD, 10300 PENANG", 30, 1), ("TEL: 04-2620196", 30, 1)),
+     "GH DISTRIBUTOR & MARKETING SDN BHD", "95, BEACH ROAD, 10300 PENANG"),  # a stamp first
+    ((("A PIE THING", 47, 1), ("FOUR QUARTERS SDN BHD (TU79369-P)", 46, 1),
+      ("No.128G JLN SS21/35", 47, 1), ("47400 SELANGOR", 47, 1), ("TEL: 03-77", 47, 1)),
+     "FOUR QUARTERS SDN BHD", "No.128G JLN SS21/35 47400 SELANGOR"),
 ])
 def test_the_issuer_is_the_registered_block_not_the_top_line(lines, company, address):
     assert fill(HEAD, [lines_of(*lines)]) == {"company": company, "address": address}
@@ -97,6 +111,11 @@ TOTAL = {"type": "object", "properties": {"total": {"type": "number"}}}
      31.0),  # the decimal point lost: the lines add up to 31.00
     ((["SUB-TOTAL", "27.27"], ["TOTAL", "28-90"]), 28.9),
     ((["Subtotal", "GBP 6.40"], ["Net Total:", "GBP 5.33"], ["Cash", "GBP 6.40"]), None),
+    ((["TotalSales (Inclusive GST) RM", "2.10"], ["CASH RM", "5.10"], ["CHANGE RM", "3.00"]),
+     2.1),  # words OCR glued
+    ((["FISH HEAD", "RM11.50"], ["RIBENA", "RM5.90"], ["GST TA AMT", "RM17.40"],
+      ["GST 6%", "RM1.04"], ["SUBTOTAL", "RM18.44"], ["CASH", "RM20.00"],
+      ["YOUR CHANGE", "RM1.56"]), 18.44),  # no total printed: the amount and its tax
 ])
 def test_the_total_is_the_final_one_the_page_adds_up_to(lines, total):
     assert fill(TOTAL, [page(*lines)]) == {"total": total}
@@ -167,3 +186,14 @@ def test_a_drawn_receipt_without_a_header_gives_item_rows_cell_for_cell(tmp_path
              for a, b in zip(want, have, strict=True)]
     assert len(items) == len(rows)
     assert sum(a == b for a, b in cells) >= 0.95 * 4 * len(rows), items
+
+
+def test_the_offline_view_boxes_each_value_and_says_what_was_left_as_printed(tmp_path):
+    import render
+
+    import pixelproof
+
+    render.receipt(1).image.save(tmp_path / "r.png")  # 05/10/2024: the order is not shown
+    view = pixelproof.extract(str(tmp_path / "r.png"), DATE, model="local")._repr_html_()
+    assert 'data-path="date" data-status="read"' in view
+    assert "left as printed" in view

@@ -115,3 +115,16 @@ def test_a_currency_printed_as_a_column_of_its_own_is_not_the_label():
     assert ("TOTAL", "60.30") in [(k, v) for k, v, _ in found]
     assert ("CASH", "100.00") in [(k, v) for k, v, _ in found]
     assert not [k for k, _, _ in found if k in ("RM", "MYR")]
+
+
+def test_labels_printed_one_after_another_in_a_cell_each_keep_their_own_value():
+    from test_paper import page
+    pairs = [(k, v) for k, v, _ in tables.key_values(page("Receipt No: 1234 Date: 12/03/2024"))]
+    assert pairs == [("Receipt No", "1234"), ("Date", "12/03/2024")]
+
+
+def test_a_name_and_a_house_number_are_no_key_value_a_label_and_its_count_are():
+    from test_paper import page
+    ocr = page("CORNER STORE 24", "Table 12", "Total Qty 3", "Receipt No 20931")
+    assert [(k, v) for k, v, _ in tables.key_values(ocr)] == [
+        ("Table", "12"), ("Total Qty", "3"), ("Receipt No", "20931")]

@@ -267,7 +267,7 @@ def parse_date(text: Any, dayfirst: bool | str | None = None) -> date | None:
     if isinstance(text, date):
         return text
     s = str(text or "").strip().lower().rstrip(".")
-    order = {True: "dmy", False: "mdy"}.get(dayfirst, dayfirst)  # type: ignore[call-overload]
+    order = "dmy" if dayfirst is True else "mdy" if dayfirst is False else dayfirst
     try:
         if m := re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[t ].*)?", s):
             return date(int(m[1]), int(m[2]), int(m[3]))
@@ -328,8 +328,9 @@ _DAY_FIRST = re.compile(  # currencies, taxes and company forms of day-first cou
     r"TVA|MWST|USt|IVA|BTW|ABN)\b|[€£₹]|\bS\$|\bRs\.? ?\d", re.I)
 _US_STATE = (r"AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|"
              r"MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY")
+_DOTTED = "|".join(rf"{s[0]}\.{s[1]}\." for s in _US_STATE.split("|"))  # "N.C."
 _MONTH_FIRST = re.compile(  # a US state and ZIP code ("Durham, NC 27704"), "Santa Clara, CA"
-    rf"(?:\b(?:{_US_STATE})|\b[A-Z]\.[A-Z]\.|\b(?:New|North|South|West) [A-Z][a-z]+)\.?,?\s+"
+    rf"(?:\b(?:{_US_STATE})|\b(?:{_DOTTED})|\b(?:New|North|South|West) [A-Z][a-z]+)\.?,?\s+"
     rf"\d{{5}}(?:-\d{{4}})?\b|^[A-Z][A-Za-z .'-]+,?\s+(?:{_US_STATE})$", re.M)
 _DECIMAL_COMMA = re.compile(r"\d,\d\d(?![\d.,])")  # "3,10": continental Europe, Latin America
 

@@ -16,6 +16,7 @@ from .errors import ConfigError, OptionError
 from .output import FORMATS
 
 DETAILS = ("low", "high", "auto")
+DATE_ORDERS = ("dmy", "mdy", "ymd")
 MAX_ATTEMPTS = MAX_VOTES = 10
 
 
@@ -35,6 +36,7 @@ class Options:
     verify: bool = True  # check every value against the pixels and the arithmetic
     votes: int = 1  # ask N times and report per-field agreement
     vote_models: tuple[str, ...] = ()  # more models that vote
+    date_order: str | None = None  # dmy, mdy or ymd: how numeric dates are written
 
     @classmethod
     def of(cls, function: str, given: dict[str, Any], base: Options | None = None,
@@ -58,7 +60,8 @@ class Options:
             raise ConfigError("model= names no model: give an id such as openai:gpt-4o-mini "
                               "or local.")
         for name, word, allowed in (("format", self.format, FORMATS),
-                                    ("detail", self.detail, DETAILS)):
+                                    ("detail", self.detail, DETAILS)) + (
+                (("date_order", self.date_order, DATE_ORDERS),) if self.date_order else ()):
             if word not in allowed:
                 raise OptionError(name, word, f"is not one of {', '.join(allowed)}.")
         for name, count, top in (("attempts", self.attempts, MAX_ATTEMPTS),

@@ -132,12 +132,13 @@ _MONEY = re.compile(r"[-(]?[$€£]?\s*(RM)?\s*\d[\d,]*[.,]\d\d\)?\s*[A-Z*]{0,2}
 def _split_times(grid: list[list[Cell | None]]) -> list[list[Cell | None]]:
     """``grid`` with a column of "qty x price" cells ("3 x 2.70", "2 @ 1.50") as two."""
     for col in range(len(grid[0]) - 1, -1, -1):
-        filled = [row[col] for row in grid if row[col] is not None]
+        filled = [c for row in grid if (c := row[col]) is not None]
         split = [_TIMES.fullmatch(c.text.strip()) for c in filled]
         if not filled or sum(m is not None for m in split) * 2 < len(filled):
             continue
         for row in grid:
-            cell, match = row[col], row[col] and _TIMES.fullmatch(row[col].text.strip())
+            cell = row[col]
+            match = _TIMES.fullmatch(cell.text.strip()) if cell is not None else None
             if cell is None or not match:
                 row[col:col + 1] = [cell, None]
                 continue
@@ -219,9 +220,11 @@ def key_values(ocr: OcrResult, found: list[Table] | None = None
             continue
         for cell in cells:
             match = _KEY_VALUE.match(cell.text) or _KEY_NUMBER.match(cell.text)
+            if match and not _KEY_VALUE.match(cell.text) and _a_name_and_number(match):
+                continue  # "CORNER STORE 24": a name and a house number, not a label
             if match:
-                out.append((match["key"].strip(), match["value"].strip(),
-                            _value_box(line, match["value"], cell.box)))
+                out += [(key, value, _value_box(line, value, cell.box))
+                        for key, value in _pairs(match["key"].strip(), match["value"].strip())]
     return out
 
 
@@ -407,6 +410,7 @@ def _same_word(a: str, b: str) -> bool:
 
 
 def _key(text: str) -> str:
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)  # "TotalSales" as OCR glued it
     return re.sub(r"[\W_]+", " ", text.casefold()).strip()
 
 
@@ -445,6 +449,29 @@ def _unspaced(words: tuple[Word, ...]) -> list[Word]:
     return [w for run in joined for w in run]
 
 
+_NEXT_LABEL = re.compile(r"\s+(?=[^\W\d][\w.#/]*(?: [^\W\d][\w.#/]*){0,2}\s*:\s*\S)")
+
+
+def _pairs(key: str, value: str) -> list[tuple[str, str]]:
+    """``key`` with ``value``, and the labels printed after it on the same cell each with its
+    own value ("Receipt No: 1234 Date: 12/03/2024" is two pairs)."""
+    first, *rest = _NEXT_LABEL.split(value)
+    return [(key, first)] + [(k.strip(), v.strip()) for k, _, v in (
+        part.partition(":") for part in rest)]
+
+
+_COUNTED = {"no", "nr", "num", "number", "qty", "id", "ref", "table", "guests", "guest", "pax",
+            "pump", "items", "item", "check", "order", "seat", "lane", "till", "reg"}
+
+
+def _a_name_and_number(match: re.Match[str]) -> bool:
+    """Whether a label-less "WORDS 24" is a name and a number printed after it (a shop and its
+    house number), not a label and its count ("Table 12", "Total Qty 3", "Receipt No 20931")."""
+    words = re.findall(r"[^\W\d_]+", match["key"].casefold())
+    return match["value"].isdigit() and len(words) > 1 and words[-1] not in _COUNTED and \
+        not match["key"].rstrip().endswith("#")
+
+
 def _label_list(table: Table) -> bool:
     """A headerless two-column table whose left cells are words and right cells figures."""
     return not table.printed and len(table.header) == 2 and all(
@@ -455,6 +482,10 @@ def _label_list(table: Table) -> bool:
 def _value_box(line: list[Word], value: str, fallback: Box) -> Box:
     """The box of the words that make up ``value`` (the tail of its cell)."""
     words = [w for w in line if fallback[0] <= w.box[0] and w.box[2] <= fallback[2]]
+    for start in range(len(words)):  # the value printed as words of its own
+        for end in range(start + 1, len(words) + 1):
+            if " ".join(w.text for w in words[start:end]) == value:
+                return _union([w.box for w in words[start:end]])
     taken: list[Word] = []
     for word in reversed(words):
         taken.insert(0, word)

@@ -104,10 +104,13 @@ def _offline(item: Extraction, image: Image | None) -> str:
     checks = [dict(c, status="read", note="" if c["box"] else "not found word for word")
               for c in places(item.data, read(image))]
     head = f"<b>{html.escape(item.label)}</b>: " if item.label else ""
+    notes = "".join(f"<li>{html.escape(line[6:])}</li>" for line in item.text.splitlines()
+                    if line.startswith("Note: "))  # what the engine left as printed, and why
     return (f'<div class="pixelproof"><p>{head}read offline by the local engine (not '
             'verified): each box is where a value was read</p>'
             '<div style="display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start">'
-            f'{_image(image, checks)}<div>{_table(checks, [])}</div></div></div>')
+            f'{_image(image, checks)}<div>{_table(checks, [])}'
+            f'{f"<ul>{notes}</ul>" if notes else ""}</div></div></div>')
 
 
 def record_statuses(item: Extraction) -> list[dict[str, str]]:

@@ -17,9 +17,10 @@ from decimal import Decimal
 from difflib import SequenceMatcher
 from typing import Any
 
-from .. import formats, ocr, receipt, tables
+from .. import formats, ocr, tables
 from ..errors import ConfigError
 from ..http import Http
+from ..page import issuer, totals
 from ..types import Image, OcrResult, Request, Response, Usage
 from . import Target
 
@@ -107,8 +108,6 @@ _NAME = re.compile(r"company|store|shop|merchant|vendor|seller|business|restaura
                    r"issuer|payee|brand", re.I)
 _ADDRESS = re.compile(r"addr|location", re.I)
 _TOTAL = re.compile(r"total|amount|sum|due", re.I)
-_TOTAL_LABEL = re.compile(r"\b(total|ttl|amount|due|grand|to pay|payable|gross amt|sale|"
-                          r"balance)\b", re.I)  # printed by a receipt's total
 
 
 @dataclass
@@ -127,11 +126,11 @@ class _Pages:
         self.placed = [(k, v) for page in places for k, v, _ in sorted(
             page, key=lambda p: (p[2][1] + p[2][3]) / 2)]  # in the pages' order
         self.figures = [n for page in places for _, v, _ in sorted(page, key=lambda p: p[2][1])
-                        if (n := _number(v)) is not None]  # in the pages' order
+                        if (n := totals.figure(v)) is not None]  # in the pages' order
         self.tables = [t for ts in found for t in ts]
         self.texts = [" ".join(w.text for w in line) for p in self.pages for line in p.lines]
         self.order = self.order or formats.date_order(self.texts)
-        self.head = receipt.header(self.pages[0]) if self.pages else ("", "")
+        self.head = issuer.header(self.pages[0]) if self.pages else ("", "")
 
 
 def fill(schema: dict[str, Any], pages: list[OcrResult], date_order: str | None = None,
@@ -176,9 +175,9 @@ def _field(name: str, kind: str, fmt: str | None, found: _Pages) -> Any:
     """The printed text for field ``name``: at a label that names it, else by its role."""
     places = [v for k, v in found.labels if tables.fits(name, k)]
     if kind in ("number", "integer"):
-        numbers = [n for v in places if (n := _number(v)) is not None]
+        numbers = [n for v in places if (n := totals.figure(v)) is not None]
         if _is_total(name) and (numbers or not places):  # not at a label of words
-            return _total(name, found)
+            return totals.total(name, found.placed, found.figures)
         return numbers[0] if numbers else None
     if fmt == "date" or "date" in name.lower():
         dates = [d for v in places for d in formats.find_dates(v)] or [
@@ -203,75 +202,13 @@ def _is_total(name: str) -> bool:
         "subtotal", name)
 
 
-_FINAL = re.compile(r"\b(grand|nett?|payable|due|after|rounded|rounding|round|final|to pay)\b",
-                    re.I)  # the words of a last, final total ("ROUNDED TOTAL", "Total Payable")
-_NOT_TOTAL = re.compile(r"\b(cash|change|tender\w*|paid|card|visa|qty|quantity|items?|count|"
-                        r"saving|savings|discount|disc|tax|gst|vat|sst|sub|excl\w*|before|"
-                        r"supplies|points?|deposit)\b", re.I)
-
-
-def _total(name: str, found: _Pages) -> Decimal | None:
-    """A receipt's total (field ``name``), by the page's own arithmetic: of the figures at
-    labels that name it (also "ROUNDED TOTAL", "NET TOTAL", "Total Payable", the rounded
-    figure of a rounding line; never cash, change or a tendered amount), those that the
-    printed subtotal and taxes, or a total and its rounding adjustment, add up to; a figure
-    whose decimal point OCR lost ("3100" where the page adds up to 31.00, "28-90") read as
-    the page adds up; of two that a rounding tells apart (under 0.05) the one printed last;
-    else the largest. With no such label, a printed figure that they add up to, a figure at
-    a total-like label ("Amt Due", "FUEL SALE"), or the first amount that all the amounts
-    printed above it add up to (the items and taxes)."""
-    def numbers(field: str) -> list[Decimal]:
-        return [n for k, v in found.placed if tables.fits(field, k) and (n := _number(v))
-                is not None]
-    taxes, subtotals = numbers("tax"), numbers("subtotal")
-    finals = [(k, n) for k, v in found.placed if (_totals(name, k)) and (n := _number(re.sub(
-        r"^(\D*\d+)-(\d\d)$", r"\1.\2", v.strip()))) is not None]
-    rounding = [n for k, n in finals if re.search(r"round|adj", k, re.I) and abs(n) < Decimal(
-        "0.10")]
-    totals = [n for k, n in finals if n not in rounding and not (re.search(
-        r"\bnett?\b", k, re.I) and n < max(subtotals, default=n))]  # a net before its tax
-    sums = {base + t for base in subtotals for t in [sum(taxes, Decimal(0)), *taxes] if t}
-    sums |= {t + r for t in totals for r in rounding}
-    amounts = [n for n in found.figures if n.as_tuple().exponent == -2]
-    known = sums | set(subtotals) | {sum(amounts[:j]) for j in range(2, len(amounts) + 1)}
-    totals = [n / 100 if n.as_tuple().exponent == 0 and n / 100 in known and n not in known
-              else n for n in totals]  # "3100" for 31.00
-    loose = [n for k, v in found.labels if _TOTAL_LABEL.search(k) and not tables.qualified(k)
-             and (n := _number(v)) is not None]
-    for candidates in (totals, [n for n in found.figures if n in sums], loose):
-        if candidates:
-            agreed = [n for n in candidates if n in sums] or candidates
-            last = agreed[-1]
-            if all(abs(last - n) < Decimal("0.05") for n in agreed):
-                return last
-            return max(agreed)
-    return next((f for j, f in enumerate(amounts) if j > 1 and f == sum(amounts[:j])), None)
-
-
-def _totals(name: str, label: str) -> bool:
-    """Whether ``label`` prints a total for field ``name``: one that names it, or a final
-    total's ("Total Payable", "ROUNDING"), never cash, change, a count or a tax."""
-    return (tables.fits(name, label) or bool(_FINAL.search(label) and re.search(
-        r"total|amount|amt|payable|due|round", label, re.I))) and not _NOT_TOTAL.search(
-        re.sub(r"\(.*?\)|\binc(l\w*|\w*ive)?\b.*", "", label, flags=re.I))
-
-
-def _number(text: str) -> Any:
-    """The figure in a label's text: "RM 57.80", "TOTAL: $13.10", "28.00*"."""
-    for token in reversed(re.findall(r"[-(]?[$€£]?\d[\d.,]*\)?", text)):
-        number = formats.parse_number(token.rstrip(".,"))
-        if number is not None:
-            return number
-    return None
-
-
 def _typed(value: Any, kind: str, fmt: str | None, found: _Pages, name: str) -> Any:
     """``value`` as its field's type, or None when it does not read as one; an ambiguous date
     on a page that does not show its order stays as printed."""
     if value is None:
         return None
     if kind in ("number", "integer"):
-        number = value if isinstance(value, Decimal) else _number(str(value))
+        number = value if isinstance(value, Decimal) else totals.figure(str(value))
         if number is None or kind == "integer" and number != number.to_integral_value():
             return None
         return int(number) if kind == "integer" else float(number)
@@ -346,9 +283,10 @@ def _run(value: Any, words: list[Any], plain: list[str], used: set[int]) -> list
                 if words[end - 1].line != words[start].line:
                     break
                 text = " ".join(w.text for w in words[start:end])
+                number = None if iso else totals.figure(text)
                 if iso and any(formats.parse_date(d, way) == iso for d in formats.find_dates(
-                        text) for way in ("dmy", "mdy")) or not iso and _number(text) is not \
-                        None and float(_number(text)) == float(value):
+                        text) for way in ("dmy", "mdy")) or number is not None and float(
+                        number) == float(value):
                     return list(range(start, end))
             continue
         joined, end = "", start

@@ -1,6 +1,6 @@
-"""The head of a receipt or invoice: who issued it (the name printed at the top, the largest
-text there) and where (the lines that read as an address, before the first phone number, tax
-number, date or labelled line).
+"""The head of a receipt or invoice: who issued it (the registered company, or the name in the
+largest type at the top) and where (the lines that read as an address under it, before the
+first phone number, tax number, date or labelled line).
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from statistics import median
 
-from . import formats
-from .types import OcrResult, Word
+from .. import formats
+from ..types import OcrResult, Word
 
 _NOT_A_NAME = re.compile(r"\b(welcome|thank|invoice|receipt|official|cash ?sale|copy|"
                          r"duplicate|customers?|order|table|guests?|server|cashier|number|closed|"
@@ -22,18 +22,18 @@ _STOP = re.compile(r"\b(te[l1]|phone|ph|fax|gst|vat|abn|reg|co\.? ?no|company no
 def header(page: OcrResult, lines: int = 6) -> tuple[str, str]:
     """(name, address) from the head of ``page``; "" where none is found. The issuer is the
     line that names a registered company ("... SDN BHD", "LTD", "GmbH") or sits over a
-    registration number, above the address; a confident line in larger type above it is a
-    brand printed as a logo and is taken instead, a line read with little confidence
-    (handwriting, a stamp) never. Else the largest type among the first lines that read as a
-    name. The registration number is left out. The address is the lines under the name, up
-    to ``lines``, before the first phone, tax or date line."""
+    registration number, above the address; a line in much larger type above it, read with
+    full confidence, is a brand printed as a logo and is taken instead; a line read with
+    little confidence (handwriting, a stamp) never. Else the largest type among the first
+    lines that read as a name. The registration number is left out. The address is the lines
+    under the name, up to ``lines``, before the first phone, tax or date line."""
     rows = [(" ".join(w.text for w in line), _height(line),
              min(w.confidence for w in line)) for line in page.lines]
     top = [n for n, (text, _, sure) in enumerate(rows[:12]) if _wordy(text) and sure >= 0.5][:3]
     first = next((n for n in top if rows[n][1] >= 0.85 * max(rows[k][1] for k in top)), None)
     registered = _registered(rows[:15])
-    if registered is not None and (first is None or first >= registered or rows[
-            registered][1] >= 0.75 * rows[first][1]):
+    if registered is not None and (first is None or first >= registered or rows[first][
+            2] < 0.9 or rows[registered][1] >= 0.75 * rows[first][1]):
         first = registered
     if first is None:
         return "", ""
@@ -50,18 +50,19 @@ def header(page: OcrResult, lines: int = 6) -> tuple[str, str]:
         end += 1
     while end < len(rows) and _registration(rows[end][0]):
         end += 1
-    head = [text for n, (text, _, _) in enumerate(rows[:end + 12]) if n >= end or (
-        first != registered and n < first)]  # a registered name heads its address
+    head = [text for n, (text, _, _) in enumerate(rows[:end + 12]) if (n >= end or (
+        first != registered and n < first)) and not (_FORM.fullmatch(_bare(
+            text)) or _REG_NUMBER.search(text))]  # a registered name heads its address
     return _bare(" ".join(name)).lstrip(".,*-~ "), " ".join(_address(head, lines))
 
 
 # A registered company's form, printed after its name.
 _FORM = re.compile(r".*\W(sdn\.? ?bhd|[s5]/[b8]|bhd|berhad|ltd|limited|llc|l\.l\.c|inc|corp|"
                    r"corporation|plc|llp|pty|gmbh|ag|kg|s\.?a\.?r?\.?l?|s\.?p\.?a|b\.?v|"
-                   r"pte|pvt|enterprises?|trading|co)\.?", re.I)
-_REG_NUMBER = re.compile(r"\s*\((?:co\.? ?(?:reg\.? ?)?no\.?:? ?)?[\dA-Z]*\d{3,}[\dA-Z]*(?:[- ]?"
-                         r"[A-Z])?\)|\s+(?:co\.? ?reg|co\.? ?no|company no|roc|reg\.? no)\b.*",
-                         re.I)
+                   r"pte|pvt|enterprises?|trading|co)\.?(?:\s*\(.*\))?", re.I)  # "(branch)"
+_REG_NUMBER = re.compile(r"\s*\((?:co\.? ?(?:reg\.? ?)?no\.?:? ?)?[A-Z]{0,2}\d{3,}[- ]?[A-Z]\)|"
+                         r"\s+(?:co\.? ?reg|co\.? ?no|company no|roc|reg\.? no)\b.*",
+                         re.I)  # "(126926-H)", "Co. Reg No ..."
 
 
 def _bare(name: str) -> str:
@@ -72,17 +73,21 @@ def _bare(name: str) -> str:
 def _registered(rows: list[tuple[str, float, float]]) -> int | None:
     """The first of ``rows`` above the address that names a registered company, or that a
     registration number follows (on its line or the next)."""
+    words = False  # whether a line of words came yet (a stamped number may come first)
     for n, (text, _, sure) in enumerate(rows):  # sure: the line's least confident word
         bare = _bare(text)
         below = rows[n + 1][0] if n + 1 < len(rows) else ""
-        if _place(bare) == "place" and not _FORM.fullmatch(bare) or _has_date(text) or \
-                _money(text) or _phone(text):
+        marked = _FORM.fullmatch(bare) or _REG_NUMBER.search(text)
+        if sure < 0.5 and not marked:
+            continue  # handwriting, a stamp
+        if words and (_place(bare) == "place" and not marked or _has_date(text) or _money(
+                text) or _phone(text)):
             return None  # the address, the date or the items: the head is over
+        words = words or bool(re.search(r"[^\W\d_]{3}", bare))
         if not re.search(r"[^\W\d_]{3}", bare) or _NOT_A_NAME.search(bare) or _STOP.search(
                 bare):
             continue
-        if _FORM.fullmatch(bare) or _REG_NUMBER.search(text) or _registration(
-                below) and sure >= 0.5:
+        if marked or _registration(below) and sure >= 0.5:
             return n
     return None
 
@@ -118,7 +123,8 @@ _STREET = re.compile(r"\b(st|street|str|rd|road|ave|av|avenue|blvd|boulevard|lan
                      r"hwy|highway|way|plaza|plz|jalan|jln|jl|taman|floor|flr|fl|suite|ste|unit|"
                      r"level|lot|box|centre|center|mall|complex|bldg|building|block|blk|rue|via|"
                      r"strasse|straße|calle|place|pl|court|ct|pkwy|parkway|square|sq|market|"
-                     r"airport|station|route|rte|marg|nagar|crescent|terrace|parade)\b\.?",
+                     r"airport|station|route|rte|marg|nagar|crescent|terrace|parade|lebuh|lorong|"
+                     r"persiaran|kampung|kg)\b\.?|\bno\.? ?\d+[a-z]?\b",
                      re.I)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from .. import tables
 from ..types import Image
 from .page import cell_number, matches
 from .report import Box, Check
@@ -51,12 +50,12 @@ def _again(check: Check, page: PILImage.Image, dayfirst: bool | None) -> Check:
     from ..ocr import read
 
     assert check.box is not None
-    crop = _crop(page, check.box)
-    got = read(crop)
-    text = " ".join(w.text for w in got.words)
-    said = bool(text) and (matches(check.value, text, dayfirst) or any(
-        matches(check.value, c.text, dayfirst) or _same_number(check.value, c.text)
-        for line in got.lines for c in tables.cells_of(line)))
+    crop, (x0, y0, x1, y1) = _crop(page, check.box)
+    words = [w for w in read(crop).words  # what the closer read finds in the value's own box
+             if x0 <= (w.box[0] + w.box[2]) / 2 <= x1 and y0 <= (w.box[1] + w.box[3]) / 2 <= y1]
+    text = " ".join(w.text for w in words)
+    said = bool(text) and (matches(check.value, text, dayfirst) or _same_number(
+        check.value, text) or any(matches(check.value, w.text, dayfirst) for w in words))
     if said:
         return replace(check, status="verified", ocr_text=text,
                        note=f"read again closer: {text!r}")
@@ -73,19 +72,22 @@ def _same_number(value: Any, text: str) -> bool:
         value, int | float) and number == cell_number(str(value))
 
 
-def _crop(page: PILImage.Image, box: Box) -> PILImage.Image:
+def _crop(page: PILImage.Image, box: Box) -> tuple[PILImage.Image, Box]:
     """``box`` with a margin of half its height, contrast stretched, its text scaled to
-    about TEXT_HEIGHT px (at most 4x)."""
+    about TEXT_HEIGHT px (at most 4x); and where ``box`` is in the crop."""
     x0, y0, x1, y1 = box
     height = max(y1 - y0, 4.0)
-    pad = height / 2
-    region = page.crop((max(0, int(x0 - pad)), max(0, int(y0 - pad)),
-                        min(page.width, int(x1 + pad)), min(page.height, int(y1 + pad))))
+    pad, border = height / 2, 16
+    left, top = max(0, int(x0 - pad)), max(0, int(y0 - pad))
+    region = page.crop((left, top, min(page.width, int(x1 + pad)),
+                        min(page.height, int(y1 + pad))))
     scale = min(4.0, max(1.0, TEXT_HEIGHT / height))
     grey = ImageOps.autocontrast(region.convert("L"), cutoff=1)
     big = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))),
                       PILImage.Resampling.LANCZOS)
-    return ImageOps.expand(big, border=16, fill=255).convert("RGB")
+    inner = (border + (x0 - left) * scale, border + (y0 - top) * scale,
+             border + (x1 - left) * scale, border + (y1 - top) * scale)
+    return ImageOps.expand(big, border=border, fill=255).convert("RGB"), inner
 
 
 def _inked(crop: PILImage.Image) -> bool:

@@ -74,7 +74,7 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
     ordered = second_look([checks[p] for p, _, _ in leaves(data) if p in checks],
                           image if isinstance(image, Image | PILImage.Image) else None,
                           page.dayfirst)
-    found, notes = sums(data, printed_extras(labels))
+    found, notes = sums(data, printed_extras(labels), totals.printed(labels))
     return Report(tuple(ordered), tuple(explained(a, labels) for a in found), notes=tuple(notes),
                   image=image if isinstance(image, Image) else None)
 

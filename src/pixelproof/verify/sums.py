@@ -22,19 +22,26 @@ def _field(row: dict[str, Any], *patterns: str) -> str | None:
     return None
 
 
+# The page's printed subtotal and total, (label, figure) each, where it prints them.
+PageTotals = tuple[tuple[str, Decimal] | None, tuple[str, Decimal] | None]
+
+
 def arithmetic(data: Any, printed: list[tuple[str, Decimal]] | None = None) -> list[Arithmetic]:
     """The document's own sums (see ``sums``)."""
     return sums(data, printed)[0]
 
 
-def sums(data: Any, printed: list[tuple[str, Decimal]] | None = None
+def sums(data: Any, printed: list[tuple[str, Decimal]] | None = None,
+         page_totals: PageTotals = (None, None)
          ) -> tuple[list[Arithmetic], list[str]]:
     """The document's own sums: quantity x price = amount per line, the lines against the
     subtotal or total, subtotal + tax = total, running balances and total rows; and, for
     sums that could not be set up, why. Rows of several tables in one list (a ``table``
     column) are taken table by table; a key/value table supplies labelled totals like
     top-level fields do. ``printed``: the page's labelled taxes, charges, discounts and
-    rounding, which an answer may leave out of its data."""
+    rounding, which an answer may leave out of its data; ``page_totals``: its printed
+    subtotal and total (label, figure), which line items are added up to when the data gives
+    neither."""
     data = plain(data)
     scalars = {p: (name, v) for p, name, v in leaves(data) if not re.search(r"\[\d+\]", p)}
     tables: list[tuple[str, list[tuple[int, dict[str, Any]]]]] = []
@@ -50,13 +57,13 @@ def sums(data: Any, printed: list[tuple[str, Decimal]] | None = None
                 tables.append((path, members))
     notes: list[str] = []
     out = [check for path, members in tables
-           for check in _row_checks(path, members, scalars, printed or [], notes)]
+           for check in _row_checks(path, members, scalars, printed or [], page_totals, notes)]
     return out + _totals(scalars, printed or []), notes
 
 
 def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
                 scalars: dict[str, tuple[str, Any]], printed: list[tuple[str, Decimal]],
-                notes: list[str]) -> list[Arithmetic]:
+                page_totals: PageTotals, notes: list[str]) -> list[Arithmetic]:
     out: list[Arithmetic] = []
     rows = [r for _, r in indexed]
     at = [f"{path}[{i}]" for i, _ in indexed]
@@ -113,9 +120,20 @@ def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
             out.append(_sum_check("last balance = closing balance", before[1], closing[1],
                                   [before[0], closing[0]]))
     if (amount or price) and not balance:
-        out += _lines_sum(path, body, at[:len(body)], (qty, price, amount), scalars, printed,
-                          notes)
+        out += _lines_sum(path, body, at[:len(body)], (qty, price, amount), scalars if len(
+            body) < len(rows) else _with_page(scalars, page_totals), printed, notes)
     return out
+
+
+def _with_page(scalars: dict[str, tuple[str, Any]], page_totals: PageTotals
+               ) -> dict[str, tuple[str, Any]]:
+    """``scalars``, with the page's printed subtotal and total where the data gives neither
+    (their paths "page: LABEL")."""
+    if _scalar(scalars, _SUBTOTAL) or _scalar(scalars, _TOTAL):
+        return scalars
+    named = zip(("subtotal", "total"), page_totals, strict=True)
+    return {**scalars, **{f"page: {place[0]}": (f"{name} (printed)", place[1])
+                          for name, place in named if place is not None}}
 
 
 def _lines_sum(path: str, body: list[dict[str, Any]], at: list[str],
@@ -145,7 +163,8 @@ def _lines_sum(path: str, body: list[dict[str, Any]], at: list[str],
                      f"{qty} x {price} lines", [f"{a}.{k}" for a in at for k in (qty, price)]))
     subtotal, total = _scalar(scalars, _SUBTOTAL), _scalar(scalars, _TOTAL)
     if not (subtotal or total):
-        notes.append(f"{path}: the lines are not added up: the data gives no subtotal or total")
+        notes.append(f"{path}: the lines are not added up: neither the data nor the page gives "
+                     "a subtotal or total")
         return []
     extras = _extras(scalars)
     known = {x for _, x in extras}
@@ -156,7 +175,7 @@ def _lines_sum(path: str, body: list[dict[str, Any]], at: list[str],
                     Decimal(0))
         if subtotal:
             tries.append(_sum_check(f"{name} = {scalars[subtotal[0]][0]}", lines, subtotal[1],
-                                    [subtotal[0], *paths]))
+                                    [p for p in (subtotal[0], *paths) if p[:6] != "page: "]))
         if total:
             tries.append(_adds_up(name, lines, paths, extras, total, scalars))
     return [next((a for a in tries if a.ok), tries[0])]
@@ -181,8 +200,8 @@ def _adds_up(name: str, lines: Decimal, paths: list[str], extras: list[tuple[str
     note = ("the prices include " + ", ".join(named(p) for p, _ in left)) if left else ""
     names = " + ".join([name] + [named(p) for p, _ in used])
     check = _sum_check(f"{names} = {'total' if keyed else scalars[total[0]][0]}", lines + sum(
-        (x for _, x in used), Decimal(0)), total[1], [total[0], *paths, *(
-            p for p, _ in used if not p.startswith("page: "))])
+        (x for _, x in used), Decimal(0)), total[1], [p for p in (total[0], *paths, *(
+            p for p, _ in used)) if not p.startswith("page: ")])
     return replace(check, note=note) if check.ok else check
 
 
@@ -202,7 +221,7 @@ def _subsets(extras: list[tuple[str, Decimal]], scalars: dict[str, tuple[str, An
 
 _SUBTOTAL = r"sub ?total"
 _TOTAL = (r"^(grand |net |final |rounded )?total( amount| due| payable| paid| price)?$|"
-          r"amount (due|payable|paid)|balance due|total amt payable")
+          r"amount (due|payable|paid)|balance due|total amt payable|^total printed$")
 _TAX = re.compile(r"tax|vat|gst|sst|hst|pst|btw|mwst|ust|iva|tva")
 _LESS = re.compile(r"discount|coupon|promo|saving|less\b|off\b|rebate|voucher", re.I)
 EXTRA = re.compile(r"tax|vat|gst|sst|hst|service|tip|gratuity|rounding|round|discount|coupon|"

@@ -135,3 +135,13 @@ def explained(number: Decimal, totals: list[Place], others: list[Place],
             and p.figure == number for p in others):
         return "the payment (by card, or paid); no total is read on the page"
     return None
+
+
+def printed(labels: list[tuple[str, str, Box]]
+            ) -> tuple[tuple[str, Decimal] | None, tuple[str, Decimal] | None]:
+    """The page's subtotal and amount payable (label, figure), where it prints them."""
+    totals, others = places(labels)
+    sub = next((p for p in others if re.search(r"(sub|sous) ?-? ?total", _key(p.label))), None)
+    total = payable(totals, labels) or (totals[-1] if totals else None)
+    return ((sub.label, sub.figure) if sub else None,
+            (total.label, total.figure) if total else None)

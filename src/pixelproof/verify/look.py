@@ -12,8 +12,9 @@ from typing import Any
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from .. import align
 from ..types import Image
-from .page import cell_number, matches
+from .page import CLEAR, cell_number, kind_of, matches
 from .report import Box, Check
 
 LOOKS = 8  # second looks per page at most: each is an OCR read of a small crop
@@ -54,8 +55,13 @@ def _again(check: Check, page: PILImage.Image, dayfirst: bool | None) -> Check:
     words = [w for w in read(crop).words  # what the closer read finds in the value's own box
              if x0 <= (w.box[0] + w.box[2]) / 2 <= x1 and y0 <= (w.box[1] + w.box[3]) / 2 <= y1]
     text = " ".join(w.text for w in words)
-    said = bool(text) and (matches(check.value, text, dayfirst) or _same_number(
-        check.value, text) or any(matches(check.value, w.text, dayfirst) for w in words))
+    if kind_of(check.value) == "text":  # word for word, as strict as the first read
+        found = align.locate(str(check.value), [w.text for w in words],
+                             clear=[w.confidence >= CLEAR for w in words])
+        said = found is not None and found.ok and found.score >= 0.75
+    else:
+        said = bool(text) and (matches(check.value, text, dayfirst) or _same_number(
+            check.value, text) or any(matches(check.value, w.text, dayfirst) for w in words))
     if said:
         return replace(check, status="verified", ocr_text=text,
                        note=f"read again closer: {text!r}")

@@ -65,6 +65,8 @@ EXPAND = {"JLN": "JALAN", "TMN": "TAMAN", "BDR": "BANDAR", "KG": "KAMPUNG", "ST"
           "DR": "DRIVE", "LN": "LANE", "BHD": "BERHAD", "CO": "COMPANY", "MKT": "MARKET"}
 WORDS = ["MARKET", "GRILL", "PHARMACY", "KITCHEN", "TRADING", "PLAZA", "COFFEE", "HARDWARE"]
 FIELDS = ["company", "date", "address", "total"]
+ITEM_KEYS = {"description": ("description", "name", "item"), "quantity": ("quantity", "qty",
+             "count"), "price": ("price", "unit_price"), "amount": ("amount", "line_total")}
 
 
 def sroie_truth(name: str, key: dict) -> dict:
@@ -231,7 +233,8 @@ def errors(truth: dict, good: dict, style: tuple, rng: random.Random
 
 def field_of(path: str, style: tuple) -> str:
     if "[" in path:
-        return "item " + path.rsplit(".", 1)[-1]
+        key = path.rsplit(".", 1)[-1]
+        return "item " + next(kind for kind, keys in ITEM_KEYS.items() if key in keys)
     names = {v: k for k, v in keys_of(style).items()}
     return names.get(path, path)
 
@@ -342,13 +345,13 @@ def chart(path: Path) -> None:
     from PIL import Image, ImageDraw, ImageFont
 
     keys = [k for k in sorted(CALIBRATION, key=lambda k: (k.startswith("item"), k))]
-    width, row = 760, 34
+    width, row = 820, 34
     image = Image.new("RGB", (width, 70 + row * len(keys) + 40), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(14)
     draw.text((10, 10), "pixelproof verify on model-style answers (SROIE + WildReceipt, "
               "bench/answers.py)", fill="black", font=font)
-    x0, x1 = 170, width - 70
+    x0, x1 = 170, width - 130
     draw.text((x0, 34), "P(right | verified)", fill="#16a34a", font=font)
     draw.text((x0 + 220, 34), "P(wrong | contradicted)", fill="#dc2626", font=font)
     for n, key in enumerate(keys):

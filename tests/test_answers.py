@@ -180,3 +180,15 @@ def test_an_empty_cell_is_told_apart_from_one_the_engine_cannot_read():
     notes = {c.path: c.note for c in report.checks if c.status != "verified"}
     assert notes["rows[1].amount"].startswith("not read on the page"), notes
     assert notes["rows[2].amount"].startswith("not printed"), notes
+
+
+def test_a_row_whose_description_ocr_garbled_is_placed_by_its_amount():
+    shop = page("SHOP", ["Tea", "3.00"], ["S0@p|", "4.50"], ["Milk", "2.25"], ["TOTAL", "9.75"])
+    rows = [{"item": "Tea", "price": 3.0}, {"item": "Soap", "price": 4.5},
+            {"item": "Milk", "price": 2.25}]
+    report = verify(None, {"items": rows, "total": 9.75}, ocr=shop)
+    flagged = {c.path: c for c in report.flagged}
+    assert list(flagged) == ["items[1].item"], flagged
+    assert "its text is not read there" in flagged["items[1].item"].note
+    invented = [*rows, {"item": "Cheese", "price": 7.1}]
+    assert status(shop, {"items": invented}, "items[3].price") == "unverified"

@@ -87,6 +87,7 @@ class _Row:
     support: int  # how many of its values are on that line
     repeats: int | None = None  # the row whose line this one claims too
     claimed: tuple[Box, ...] = ()  # the text other rows are printed with, on their lines
+    alone: bool = False  # placed by its amount alone: its text was not read on any line
 
     def hit(self, key: str, column: _Column | None = None) -> Span | None:
         """The value's shortest match on the row's line, or a text's on the line above or below
@@ -155,6 +156,7 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
             taken[line] = n
         repeats = taken[line] if line is not None and not free and support >= 2 else None
         found[n] = _Row(cells, hits, line, support, repeats)
+    found = _placed_by_figure(found, taken)
     texts = {n: [s.box for k, spans in r.found.items() if kind_of(r.cells[k]) == "text"
                  for s in spans if s.line == r.line] for n, r in enumerate(found)}
     found = [replace(r, claimed=tuple(b for m, boxes in texts.items() if m != n for b in boxes))
@@ -175,6 +177,24 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
     return out
 
 
+def _placed_by_figure(found: list[_Row], taken: dict[int, int]) -> list[_Row]:
+    """Rows only one of whose values was found (OCR garbled the description), placed on the
+    one free line among the table's lines that prints their amount."""
+    if not taken:
+        return found
+    low, high = min(taken) - 1, max(taken) + 1
+    out = list(found)
+    for n, row in enumerate(found):
+        lines = {s.line for k, spans in row.found.items() if kind_of(row.cells[k]) == "number"
+                 for s in spans if low <= s.line <= high and s.line not in taken
+                 and re.search(r"\d[.,]\d\d", s.text)}
+        if row.support == 1 and row.repeats is None and len(lines) == 1:
+            line = lines.pop()
+            taken[line] = n
+            out[n] = replace(row, line=line, support=2, alone=True)
+    return out
+
+
 def _check_cell(path: str, key: str, value: Any, row: _Row, column: _Column | None,
                 negative: bool, page: Page) -> Check:
     """One table value: on its row's line in its column, else compared with what its cell
@@ -190,6 +210,9 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: _Column | No
                      f"{path.rsplit('[', 1)[0]}[{row.repeats}]: a row given twice")
     if (implied := _implied(key, value, row, page)) is not None:
         return replace(implied, path=path)
+    if row.alone and kind_of(value) == "text":
+        return Check(path, value, "unverified", None, None, "its row's amount is printed on a "
+                     "line of the table, its text is not read there")
     flipped = [s for s in page.spans if s.line == row.line and magnitude_match(value, s)
                and (not column or _overlap(s.box, column) > 0)]
     if flipped and negative and DEBIT.search(key) and as_number(value) < 0:  # type: ignore

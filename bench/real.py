@@ -26,7 +26,6 @@ printed, where the engine left it so), the total as a number.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -36,13 +35,14 @@ from collections import Counter, defaultdict
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from pixelproof import formats, ocr
-from pixelproof.images import load
-from pixelproof.providers.local import fill
-from pixelproof.verify import verify
+sys.path.insert(0, str(Path(__file__).parent))
+from pages import read_pages  # noqa: E402  (the engine's reads, cached)
+
+from pixelproof import formats, ocr  # noqa: E402
+from pixelproof.providers.local import fill  # noqa: E402
+from pixelproof.verify import verify  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wildreceipt"
-CACHE = Path.home() / ".cache" / "pixelproof-bench"
 SROIE = DATA.parent / "sroie"
 SCHEMA = {"type": "object", "properties": {
     "company": {"type": "string"}, "date": {"type": "string", "format": "date"},
@@ -159,31 +159,10 @@ def _items(regions: dict[str, list[dict]], page: ocr.OcrResult) -> list[dict]:
     return rows
 
 
-def raw_reads(paths: list[Path], name: str) -> list[ocr.OcrResult]:
-    """What the engine read of each image in ``paths``: its raw output is cached in
-    ~/.cache/pixelproof-bench/``name``-raw.json by engine and image sha256 (the layout into
-    lines is redone each run, so layout changes are measured)."""
-    cache_file = CACHE / f"{name}-raw.json"
-    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
-    images = [load(str(path))[0] for path in paths]
-    keys = [f"{ocr.ENGINE_ID};{hashlib.sha256(image.data).hexdigest()}" for image in images]
-    fresh = [(key, image) for key, image in zip(keys, images, strict=True) if key not in cache]
-    if fresh:
-        pool = ocr.Pool(ocr.default_workers())
-        try:
-            for key, raw in [(k, pool.submit(im)) for k, im in fresh]:
-                cache[key] = raw.result().to_json()
-        finally:
-            pool.shutdown()
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        cache_file.write_text(json.dumps(cache))
-    return [ocr.layout(ocr.Raw.from_json(cache[key])) for key in keys]
-
-
 def read_all(limit: int) -> list[tuple[str, dict, ocr.OcrResult]]:
     """Each WildReceipt receipt with its labels and what the engine read."""
     records = [json.loads(line) for line in (DATA / "labels.jsonl").open()][:limit]
-    pages = raw_reads([DATA / rec["image"] for rec in records], "wildreceipt")
+    pages = read_pages("wildreceipt", [DATA / rec["image"] for rec in records])
     return [(rec["image"], rec, page) for rec, page in zip(records, pages, strict=True)]
 
 
@@ -393,7 +372,7 @@ def sroie(limit: int, shown: int) -> None:
     """The local engine on the SROIE sample: per field, right within 0.9 and exactly."""
     names = sorted(p.stem for p in (SROIE / "key").glob("*.json"))[:limit]
     start = time.perf_counter()
-    pages = raw_reads([SROIE / "images" / f"{n}.jpg" for n in names], "sroie")
+    pages = read_pages("sroie", [SROIE / "images" / f"{n}.jpg" for n in names])
     print(f"\nSROIE: {len(names)} receipts read in {time.perf_counter() - start:.0f} s")
     near, exact, wrong, printed, swapped = Counter(), Counter(), [], 0, 0
     for name, page in zip(names, pages, strict=True):

@@ -55,9 +55,8 @@ def locate(value: str, printed: list[str], cells: list[int] | None = None,
     each word's cell (words set apart by a wide gap or a line break) and ``lines`` its line:
     with lines, the value may go on at the start of any line between two of its words (a value
     printed over several lines need not follow the reader's order). It must cover the cells it
-    touches. ``clear`` marks the words OCR read with full confidence: in those no wrong letter
-    is forgiven, nor a digit of the value that OCR read as a letter ("1poh" for a clear
-    "Ipoh"). None when the value has no letters or digits."""
+    touches. ``clear`` marks the words OCR read with full confidence: in those one wrong
+    letter at most is forgiven. None when the value has no letters or digits."""
     tokens = [t for t in (fold(w) for w in value.split()) if t]
     a = "".join(tokens)
     if not a:
@@ -222,7 +221,8 @@ def _contact(words: list[str]) -> bool:
 
 
 def _allowed(length: int, clear: bool = False) -> int:
-    """Wrong letters a word of ``length`` may have from OCR noise alone: about one in four,
-    and one at most where OCR read the word with full confidence."""
+    """Wrong letters a word of ``length`` may have from OCR noise alone: none in a word of
+    three letters or fewer ("TEA" is not "PEA"), else about one in seven, and one at most
+    where OCR read the word with full confidence."""
     most = 0 if length <= 1 else max(1, round(length * 0.15))
     return min(most, 1) if clear else most

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
@@ -211,11 +212,15 @@ async def adescribe(image: ImageInput | Iterable[ImageInput], prompt: str = DEFA
 async def checked_claims(response: Response, images: list[Image]) -> Response:
     """``response`` with the figures, dates and quotations of its text checked against the
     pages (``verification``: a Report with a Check per claim)."""
-    from .verify.claims import check_claims
+    from .verify.claims import check_claims, claims
 
-    if not response.text.strip():
+    if not claims(response.text):
+        return response  # nothing to check: no page is read
+    try:
+        pages = [(im, await ocr.aread(im)) for im in images]
+    except PixelproofError as e:  # an unreadable page does not lose an answer paid for
+        logging.getLogger("pixelproof").warning("the answer's claims are not checked: %s", e)
         return response
-    pages = [(im, await ocr.aread(im)) for im in images]
     return replace(response, verification=await asyncio.to_thread(
         check_claims, response.text, pages))
 

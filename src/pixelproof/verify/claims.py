@@ -20,7 +20,7 @@ _CLAIM = re.compile(
     rf"(?:st|nd|rd|th)?,?\s+\d{{4}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]"
     r"\d{2,4}\b)"
     rf"|(?P<number>(?<![\w.,])-?{_MONEY}?\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?(?![\w,]|\.\d)"
-    rf"|(?<![\w.,])-?{_MONEY}?\d+\.\d{{2}}(?![\w.]))"
+    rf"|(?<![\w.,])-?{_MONEY}?\d+\.\d{{2}}(?!\w|\.\d))"
     r"|[\"“](?P<quote>[^\"”\n]{2,80})[\"”]", re.I)
 
 
@@ -30,6 +30,8 @@ def claims(text: str) -> list[tuple[str, str]]:
     for m in _CLAIM.finditer(text):
         kind = m.lastgroup or ""
         claim = m[kind].strip()
+        if not claim:
+            continue
         if kind == "date" and formats.parse_date(claim, True) is None and formats.parse_date(
                 claim, False) is None:
             continue

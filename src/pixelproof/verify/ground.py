@@ -33,7 +33,7 @@ from .page import (
     union,
 )
 from .report import Box, Check, Report
-from .sums import explained, printed_extras, sums
+from .sums import PRICE, QUANTITY, column_total_explained, printed_extras, sums
 from .walk import leaves, parent, plain, row_lists
 
 
@@ -75,7 +75,8 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
                           image if isinstance(image, Image | PILImage.Image) else None,
                           page.dayfirst)
     found, notes = sums(data, printed_extras(labels), totals.printed(labels))
-    return Report(tuple(ordered), tuple(explained(a, labels) for a in found), notes=tuple(notes),
+    return Report(tuple(ordered), tuple(column_total_explained(a, labels) for a in found),
+                  notes=tuple(notes),
                   image=image if isinstance(image, Image) else None)
 
 
@@ -156,7 +157,7 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
             taken[line] = n
         repeats = taken[line] if line is not None and not free and support >= 2 else None
         found[n] = _Row(cells, hits, line, support, repeats)
-    found = _placed_by_figure(found, taken)
+    found = _placed_by_figure(found, taken, page)
     texts = {n: [s.box for k, spans in r.found.items() if kind_of(r.cells[k]) == "text"
                  for s in spans if s.line == r.line] for n, r in enumerate(found)}
     found = [replace(r, claimed=tuple(b for m, boxes in texts.items() if m != n for b in boxes))
@@ -177,9 +178,13 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
     return out
 
 
-def _placed_by_figure(found: list[_Row], taken: dict[int, int]) -> list[_Row]:
+_SUMMARY = re.compile(r"total|tax|gst|vat|cash|change|round|disc|service|tip|due|balance", re.I)
+
+
+def _placed_by_figure(found: list[_Row], taken: dict[int, int], page: Page) -> list[_Row]:
     """Rows only one of whose values was found (OCR garbled the description), placed on the
-    one free line among the table's lines that prints their amount."""
+    one free line among the table's lines that prints their amount (not a total's, a tax's
+    or a payment's line)."""
     if not taken:
         return found
     low, high = min(taken) - 1, max(taken) + 1
@@ -187,7 +192,8 @@ def _placed_by_figure(found: list[_Row], taken: dict[int, int]) -> list[_Row]:
     for n, row in enumerate(found):
         lines = {s.line for k, spans in row.found.items() if kind_of(row.cells[k]) == "number"
                  for s in spans if low <= s.line <= high and s.line not in taken
-                 and re.search(r"\d[.,]\d\d", s.text)}
+                 and re.search(r"\d[.,]\d\d", s.text) and not _SUMMARY.search(
+                     " ".join(w.text for w in page.lines[s.line]))}
         if row.support == 1 and row.repeats is None and len(lines) == 1:
             line = lines.pop()
             taken[line] = n
@@ -236,8 +242,7 @@ def _check_cell(path: str, key: str, value: Any, row: _Row, column: _Column | No
     return Check(path, value, "unverified", None, None, "not on its row's line in the image")
 
 
-_QUANTITY = re.compile(r"^(q(ty|uantity)|count|units?|pcs|no of items)$")
-_PRICE = re.compile(r"price|rate|unit|each|cost")
+_QUANTITY, _PRICE = re.compile(QUANTITY), re.compile(PRICE)
 
 
 def _implied(key: str, value: Any, row: _Row, page: Page) -> Check | None:
@@ -304,8 +309,9 @@ def _check_total(path: str, value: Any, labels: list[tuple[str, str, Box]]) -> C
                      f"'{final.label}' reads '{final.text}'")
     if where is None:
         return None
-    if final is None and number is not None and (why := totals.explained(number, printed, others,
-                                                       printed_extras(labels))):
+    rounds = any(re.search(r"round", label, re.I) for label, _, _ in labels)
+    if final is None and number is not None and (why := totals.payable_explained(
+            number, printed, others, printed_extras(labels), rounds)):
         return Check(path, value, "verified", where.box, where.text, why)
     if not printed:  # no total read: the subtotal may be the amount, the cash may be more
         if re.search(r"sub|sous", where.label, re.I) and not totals.charged_after(where, labels):

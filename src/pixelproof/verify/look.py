@@ -7,14 +7,13 @@ told apart by its ink: "not read on the page" when it holds marks the engine can
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from PIL import Image as PILImage
 from PIL import ImageOps
 
 from .. import align
 from ..types import Image
-from .page import CLEAR, cell_number, kind_of, matches
+from .page import CLEAR, kind_of, matches
 from .report import Box, Check
 
 LOOKS = 8  # second looks per page at most: each is an OCR read of a small crop
@@ -60,8 +59,8 @@ def _again(check: Check, page: PILImage.Image, dayfirst: bool | None) -> Check:
                              clear=[w.confidence >= CLEAR for w in words])
         said = found is not None and found.ok and found.score >= 0.75
     else:
-        said = bool(text) and (matches(check.value, text, dayfirst) or _same_number(
-            check.value, text) or any(matches(check.value, w.text, dayfirst) for w in words))
+        said = bool(text) and (matches(check.value, text, dayfirst) or any(
+            matches(check.value, w.text, dayfirst) for w in words))
     if said:
         return replace(check, status="verified", ocr_text=text,
                        note=f"read again closer: {text!r}")
@@ -70,12 +69,6 @@ def _again(check: Check, page: PILImage.Image, dayfirst: bool | None) -> Check:
                        f"{check.note}; a closer read finds no text")
     return replace(check, note="not read on the page: its cell holds marks the engine "
                    "cannot read" if _inked(crop) else "not printed: its cell is blank")
-
-
-def _same_number(value: Any, text: str) -> bool:
-    number = cell_number(text)
-    return number is not None and not isinstance(value, bool) and isinstance(
-        value, int | float) and number == cell_number(str(value))
 
 
 def _crop(page: PILImage.Image, box: Box) -> tuple[PILImage.Image, Box]:

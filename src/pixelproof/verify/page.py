@@ -14,7 +14,7 @@ from .. import align, formats, tables
 from ..types import OcrResult, Word
 from .report import Box
 
-CLEAR = 0.995  # a word OCR read with at least this confidence: no letter of it is forgiven
+CLEAR = 0.995  # a word OCR read with at least this confidence: one wrong letter forgiven at most
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ def as_number(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float | Decimal):
-        return Decimal(str(value))
+        number = Decimal(str(value))
+        return number if number.is_finite() else None  # NaN and infinity are no figures
     if isinstance(value, str) and re.search(r"\d", value) and not re.search(r"\d[/]\d", value):
         return formats.parse_number(value)
     return None

@@ -67,11 +67,11 @@ class Report:
             v.agreement == 1 for v in self.votes)
 
     def summary(self) -> str:
-        sums = ("totals check: none found" + (f" ({'; '.join(self.notes)})" if self.notes
-                                               else "") if not self.arithmetic else
+        sums = ("totals check: none found" if not self.arithmetic else
                 "totals check: passed" if all(a.ok for a in self.arithmetic) else
                 f"totals check: failed ({sum(not a.ok for a in self.arithmetic)} of "
-                f"{len(self.arithmetic)})")
+                f"{len(self.arithmetic)})") + (f" ({'; '.join(self.notes)})" if self.notes
+                                               else "")
         text = (f"{len(self.checks)} values: {self.count('verified')} verified, "
                 f"{self.count('unverified')} unverified, {self.count('contradicted')} "
                 f"contradicted; {sums}")

@@ -13,6 +13,9 @@ from .page import cell_number, mostly_negative, num, text_key
 from .report import Arithmetic, Box
 from .walk import leaves, plain, row_lists
 
+QUANTITY = r"^(q(ty|uantity)|count|units?|pcs|no of items)$"  # the line-item keys models use
+PRICE = r"price|^rate$|unit|each|cost"
+
 
 def _field(row: dict[str, Any], *patterns: str) -> str | None:
     for pattern in patterns:
@@ -68,8 +71,8 @@ def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
     rows = [r for _, r in indexed]
     at = [f"{path}[{i}]" for i, _ in indexed]
     first = {k: v for r in rows for k, v in r.items()}  # every key, as the rows give them
-    qty = _field(first, r"^(q(ty|uantity)|count|units?|pcs|no of items)$")
-    price = _field(first, r"price|rate|unit|each|cost")
+    qty = _field(first, QUANTITY)
+    price = _field({k: v for k, v in first.items() if k != qty}, PRICE)
     amount = _field(first, r"amount|line total|^total$|value|line price|^sum$")
     if amount == price:
         amount = None
@@ -159,7 +162,8 @@ def _lines_sum(path: str, body: list[dict[str, Any]], at: list[str],
     counts = [num(r.get(qty)) if qty else None for r in body]
     ways = [(figures, f"{column} lines", [f"{a}.{column}" for a in at])]
     if not amount and qty and any(q not in (None, 1) for q in counts):
-        ways.append(([p * (q or Decimal(1)) for p, q in zip(figures, counts, strict=True)],
+        ways.append(([p * (Decimal(1) if q is None else q)
+                      for p, q in zip(figures, counts, strict=True)],
                      f"{qty} x {price} lines", [f"{a}.{k}" for a in at for k in (qty, price)]))
     subtotal, total = _scalar(scalars, _SUBTOTAL), _scalar(scalars, _TOTAL)
     if not (subtotal or total):
@@ -221,7 +225,8 @@ def _subsets(extras: list[tuple[str, Decimal]], scalars: dict[str, tuple[str, An
 
 _SUBTOTAL = r"sub ?total"
 _TOTAL = (r"^(grand |net |final |rounded )?total( amount| due| payable| paid| price)?$|"
-          r"amount (due|payable|paid)|balance due|total amt payable|^total printed$")
+          r"amount (due|payable|paid)|balance due|total amt payable|^total printed$|"
+          r"^(rounded|adjusted) total$|^total after \w+$")
 _TAX = re.compile(r"tax|vat|gst|sst|hst|pst|btw|mwst|ust|iva|tva")
 _LESS = re.compile(r"discount|coupon|promo|saving|less\b|off\b|rebate|voucher", re.I)
 EXTRA = re.compile(r"tax|vat|gst|sst|hst|service|tip|gratuity|rounding|round|discount|coupon|"
@@ -240,10 +245,14 @@ def _extras(scalars: dict[str, tuple[str, Any]]) -> list[tuple[str, Decimal]]:
 
 
 def extra(label: str) -> bool:
-    """Whether ``label`` names a figure between a subtotal and its total."""
+    """Whether ``label`` names a figure between a subtotal and its total ("GST", "Rounding",
+    "total_tax"; not "rounded_total", "tax_rate" or "GST ID")."""
     key = text_key(label)
-    return bool(EXTRA.search(key)) and not re.search(
-        r"rate|percent|%|sub ?total|^(grand )?total|\b(id|no|reg|summary)\b", key)
+    if not EXTRA.search(key) or re.search(r"rate|percent|%|sub ?total|\b(id|no|reg|summary)\b",
+                                          key):
+        return False
+    return "total" not in key or bool(re.search(r"tax|vat|gst|sst|hst|disc|service|tip", key)
+                                      ) and not re.search(r"incl|after|with|grand|net", key)
 
 
 def _totals(scalars: dict[str, tuple[str, Any]], printed: list[tuple[str, Decimal]]
@@ -286,7 +295,7 @@ def printed_extras(labels: list[tuple[str, str, Box]]) -> list[tuple[str, Decima
     return list(out)
 
 
-def explained(sum_: Arithmetic, labels: list[tuple[str, str, Box]]) -> Arithmetic:
+def column_total_explained(sum_: Arithmetic, labels: list[tuple[str, str, Box]]) -> Arithmetic:
     """A column total that failed because the printed total holds tax the answer left out: it
     passes when the page prints the lines' sum as a subtotal and taxes or charges that make up
     the difference."""

@@ -37,7 +37,8 @@ class Place:
 
 
 def _key(label: str) -> str:
-    return re.sub(r"[\W_]+", " ", label.casefold()).strip()
+    """A label or field name as lower-case words ("grandTotal" is "grand total")."""
+    return re.sub(r"[\W_]+", " ", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", label).casefold()).strip()
 
 
 def is_total(name: str) -> bool:
@@ -45,7 +46,8 @@ def is_total(name: str) -> bool:
     "grand_total", "amount_due"; not "fuel_total" or "subtotal")."""
     return bool(re.fullmatch(r"((grand|final|net|receipt|invoice|order|bill) )*(total|ttl)"
                              r"( (amount|amt|due|payable|paid|price|value|incl \w+))*|"
-                             r"(amount|amt|balance) (due|payable)|amount", _key(name)))
+                             r"(amount|amt|balance) (due|payable)|amount|payable|nett? amount",
+                             _key(name)))
 
 
 def places(labels: list[tuple[str, str, Box]]) -> tuple[list[Place], list[Place]]:
@@ -77,7 +79,8 @@ def payable(totals: list[Place], labels: list[tuple[str, str, Box]]) -> Place | 
         for after in totals + rounded:
             if before.figure and after.figure not in steps and (
                     after in rounded or after.box[1] > before.box[1]) and any(
-                    before.figure + r == after.figure != before.figure for r in steps):
+                    after.figure in (before.figure + r, before.figure - abs(r)) != before.figure
+                    for r in steps):  # a rounding down printed without its sign too
                 return after
     final = [p for p in totals if _FINAL.search(_key(p.label)) and not net_of_tax(p, labels)]
     return final[-1] if final else None
@@ -86,11 +89,12 @@ def payable(totals: list[Place], labels: list[tuple[str, str, Box]]) -> Place | 
 def net_of_tax(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
     """Whether a "net" total is the amount before tax (as in Europe: "Net Total 5.33" under a
     subtotal of 6.40) rather than the net amount to pay (as in Malaysia: "NET TOTAL 60.30"
-    after a rounding): some other printed amount is more than a rounding above it."""
+    after a rounding): a printed tax takes it to another printed amount."""
     if not re.search(r"\bnett?\b", _key(place.label)):
         return False
-    return any((figure := cell_number(text)) is not None and figure > place.figure + Decimal(
-        "0.10") and not re.search(r"cash|tender|change", _key(label)) for label, text, _ in labels)
+    figures = [(_key(label), cell_number(text)) for label, text, _ in labels]
+    taxes = [x for key, x in figures if x and _TAX.search(key) and not _WITH_TAX.search(key)]
+    return any(x == place.figure + tax for _, x in figures for tax in taxes)
 
 
 def places_at(labels: list[tuple[str, str, Box]], pattern: re.Pattern[str]) -> list[Place]:
@@ -110,12 +114,12 @@ def charged_after(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
     return False
 
 
-def explained(number: Decimal, totals: list[Place], others: list[Place],
-              extras: list[tuple[str, Decimal]]) -> str | None:
+def payable_explained(number: Decimal, totals: list[Place], others: list[Place],
+                      extras: list[tuple[str, Decimal]], rounds: bool) -> str | None:
     """How the page's own figures make ``number`` the amount payable where the totals it
     prints read otherwise: a net total or subtotal plus the printed taxes and charges (a "NET
-    TOTAL" before tax), a total rounded to 0.05 (cash rounding), or the card payment of a page
-    that prints no total. None when they do not."""
+    TOTAL" before tax), a total rounded to 0.05 where the page prints a rounding (cash
+    rounding), or the card payment of a page that prints no total. None when they do not."""
     bases = totals + [p for p in others if re.search(r"sub|sous|net", _key(p.label))]
     if any(b.figure == number and re.search(r"sub|sous", _key(b.label)) for b in bases) and any(
             _CARD.search(_key(p.label)) or re.search(r"payment|paid", _key(p.label))
@@ -127,8 +131,8 @@ def explained(number: Decimal, totals: list[Place], others: list[Place],
             if base.figure + sum(x for _, x in used) == number:
                 return f"'{base.label}' {base.text} + " + " + ".join(
                     f"'{label}' {x}" for label, x in used)
-    if number % Decimal("0.05") == 0 and any(abs(p.figure - number) < Decimal("0.05")
-                                             for p in totals[-1:]):
+    if rounds and number % Decimal("0.05") == 0 and any(
+            abs(p.figure - number) < Decimal("0.05") for p in totals[-1:]):
         return f"the total '{totals[-1].label}' {totals[-1].text}, rounded to 0.05"
     if not totals and any((_CARD.search(key := _key(p.label)) or re.search(
             r"payment|paid", key)) and not re.search(r"excl|before|without|w/o", key)

@@ -3,74 +3,56 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
-import math
 import os
-import re
 import secrets
 import socket
 import sys
 import threading
-import traceback
 import webbrowser
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from urllib.parse import quote
 
 import click
 
-from . import cost, formats, output, providers, schemas, summary
-from . import images as images_mod
-from .batch import Item, Progress, load_one, pending, plan, run_items
-from .corrections import Review, write_golden
-from .errors import ConfigError, OptionError, PixelproofError
-from .extract import (
-    DEFAULT_PROMPT,
-    TABLES_PROMPT,
-    build_request,
-    checked_claims,
-    prepare,
-    send,
-    stream,
+from . import cost, formats, output, providers, summary
+from .batch import load_one, pending, plan
+from .console import (
+    Checks,
+    closing,
+    fail,
+    load_inputs,
+    read_words,
+    streamed,
+    usage_line,
+    usage_table,
 )
-from .http import Http, redact
-from .options import Options
+from .corrections import Review, write_golden
+from .errors import ConfigError, PixelproofError
+from .extract import DEFAULT_PROMPT, TABLES_PROMPT, build_request, checked_claims, prepare
+from .gate import (
+    MAX_RETRIES,
+    batch_budget,
+    budget_for,
+    check_options,
+    inputs_of,
+    kept_reads,
+    open_store,
+    ray_executor,
+    run_batch,
+)
+from .http import Http
 from .store import Store
-from .types import Detail, Extraction, Image, Response
-
-T = TypeVar("T")
+from .types import Detail, Extraction
 
 MODEL_HELP = ("Model id as provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, "
               "gemini:gemini-2.5-flash, ollama:llava, or local (offline OCR). Default: "
               "$PIXELPROOF_MODEL, else the first provider whose API key is set, else local.")
-
-
-# The library's messages name its parameters; the command says its flags instead.
-FLAGS = {"verify=False": "--no-verify", "batch_api=True": "--batch-api", "run=NAME": "--run NAME",
-         "strict=True": "--strict", "show=True": "--show",
-         **{f"{name}=": f"--{name.replace('_', '-')}" for name in (
-             "max_cost", "price_file", "max_tokens", "base_url", "fields", "run", "detail",
-             "temperature", "attempts", "votes", "model", "format", "timeout")}}
-_PARAMETER = re.compile("|".join(rf"(?<![\w-]){re.escape(p)}" for p in sorted(FLAGS, key=len,
-                                                                             reverse=True)))
-
-
-def flags(message: str) -> str:
-    """A library message as the command says it: ``max_cost=`` is ``--max-cost``."""
-    return _PARAMETER.sub(lambda m: FLAGS[m.group()] + (
-        " " if m.end() < len(message) and message[m.end()] not in " .,:;)" else ""), message)
-
-
-def fail(message: str, error: BaseException | None = None) -> None:
-    """One line on stderr; with PIXELPROOF_DEBUG=1, ``error``'s traceback first."""
-    if error is not None and os.environ.get("PIXELPROOF_DEBUG"):
-        traceback.print_exception(error)
-    click.echo(f"pixelproof: error: {flags(redact(message))}", err=True)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -88,82 +70,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
 
     return wrapper
-
-
-def load_inputs(inputs: tuple[str, ...]) -> tuple[list[Image], int]:
-    """Load every input; report each bad one on stderr and go on. Returns images, failures."""
-    images: list[Image] = []
-    failed = 0
-    for spec in images_mod.expand(list(inputs)):
-        try:
-            images.extend(images_mod.load(spec))
-        except PixelproofError as e:
-            fail(str(e), e)
-            failed += 1
-    return images, failed
-
-
-MAX_RETRIES = 20
-
-
-def check_options(*, models: tuple[str | None, ...] = (), temperature: float | None = None,
-                  max_tokens: int | None = None, timeout: float | None = None,
-                  retries: int | None = None, max_cost: float | None = None,
-                  price_file: str | None = None, fields: str | None = None,
-                  schema_file: str | None = None, poll: float | None = None,
-                  outputs: dict[str, str | None] | None = None) -> None:
-    """Every option checked in one place, before any image is read or request sent: a usage
-    error (exit 2) naming the option, its range and what to do."""
-    def bad(option: str, message: str) -> None:
-        raise click.BadParameter(message, param_hint=f"'{option}'")
-
-    for model in models:
-        if model is not None and not model.strip():
-            bad("--model", "give a model id, such as openai:gpt-4o-mini or local.")
-    try:  # the library's checks, said with the flags
-        Options(model=models[0] if models else None, vote_models=tuple(
-            m for m in models[1:] if m), max_tokens=max_tokens, temperature=temperature).checked()
-    except OptionError as e:
-        bad(FLAGS[f"{e.parameter}="], f"{e.problem}")
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-        bad("--timeout", f"{timeout} is not a wait: give seconds above 0.")
-    if poll is not None and not (math.isfinite(poll) and poll > 0):
-        bad("--poll", f"{poll} is not a wait: give seconds above 0.")
-    if retries is not None and not 0 <= retries <= MAX_RETRIES:
-        bad("--retries", f"{retries} is not in 0 to {MAX_RETRIES}.")
-    if max_cost is not None and not (math.isfinite(max_cost) and max_cost >= 0):
-        bad("--max-cost", f"{max_cost} is not an amount: give dollars, 0 or more.")
-    try:
-        if price_file:
-            cost.load_prices(price_file)
-        if fields:
-            schemas.from_fields(fields)
-        if schema_file:
-            schemas.from_file(schema_file)
-    except PixelproofError as e:
-        raise click.UsageError(flags(str(e))) from None
-    for option, path in (outputs or {}).items():
-        if path:
-            check_output(option, path)
-
-
-def check_output(option: str, path: str) -> None:
-    """An output file's folder exists and is writable (checked before any work, so nothing
-    done is lost at the end)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise click.BadParameter(f"the folder {os.path.dirname(path) or folder} does not exist; "
-                                 "create it first (nothing was sent).", param_hint=f"'{option}'")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"cannot write in the folder {folder} (permission denied).",
-                                 param_hint=f"'{option}'")
-
-
-def usage_line(response: Response) -> str:
-    cached = " (cached)" if response.cached else ""
-    cost = f", ${response.cost:.6f}" if response.cost is not None else ""
-    return f"{response.model}: {response.usage.summary()} tokens{cost}, " \
-           f"{response.seconds:.1f} s{cached}"
 
 
 def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -241,18 +147,6 @@ def ray_options(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     return add
 
 
-def ray_executor(use_ray: bool, address: str) -> Any:
-    """``--ray``'s executor (None without it); ray is imported only here."""
-    if not use_ray:
-        return None
-    try:
-        from .ray import Executor
-    except ImportError as e:
-        raise click.UsageError(f"--ray needs Ray ({e}): pip install 'pixelproof[ray]'.") \
-            from None
-    return Executor(address, ocr_workers=click.get_current_context().meta.get("ocr_workers"))
-
-
 def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         ocr_workers_option,
@@ -293,23 +187,6 @@ def cost_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@contextlib.contextmanager
-def kept_reads() -> Iterator[None]:
-    """Pages read in the block are looked up in the default store first and kept there (not
-    kept when the store cannot be opened)."""
-    from . import ocr as engine
-    try:
-        store: Store | None = Store()
-    except PixelproofError:
-        store = None
-    try:
-        with engine.remember_in(store):
-            yield
-    finally:
-        if store is not None:
-            store.close()
-
-
 def extract_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``extract``'s own options (``review`` takes them too, to extract before reviewing)."""
     for option in reversed([
@@ -344,44 +221,6 @@ def extract_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ]):
         fn = option(fn)
     return fn
-
-
-def open_store(no_cache: bool, cache_dir: str | None) -> Store:
-    return Store(Store.default_path(cache_dir), cache=not no_cache)
-
-
-def batch_budget(todo: list[Item], model: str | None, prompt: str, detail: str,
-                 max_tokens: int | None, dry_run: bool, max_cost: float | None,
-                 price_file: str | None) -> cost.Budget | None:
-    """``budget_for`` over the items a batch still has to ask, one request each (loaded only
-    when needed; unreadable ones are left out, they fail without a request)."""
-    cost.use_price_file(price_file)
-    if not (dry_run or max_cost is not None):
-        return None
-    loaded = []
-    for item in todo:
-        try:
-            loaded.append(item.outline())  # a PDF page is not rendered for it
-        except PixelproofError:
-            pass
-    return budget_for(loaded, model, prompt, detail, max_tokens, len(loaded), dry_run,
-                      max_cost, price_file)
-
-
-def budget_for(images: list[Image], model: str | None, prompt: str, detail: str,
-               max_tokens: int | None, requests: int, dry_run: bool, max_cost: float | None,
-               price_file: str | None) -> cost.Budget | None:
-    """--price-file, --dry-run (print the estimate and exit) and --max-cost (a Budget)."""
-    cost.use_price_file(price_file)
-    if not (dry_run or max_cost is not None):
-        return None
-    model = model or providers.default_model()
-    if dry_run:  # what would be sent, under the budget's answer cap when there is one
-        capped = max_tokens or (cost.BUDGET_MAX_TOKENS if max_cost is not None else None)
-        click.echo(cost.render_estimate(cost.preflight(images, model, prompt, detail, capped,
-                                                       requests, None)[0]))
-        sys.exit(0)
-    return cost.preflight(images, model, prompt, detail, max_tokens, requests, max_cost)[1]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -455,7 +294,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
                                            max_tokens=max_tokens, temperature=temperature))
     http = Http(timeout=timeout, retries=retries)
     store = open_store(no_cache, cache_dir)
-    response = asyncio.run(closing(http, _describe(request, base_url, http, budget, store,
+    response = asyncio.run(closing(http, streamed(request, base_url, http, budget, store,
                                                    live=not as_json and budget is None)))
     if not no_verify:
         response = asyncio.run(checked_claims(response, loaded))
@@ -531,121 +370,6 @@ def extract_images(images: tuple[str, ...], fmt: str | None, schema_file: str | 
               fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
               detail=detail, system=system, max_tokens=max_tokens, temperature=temperature,
               **({"date_order": date_order} if date_order else {}))
-
-
-def inputs_of(images: tuple[str, ...], from_file: str | None) -> list[str]:
-    """The command-line inputs, then one input per line of --from (``-`` for stdin)."""
-    specs = list(images)
-    if from_file:
-        lines = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")
-        with lines:
-            specs += [line.strip() for line in lines if line.strip()]
-    if not specs:
-        raise click.UsageError("no inputs: give IMAGES or --from FILE.")
-    return specs
-
-
-class Reporter:
-    """A rich progress bar on a terminal; one plain line per finished input otherwise."""
-
-    def __init__(self, total: int) -> None:
-        self.bar = None
-        self.progress: Progress | None = None
-        self.said: set[str] = set()  # an error shared by many items (a server gone) once
-        self.repeats = 0
-        if sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                TimeRemainingColumn(), transient=True)
-            self.task = self.bar.add_task("extracting", total=total, info="")
-            self.bar.start()
-
-    def item(self, e: Extraction, p: Progress) -> None:
-        self.progress = p
-        info = f"{p.failed} failed, {p.spend}, {p.rate:.1f}/s"
-        if not e.ok and e.error in self.said:
-            self.repeats += 1
-        elif not e.ok:
-            fail(e.error or "")
-            self.said.add(e.error or "")
-        earlier = p.done + p.failed == p.skipped  # done in an earlier attempt of the run
-        if self.bar is not None and earlier:  # counted, but left out of the rate and ETA
-            self.bar.reset(self.task, completed=p.skipped, info=info)
-        elif self.bar is not None:
-            self.bar.update(self.task, completed=p.done + p.failed, info=info)
-        elif not earlier:
-            state = "done" if e.ok else "failed"
-            click.echo(f"[{p.done + p.failed}/{p.total}] {e.label}: {state}; {info}", err=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-        if self.repeats:
-            fail(f"... and {self.repeats} more images failed with an error said above.")
-
-
-@dataclass(frozen=True)
-class Checks:
-    """What to do with verification reports: list flags, fail on them, draw them."""
-
-    show: bool = False
-    strict: bool = False
-    overlay: str | None = None
-
-    def report(self, items: list[Extraction], inputs: dict[str, Item] | None = None) -> bool:
-        """Print each report's summary (and flags with --show); True when --strict fails.
-        ``inputs`` (by label) give the images to draw on, stdin and URLs included."""
-        for e in items:
-            if (rep := summary.report_of(e)) is not None:
-                click.echo(summary.report_text(e.label, rep, self.show), err=True)
-        if self.overlay:
-            summary.draw_overlays(items, self.overlay, lambda label: inputs[label].load() if (
-                inputs and label in inputs) else images_mod.load(label)[0])
-        return self.strict and summary.strict_failed(items)
-
-
-def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str | None,
-              concurrency: int, rpm: int | None, tpm: int | None, timeout: float,
-              retries: int, checks: Checks = Checks(), write: bool = True,
-              **options: Any) -> list[Extraction]:
-    """Run every image as an item. JSONL grows a line per record as items finish (a resumed
-    run's file is rebuilt from the store first); at the end every format is written atomically,
-    in input order (``write=False``: kept in the run store only). Exits 1 when any item
-    failed."""
-    fmt = fmt or (output.format_for(out) if out else "markdown")
-    reporter = Reporter(len(plan_))
-    jsonl = summary.Jsonl(out, tagged=len(plan_) > 1) if write and out and \
-        output.format_for(out) == "jsonl" else None
-    try:
-        items = asyncio.run(run_items(
-            plan_, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
-            retries=retries, on_item=reporter.item, on_done=jsonl.add if jsonl else None,
-            **options))
-    finally:
-        reporter.close()
-        if jsonl is not None:
-            jsonl.close()
-    if not write:
-        return items
-    if out:
-        output.write_atomic(out, summary.render_items(items, output.format_for(out)))
-    elif items:
-        click.echo(summary.render_items(items, fmt), nl=False)
-    strict_failed = checks.report(items, {i.label: i for i in plan_})
-    skipped = reporter.progress.skipped if reporter.progress else 0
-    click.echo(flags(summary.run_summary(items, skipped, out)), err=True)
-    if strict_failed:
-        fail(summary.STRICT_FAILED)
-    if strict_failed or any(not e.ok for e in items):
-        sys.exit(1)
-    return items
 
 
 @main.command()
@@ -793,11 +517,7 @@ def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool, use_ray: bool
         pages = [p.result() for p in reading]
     for image, page in zip(loaded, pages, strict=True):
         if as_json:
-            results.append({"source": image.source, "page": image.page, "width": page.width,
-                            "height": page.height, "words": [
-                                {"text": w.text, "box": [round(v, 1) for v in w.box],
-                                 "confidence": round(w.confidence, 3), "line": w.line}
-                                for w in page.words]})
+            results.append(read_words(image, page))
             continue
         if len(loaded) > 1:
             click.echo(f"== {image.label} ==")
@@ -1017,34 +737,6 @@ def usage_command(since: Any, cache_dir: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no usage recorded" + (f" since {since.date()}" if since else "") + ".")
         return
-    click.echo(f"{'day':10}  {'model':32} {'requests':>8} {'cached':>6} {'in':>10} {'out':>9}"
-               f" {'cost':>11}")
-    for r in rows:
-        click.echo(f"{r.day:10}  {r.model[:32]:32} {r.requests:>8} {r.cached:>6} "
-                   f"{r.input_tokens:>10} {r.output_tokens:>9} {cost.money(r.cost):>11}")
-    total = cost.total(r.cost for r in rows)
-    click.echo(f"total: {sum(r.requests for r in rows)} requests, "
-               f"{sum(r.cached for r in rows)} cached, {sum(r.input_tokens for r in rows)} in, "
-               f"{sum(r.output_tokens for r in rows)} out, {cost.money(total)}")
+    click.echo(usage_table(rows))
 
 
-async def closing(http: Http, work: Awaitable[T]) -> T:
-    """Await ``work``, then close the HTTP client it uses."""
-    async with http:
-        return await work
-
-
-async def _describe(request: Any, base_url: str | None, http: Http,
-                    budget: cost.Budget | None, store: Store, live: bool) -> Response:
-    if not live:
-        return await send(request, http, base_url=base_url, budget=budget, store=store)
-    response = None
-    async for piece in stream(request, http, base_url=base_url, store=store):
-        if isinstance(piece, str):
-            click.echo(piece, nl=False)
-            sys.stdout.flush()
-        else:
-            response = piece
-    click.echo()
-    assert response is not None
-    return response

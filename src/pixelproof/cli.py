@@ -2,53 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import json
 import os
-import secrets
-import socket
 import sys
-import threading
-import webbrowser
 from collections.abc import Callable
-from dataclasses import asdict, replace
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, cast
-from urllib.parse import quote
+from typing import Any
 
 import click
 
-from . import cost, formats, output, providers, summary
-from .batch import load_one, pending, plan
-from .console import (
-    Checks,
-    closing,
-    fail,
-    load_inputs,
-    read_words,
-    streamed,
-    usage_line,
-    usage_table,
-)
-from .corrections import Review, write_golden
-from .errors import ConfigError, PixelproofError
-from .extract import DEFAULT_PROMPT, TABLES_PROMPT, build_request, checked_claims, prepare
+from . import cost, output
+from .console import export_run, fail, print_estimate, print_runs, print_usage
+from .errors import PixelproofError
+from .extract import DEFAULT_PROMPT
 from .gate import (
     MAX_RETRIES,
-    batch_budget,
-    budget_for,
     check_options,
-    inputs_of,
-    kept_reads,
-    open_store,
+    describe_images,
+    extract_images,
     ray_executor,
-    run_batch,
+    review_run,
 )
-from .http import Http
-from .store import Store
-from .types import Detail, Extraction
+from .reads import check_file, print_reads
 
 MODEL_HELP = ("Model id as provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, "
               "gemini:gemini-2.5-flash, ollama:llava, or local (offline OCR). Default: "
@@ -253,14 +227,7 @@ def main() -> None:
               help="Skip checking the answer's figures, dates and quotations against the pixels.")
 @click.option("--show", is_flag=True, help="List every claim of the answer that is flagged.")
 @handle_errors
-def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
-             concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
-             from_file: str | None, model: str | None, base_url: str | None,
-             detail: str, system: str | None, max_tokens: int | None,
-             temperature: float | None, timeout: float, retries: int, dry_run: bool,
-             max_cost: float | None, price_file: str | None, no_cache: bool,
-             cache_dir: str | None, as_json: bool, use_ray: bool, ray_address: str,
-             no_verify: bool, show: bool) -> None:
+def describe(**options: Any) -> None:
     """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
 
     Several images go in one request, so you can compare them or ask about a multi-page scan;
@@ -268,51 +235,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
     figures, dates and quotations the answer states are checked against the pages (a summary
     on stderr; --show lists the flagged ones; --no-verify skips it).
     """
-    check_options(models=(model,), temperature=temperature, max_tokens=max_tokens,
-                  timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
-                  outputs={"--output": out})
-    if use_ray and not (each or from_file or run):
-        raise click.UsageError("--ray spreads a batch over a cluster: use it with --each.")
-    if each or from_file or run:
-        items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
-        budget = batch_budget(pending(items, store, run), model, prompt, detail, max_tokens,
-                              dry_run, max_cost, price_file)
-        run_batch(items, out, None if out else "jsonl", run=run, concurrency=concurrency,
-                  rpm=rpm, tpm=tpm, timeout=timeout, retries=retries, budget=budget,
-                  store=store, task="describe", prompt=prompt,
-                  executor=ray_executor(use_ray, ray_address),
-                  model=model, base_url=base_url, detail=detail, system=system,
-                  max_tokens=max_tokens, temperature=temperature)
-        return
-    loaded, failed = load_inputs(tuple(inputs_of(images, None)))
-    if not loaded:
-        sys.exit(1)
-    budget = budget_for(loaded, model, prompt, detail, max_tokens, 1, dry_run, max_cost,
-                        price_file)
-    request, saved = prepare(build_request(loaded, prompt, model=model,
-                                           detail=cast(Detail, detail), system=system,
-                                           max_tokens=max_tokens, temperature=temperature))
-    http = Http(timeout=timeout, retries=retries)
-    store = open_store(no_cache, cache_dir)
-    response = asyncio.run(closing(http, streamed(request, base_url, http, budget, store,
-                                                   live=not as_json and budget is None)))
-    if not no_verify:
-        response = asyncio.run(checked_claims(response, loaded))
-    report = response.verification.to_dict() if response.verification else None
-    if as_json:
-        shown = asdict(replace(response, verification=None))
-        shown.pop("raw")
-        shown["verification"] = report
-        click.echo(json.dumps(shown, default=str, indent=2))
-    if report is not None:
-        click.echo(summary.report_text("claims", report, show), err=True)
-    click.echo(usage_line(response) + (f"; --detail auto saved {saved} image tokens"
-                                       if saved else ""), err=True)
-    if response.finish_reason == "length":
-        fail("the answer was cut off at the token limit; raise --max-tokens.")
-        sys.exit(1)
-    if failed:
-        sys.exit(1)
+    describe_images(**options)
 
 
 @main.command()
@@ -333,43 +256,6 @@ def extract(**options: Any) -> None:
     Without --schema/--fields the model is asked for every table and labelled value.
     """
     extract_images(**options)
-
-
-def extract_images(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
-            fields: str | None, prompt: str | None, out: str | None, attempts: int,
-            no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
-            batch_api: bool, poll: float,
-            concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
-            from_file: str | None, models: tuple[str, ...], base_url: str | None,
-            detail: str, system: str | None, max_tokens: int | None,
-            temperature: float | None, timeout: float, retries: int, dry_run: bool,
-            max_cost: float | None, price_file: str | None, no_cache: bool,
-            cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto",
-            date_order: str | None = None, write: bool = True) -> list[Extraction]:
-    """``extract``'s work: its Extractions; ``write=False`` keeps them in the run store only
-    (``review``), printing no records, report or summary."""
-    if schema_file and fields:
-        raise click.UsageError("use --schema or --fields, not both.")
-    if use_ray and batch_api:
-        raise click.UsageError("use --ray or --batch-api, not both.")
-    check_options(models=models, temperature=temperature, max_tokens=max_tokens,
-                  timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
-                  fields=fields, schema_file=schema_file, poll=poll,
-                  outputs={"--output": out, "--overlay": overlay})
-    model = models[0] if models else None
-    items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
-    budget = batch_budget(pending(items, store, run), model, prompt or TABLES_PROMPT, detail,
-                          max_tokens, dry_run, max_cost, price_file)
-    return run_batch(
-              items, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
-              timeout=timeout, retries=retries, budget=budget, write=write,
-              checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
-              vote_models=models[1:], batch_api=batch_api, poll_seconds=poll, store=store,
-              executor=ray_executor(use_ray, ray_address),
-              task="extract", schema=schema_file,
-              fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
-              detail=detail, system=system, max_tokens=max_tokens, temperature=temperature,
-              **({"date_order": date_order} if date_order else {}))
 
 
 @main.command()
@@ -399,41 +285,9 @@ def review(target: tuple[str, ...], port: int, host: str, token: str | None, no_
     """
     if not target:
         raise click.UsageError("give a run name (see `pixelproof runs list`) or IMAGES.")
-    store = Store(Store.default_path(options["cache_dir"]))
-    names = {r.name for r in store.runs()}
-    if len(target) == 1 and target[0] in names and not os.path.exists(target[0]):
-        run = target[0]
-    else:
-        run = options["run"] = options["run"] or datetime.now().strftime("review-%Y%m%d-%H%M%S")
-        done = extract_images(target, write=False, **options)  # the records: kept in the run
-        if not any(e.ok for e in done):
-            sys.exit(1)
+    store, run = review_run(target, options)
+    from .web.launch import serve_review
     serve_review(store, run, host=host, port=port, token=token, browser=not no_browser)
-
-
-def serve_review(store: Store, run: str, *, host: str, port: int, token: str | None,
-          browser: bool) -> None:
-    """Serve the review of ``run`` until Ctrl-C; a token is made for a host that is not
-    loopback."""
-    try:
-        import uvicorn
-
-        from .web.app import is_loopback, review_app
-    except ImportError:
-        raise ConfigError("review needs the web extra: pip install 'pixelproof[web]'.") from None
-    if token is None and not is_loopback(host):
-        token = secrets.token_urlsafe(18)
-    if port == 0:
-        with socket.socket() as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/runs/{quote(run, safe='')}" + (
-        f"?token={token}" if token else "")
-    click.echo(f"reviewing run '{run}' at {url} (Ctrl-C stops)", err=True)
-    if browser:
-        threading.Timer(1.0, webbrowser.open, [url]).start()
-    uvicorn.run(review_app(store, run, token=token), host=host, port=port, log_level="warning")
 
 
 @main.command("verify")
@@ -466,28 +320,7 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
     Exit status: 0 when done (flagged values included), 1 with --strict when anything is
     flagged, 2 when IMAGE or DATA cannot be used.
     """
-    from .verify import draw_overlay, is_clean, load_data, overlay_ready, verify
-
-    try:
-        if image == data == "-":
-            raise ConfigError("IMAGE and DATA cannot both be - (stdin); give one as a file.")
-        page = load_one(image)
-        values = load_data(data, page.label)
-        if overlay:
-            overlay_ready(overlay)
-    except PixelproofError as e:
-        fail(str(e))
-        sys.exit(2)
-    with kept_reads():
-        rep = verify(page, values).to_dict()
-    if fmt == "json":
-        click.echo(formats.to_json(rep), nl=False)
-    click.echo(summary.report_text(page.label, rep, show), err=fmt == "json")
-    if overlay:
-        draw_overlay(page, rep, overlay)
-    if strict and not is_clean(rep):
-        fail(summary.STRICT_FAILED)
-        sys.exit(1)
+    check_file(image, data, show=show, strict=strict, overlay=overlay, fmt=fmt)
 
 
 @main.command()
@@ -502,31 +335,8 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
 def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool, use_ray: bool,
         ray_address: str) -> None:
     """Read the text in IMAGES with the offline engine (no API key, nothing sent)."""
-    from . import ocr as engine
-    from .providers.local import answer_tables
-
-    if use_ray:
-        engine.configure(pool=ray_executor(use_ray, ray_address).ocr_pool())
-
-    loaded, failed = load_inputs(images)
-    if not loaded:
-        sys.exit(1)
-    results = []
-    with kept_reads():
-        reading = [engine.submit(image) for image in loaded]  # all read at once, in the pool
-        pages = [p.result() for p in reading]
-    for image, page in zip(loaded, pages, strict=True):
-        if as_json:
-            results.append(read_words(image, page))
-            continue
-        if len(loaded) > 1:
-            click.echo(f"== {image.label} ==")
-        click.echo(answer_tables(page) if show_tables else page.text)
-    if as_json:
-        click.echo(json.dumps(results if len(images) > 1 or len(loaded) > 1 else results[0],
-                              indent=1))
-    if failed:
-        sys.exit(1)
+    pool = ray_executor(use_ray, ray_address).ocr_pool() if use_ray else None
+    print_reads(images, as_json=as_json, tables=show_tables, pool=pool)
 
 
 @main.command("cost")
@@ -549,13 +359,7 @@ def cost_command(images: tuple[str, ...], model: str | None, detail: str, prompt
     table bundled with pixelproof (override with --price-file). Nothing is sent.
     """
     check_options(models=(model,), max_tokens=max_tokens, price_file=price_file)
-    loaded, failed = load_inputs(images)
-    prices = cost.load_prices(price_file)
-    est = cost.estimate(loaded, model or providers.default_model(), prompt, detail, max_tokens,
-                        prices=prices, requests=max(1, len(loaded)))
-    click.echo(cost.render_estimate(est))
-    if failed:
-        sys.exit(1)
+    print_estimate(images, model, detail, prompt, max_tokens, price_file)
 
 
 @main.group()
@@ -569,10 +373,7 @@ def runs() -> None:
 @handle_errors
 def runs_list(cache_dir: str | None) -> None:
     """Every run with its items by status."""
-    with Store(Store.default_path(cache_dir)) as store:
-        for r in store.runs():
-            states = ", ".join(f"{n} {status}" for status, n in sorted(r.counts.items()))
-            click.echo(f"{r.name}\t{r.created}\t{states or 'no items'}\t{cost.money(r.spend)}")
+    print_runs(cache_dir)
 
 
 @runs.command("export")
@@ -591,22 +392,7 @@ def runs_export(name: str, out: str | None, fmt: str | None, golden: str | None,
                 cache_dir: str | None) -> None:
     """Rebuild run NAME's output from the store (done items, in input order), with the
     corrections made in `pixelproof review`; a reviewed run's records say `reviewed`."""
-    with Store(Store.default_path(cache_dir)) as store:
-        items = store.items(name)
-        if not items:
-            fail(f"no run named '{name}'. See `pixelproof runs list`.")
-            sys.exit(1)
-        if golden:
-            n = write_golden(Review(store, name), golden)
-            click.echo(f"wrote {n} reviewed items to {golden}" + (
-                "" if n else "; review some with `pixelproof review NAME` first"), err=True)
-            sys.exit(0 if n else 1)
-        done = Review(store, name).exported()
-    if out:
-        output.write_atomic(out, summary.render_items(done, output.format_for(out)))
-    else:
-        click.echo(summary.render_items(done, fmt or "markdown"), nl=False)
-    click.echo(f"{sum(i.status == 'done' for i in items)} of {len(items)} inputs done", err=True)
+    export_run(name, out, fmt, golden, cache_dir)
 
 
 @main.command("eval")
@@ -678,12 +464,7 @@ def eval_command(folder: str, schema_file: str | None, models: tuple[str, ...],
 @click.option("--retries", type=click.IntRange(0, MAX_RETRIES), default=3, show_default=True,
               help="Retries on 429, 5xx and timeouts.")
 @handle_errors
-def serve(host: str, port: int, tokens: tuple[str, ...], model: str | None,
-          base_url: str | None, allow_private_urls: bool, max_cost: float | None,
-          token_max_cost: float | None, token_rpm: int | None, rpm: int | None,
-          tpm: int | None, concurrency: int, max_upload_mb: float, max_request_mb: float,
-          max_pixels: int, max_pages: int, max_files: int, price_file: str | None,
-          no_cache: bool, cache_dir: str | None, timeout: float, retries: int) -> None:
+def serve(**options: Any) -> None:
     """Serve the library over HTTP: a REST API (/v1/extract, /v1/describe, /v1/jobs) and an
     OpenAI-compatible endpoint (/v1/chat/completions, /v1/models); docs at /docs.
 
@@ -691,32 +472,8 @@ def serve(host: str, port: int, tokens: tuple[str, ...], model: str | None,
     Example:
       pixelproof serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
     """
-    try:
-        import uvicorn
-
-        from .web.app import create_app
-        from .web.service import MB, Settings
-    except ImportError:
-        raise ConfigError("serve needs the web extra: pip install 'pixelproof[web]'.") \
-            from None
-    tokens = tuple(t for given in tokens for t in given.split())
-    if not tokens and host not in ("127.0.0.1", "localhost", "::1"):
-        raise click.UsageError(f"--host {host} is reachable from other machines: give --token "
-                               "(clients send it as 'Authorization: Bearer TOKEN').")
-    check_options(models=(model,), timeout=timeout, max_cost=max_cost, price_file=price_file)
-    check_options(max_cost=token_max_cost)
-    cost.use_price_file(price_file)
-    settings = Settings(
-        tokens=tokens, model=model, base_url=base_url, allow_private_urls=allow_private_urls,
-        max_bytes=int(max_upload_mb * MB), max_body=int(max_request_mb * MB),
-        max_pixels=max_pixels, max_pages=max_pages, max_files=max_files, token_rpm=token_rpm,
-        token_max_cost=None if token_max_cost is None else Decimal(str(token_max_cost)),
-        max_cost=None if max_cost is None else Decimal(str(max_cost)), rpm=rpm, tpm=tpm,
-        concurrency=concurrency, cache_dir=cache_dir, no_cache=no_cache, timeout=timeout,
-        retries=retries)
-    click.echo(f"pixelproof: serving on http://{host}:{port} (docs at /docs); "
-               f"{len(tokens) or 'no'} token{'s' if len(tokens) != 1 else ''}", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    from .web.launch import serve_api
+    serve_api(**options)
 
 
 @main.command("usage")
@@ -729,14 +486,6 @@ def serve(host: str, port: int, tokens: tuple[str, ...], model: str | None,
 def usage_command(since: Any, cache_dir: str | None, as_json: bool) -> None:
     """Spend by day and model: requests sent, answers from the cache, tokens and dollars (from
     the usage each answer reported; a price we do not know is shown as unknown)."""
-    with Store(Store.default_path(cache_dir)) as store:
-        rows = store.usage_report(since.date() if since else None)
-    if as_json:
-        click.echo(json.dumps([asdict(r) for r in rows], default=str, indent=1))
-        return
-    if not rows:
-        click.echo("no usage recorded" + (f" since {since.date()}" if since else "") + ".")
-        return
-    click.echo(usage_table(rows))
+    print_usage(cache_dir, since.date() if since else None, as_json)
 
 

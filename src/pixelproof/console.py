@@ -1,22 +1,26 @@
 """What a run says on a terminal, for any face that prints there: library messages in the
 command's flags, one error line, the progress of a batch, each report with --show and
---strict, an answer streamed as it comes, the usage line and the usage table."""
+--strict, an answer streamed as it comes, the usage line and table, the runs in the store
+and a run's export."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 import traceback
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 import click
 
-from . import cost, summary
+from . import cost, output, providers, summary
 from . import images as images_mod
 from .batch import Item, Progress
+from .corrections import Review, write_golden
 from .errors import PixelproofError
 from .extract import send, stream
 from .http import Http, redact
@@ -171,9 +175,58 @@ def usage_table(rows: list[UsageRow]) -> str:
     return "\n".join(lines)
 
 
-def read_words(image: Image, page: Any) -> dict[str, Any]:
-    """``pixelproof ocr --json``'s record of one page: its size and every word with its box."""
-    return {"source": image.source, "page": image.page, "width": page.width,
-            "height": page.height, "words": [
-                {"text": w.text, "box": [round(v, 1) for v in w.box],
-                 "confidence": round(w.confidence, 3), "line": w.line} for w in page.words]}
+def export_run(name: str, out: str | None, fmt: str | None, golden: str | None,
+               cache_dir: str | None) -> None:
+    """Run NAME's output rebuilt from the store with its corrections, to ``out`` or stdout
+    (or its reviewed items as a golden set in ``golden``); exits 1 when there is no such run
+    or nothing reviewed for ``golden``."""
+    with Store(Store.default_path(cache_dir)) as store:
+        items = store.items(name)
+        if not items:
+            fail(f"no run named '{name}'. See `pixelproof runs list`.")
+            sys.exit(1)
+        if golden:
+            n = write_golden(Review(store, name), golden)
+            click.echo(f"wrote {n} reviewed items to {golden}" + (
+                "" if n else "; review some with `pixelproof review NAME` first"), err=True)
+            sys.exit(0 if n else 1)
+        done = Review(store, name).exported()
+    if out:
+        output.write_atomic(out, summary.render_items(done, output.format_for(out)))
+    else:
+        click.echo(summary.render_items(done, fmt or "markdown"), nl=False)
+    click.echo(f"{sum(i.status == 'done' for i in items)} of {len(items)} inputs done", err=True)
+
+
+def print_usage(cache_dir: str | None, since: date | None, as_json: bool) -> None:
+    """The usage log by day and model, from ``since``: a table, or its rows as JSON."""
+    with Store(Store.default_path(cache_dir)) as store:
+        rows = store.usage_report(since)
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], default=str, indent=1))
+        return
+    if not rows:
+        click.echo("no usage recorded" + (f" since {since}" if since else "") + ".")
+        return
+    click.echo(usage_table(rows))
+
+
+def print_runs(cache_dir: str | None) -> None:
+    """Every run in the store with its items by status and its spend, a line each."""
+    with Store(Store.default_path(cache_dir)) as store:
+        for r in store.runs():
+            states = ", ".join(f"{n} {status}" for status, n in sorted(r.counts.items()))
+            click.echo(f"{r.name}\t{r.created}\t{states or 'no items'}\t{cost.money(r.spend)}")
+
+
+def print_estimate(images: tuple[str, ...], model: str | None, detail: str, prompt: str,
+                   max_tokens: int | None, price_file: str | None) -> None:
+    """What sending IMAGES to ``model`` costs, one request each (nothing is sent); exits 1
+    when an input could not be read."""
+    loaded, failed = load_inputs(images)
+    prices = cost.load_prices(price_file)
+    est = cost.estimate(loaded, model or providers.default_model(), prompt, detail, max_tokens,
+                        prices=prices, requests=max(1, len(loaded)))
+    click.echo(cost.render_estimate(est))
+    if failed:
+        sys.exit(1)

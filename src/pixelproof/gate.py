@@ -5,22 +5,35 @@ executor, and the batch run with its outputs, report and exit status."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import math
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any, cast
 
 import click
 
 from . import cost, output, providers, schemas, summary
-from .batch import Item, run_items
-from .console import FLAGS, Checks, Reporter, fail, flags
+from .batch import Item, pending, plan, run_items
+from .console import (
+    FLAGS,
+    Checks,
+    Reporter,
+    closing,
+    fail,
+    flags,
+    load_inputs,
+    streamed,
+    usage_line,
+)
 from .errors import OptionError, PixelproofError
+from .extract import TABLES_PROMPT, build_request, checked_claims, prepare
+from .http import Http
 from .options import Options
 from .store import Store
-from .types import Extraction, Image
+from .types import Detail, Extraction, Image
 
 NO_CHECKS = Checks()  # reports printed, nothing failed or drawn
 MAX_RETRIES = 20
@@ -89,23 +102,6 @@ def ray_executor(use_ray: bool, address: str) -> Any:
         raise click.UsageError(f"--ray needs Ray ({e}): pip install 'pixelproof[ray]'.") \
             from None
     return Executor(address, ocr_workers=click.get_current_context().meta.get("ocr_workers"))
-
-
-@contextlib.contextmanager
-def kept_reads() -> Iterator[None]:
-    """Pages read in the block are looked up in the default store first and kept there (not
-    kept when the store cannot be opened)."""
-    from . import ocr as engine
-    try:
-        store: Store | None = Store()
-    except PixelproofError:
-        store = None
-    try:
-        with engine.remember_in(store):
-            yield
-    finally:
-        if store is not None:
-            store.close()
 
 
 def open_store(no_cache: bool, cache_dir: str | None) -> Store:
@@ -193,3 +189,128 @@ def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str |
     if strict_failed or any(not e.ok for e in items):
         sys.exit(1)
     return items
+
+
+def describe_images(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
+                    concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
+                    from_file: str | None, model: str | None, base_url: str | None,
+                    detail: str, system: str | None, max_tokens: int | None,
+                    temperature: float | None, timeout: float, retries: int, dry_run: bool,
+                    max_cost: float | None, price_file: str | None, no_cache: bool,
+                    cache_dir: str | None, as_json: bool, use_ray: bool, ray_address: str,
+                    no_verify: bool, show: bool) -> None:
+    """``describe``'s work: one request for every image, or with --each (--from, --run) a
+    batch of one request per image."""
+    check_options(models=(model,), temperature=temperature, max_tokens=max_tokens,
+                  timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
+                  outputs={"--output": out})
+    if use_ray and not (each or from_file or run):
+        raise click.UsageError("--ray spreads a batch over a cluster: use it with --each.")
+    if each or from_file or run:
+        items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
+        budget = batch_budget(pending(items, store, run), model, prompt, detail, max_tokens,
+                              dry_run, max_cost, price_file)
+        run_batch(items, out, None if out else "jsonl", run=run, concurrency=concurrency,
+                  rpm=rpm, tpm=tpm, timeout=timeout, retries=retries, budget=budget,
+                  store=store, task="describe", prompt=prompt,
+                  executor=ray_executor(use_ray, ray_address),
+                  model=model, base_url=base_url, detail=detail, system=system,
+                  max_tokens=max_tokens, temperature=temperature)
+        return
+    describe_once(inputs_of(images, None), prompt, model=model, base_url=base_url,
+                  detail=detail, system=system, max_tokens=max_tokens,
+                  temperature=temperature, timeout=timeout, retries=retries, dry_run=dry_run,
+                  max_cost=max_cost, price_file=price_file, no_cache=no_cache,
+                  cache_dir=cache_dir, as_json=as_json, no_verify=no_verify, show=show)
+
+
+def extract_images(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
+                   fields: str | None, prompt: str | None, out: str | None, attempts: int,
+                   no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
+                   batch_api: bool, poll: float,
+                   concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
+                   from_file: str | None, models: tuple[str, ...], base_url: str | None,
+                   detail: str, system: str | None, max_tokens: int | None,
+                   temperature: float | None, timeout: float, retries: int, dry_run: bool,
+                   max_cost: float | None, price_file: str | None, no_cache: bool,
+                   cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto",
+                   date_order: str | None = None, write: bool = True) -> list[Extraction]:
+    """``extract``'s work: its Extractions; ``write=False`` keeps them in the run store only
+    (``review``), printing no records, report or summary."""
+    if schema_file and fields:
+        raise click.UsageError("use --schema or --fields, not both.")
+    if use_ray and batch_api:
+        raise click.UsageError("use --ray or --batch-api, not both.")
+    check_options(models=models, temperature=temperature, max_tokens=max_tokens,
+                  timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
+                  fields=fields, schema_file=schema_file, poll=poll,
+                  outputs={"--output": out, "--overlay": overlay})
+    model = models[0] if models else None
+    items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
+    budget = batch_budget(pending(items, store, run), model, prompt or TABLES_PROMPT, detail,
+                          max_tokens, dry_run, max_cost, price_file)
+    return run_batch(
+              items, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
+              timeout=timeout, retries=retries, budget=budget, write=write,
+              checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
+              vote_models=models[1:], batch_api=batch_api, poll_seconds=poll, store=store,
+              executor=ray_executor(use_ray, ray_address),
+              task="extract", schema=schema_file,
+              fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
+              detail=detail, system=system, max_tokens=max_tokens, temperature=temperature,
+              **({"date_order": date_order} if date_order else {}))
+
+
+def describe_once(specs: list[str], prompt: str, *, model: str | None, base_url: str | None,
+                  detail: str, system: str | None, max_tokens: int | None,
+                  temperature: float | None, timeout: float, retries: int, dry_run: bool,
+                  max_cost: float | None, price_file: str | None, no_cache: bool,
+                  cache_dir: str | None, as_json: bool, no_verify: bool, show: bool) -> None:
+    """One request for every image of ``specs``: the answer streamed (or as JSON), its claims
+    checked against the pages, the report and usage on stderr; exits 1 on a cut-off answer
+    or an input that could not be read."""
+    loaded, failed = load_inputs(tuple(specs))
+    if not loaded:
+        sys.exit(1)
+    budget = budget_for(loaded, model, prompt, detail, max_tokens, 1, dry_run, max_cost,
+                        price_file)
+    request, saved = prepare(build_request(loaded, prompt, model=model,
+                                           detail=cast(Detail, detail), system=system,
+                                           max_tokens=max_tokens, temperature=temperature))
+    http = Http(timeout=timeout, retries=retries)
+    store = open_store(no_cache, cache_dir)
+    response = asyncio.run(closing(http, streamed(request, base_url, http, budget, store,
+                                                   live=not as_json and budget is None)))
+    if not no_verify:
+        response = asyncio.run(checked_claims(response, loaded))
+    report = response.verification.to_dict() if response.verification else None
+    if as_json:
+        shown = asdict(replace(response, verification=None))
+        shown.pop("raw")
+        shown["verification"] = report
+        click.echo(json.dumps(shown, default=str, indent=2))
+    if report is not None:
+        click.echo(summary.report_text("claims", report, show), err=True)
+    click.echo(usage_line(response) + (f"; --detail auto saved {saved} image tokens"
+                                       if saved else ""), err=True)
+    if response.finish_reason == "length":
+        fail("the answer was cut off at the token limit; raise --max-tokens.")
+        sys.exit(1)
+    if failed:
+        sys.exit(1)
+
+
+def review_run(target: tuple[str, ...], options: dict[str, Any]) -> tuple[Store, str]:
+    """``review``'s run: TARGET when it names one (and no file), else a new run (``--run`` or
+    review-DATE) that TARGET's images are extracted into with ``options``; exits 1 when none
+    of them was extracted."""
+    store = Store(Store.default_path(options["cache_dir"]))
+    names = {r.name for r in store.runs()}
+    if len(target) == 1 and target[0] in names and not os.path.exists(target[0]):
+        run = target[0]
+    else:
+        run = options["run"] = options["run"] or datetime.now().strftime("review-%Y%m%d-%H%M%S")
+        done = extract_images(target, write=False, **options)  # the records: kept in the run
+        if not any(e.ok for e in done):
+            sys.exit(1)
+    return store, run

@@ -2,75 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import json
-import math
 import os
-import re
-import secrets
-import socket
 import sys
-import threading
-import traceback
-import webbrowser
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, TypeVar, cast
-from urllib.parse import quote
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from . import cost, formats, output, providers, schemas, summary
-from . import images as images_mod
-from .batch import Item, Progress, load_one, pending, plan, run_items
-from .corrections import Review, write_golden
-from .errors import ConfigError, OptionError, PixelproofError
-from .extract import (
-    DEFAULT_PROMPT,
-    TABLES_PROMPT,
-    build_request,
-    checked_claims,
-    prepare,
-    send,
-    stream,
+from . import cost, output
+from .console import export_run, fail, print_estimate, print_runs, print_usage
+from .errors import PixelproofError
+from .extract import DEFAULT_PROMPT
+from .gate import (
+    MAX_RETRIES,
+    check_options,
+    describe_images,
+    extract_images,
+    ray_executor,
+    review_run,
 )
-from .http import Http, redact
-from .options import Options
-from .store import Store
-from .types import Detail, Extraction, Image, Response
-
-T = TypeVar("T")
+from .reads import check_file, print_reads
 
 MODEL_HELP = ("Model id as provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, "
               "gemini:gemini-2.5-flash, ollama:llava, or local (offline OCR). Default: "
               "$PIXELPROOF_MODEL, else the first provider whose API key is set, else local.")
-
-
-# The library's messages name its parameters; the command says its flags instead.
-FLAGS = {"verify=False": "--no-verify", "batch_api=True": "--batch-api", "run=NAME": "--run NAME",
-         "strict=True": "--strict", "show=True": "--show",
-         **{f"{name}=": f"--{name.replace('_', '-')}" for name in (
-             "max_cost", "price_file", "max_tokens", "base_url", "fields", "run", "detail",
-             "temperature", "attempts", "votes", "model", "format", "timeout")}}
-_PARAMETER = re.compile("|".join(rf"(?<![\w-]){re.escape(p)}" for p in sorted(FLAGS, key=len,
-                                                                             reverse=True)))
-
-
-def flags(message: str) -> str:
-    """A library message as the command says it: ``max_cost=`` is ``--max-cost``."""
-    return _PARAMETER.sub(lambda m: FLAGS[m.group()] + (
-        " " if m.end() < len(message) and message[m.end()] not in " .,:;)" else ""), message)
-
-
-def fail(message: str, error: BaseException | None = None) -> None:
-    """One line on stderr; with PIXELPROOF_DEBUG=1, ``error``'s traceback first."""
-    if error is not None and os.environ.get("PIXELPROOF_DEBUG"):
-        traceback.print_exception(error)
-    click.echo(f"pixelproof: error: {flags(redact(message))}", err=True)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -88,82 +44,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
 
     return wrapper
-
-
-def load_inputs(inputs: tuple[str, ...]) -> tuple[list[Image], int]:
-    """Load every input; report each bad one on stderr and go on. Returns images, failures."""
-    images: list[Image] = []
-    failed = 0
-    for spec in images_mod.expand(list(inputs)):
-        try:
-            images.extend(images_mod.load(spec))
-        except PixelproofError as e:
-            fail(str(e), e)
-            failed += 1
-    return images, failed
-
-
-MAX_RETRIES = 20
-
-
-def check_options(*, models: tuple[str | None, ...] = (), temperature: float | None = None,
-                  max_tokens: int | None = None, timeout: float | None = None,
-                  retries: int | None = None, max_cost: float | None = None,
-                  price_file: str | None = None, fields: str | None = None,
-                  schema_file: str | None = None, poll: float | None = None,
-                  outputs: dict[str, str | None] | None = None) -> None:
-    """Every option checked in one place, before any image is read or request sent: a usage
-    error (exit 2) naming the option, its range and what to do."""
-    def bad(option: str, message: str) -> None:
-        raise click.BadParameter(message, param_hint=f"'{option}'")
-
-    for model in models:
-        if model is not None and not model.strip():
-            bad("--model", "give a model id, such as openai:gpt-4o-mini or local.")
-    try:  # the library's checks, said with the flags
-        Options(model=models[0] if models else None, vote_models=tuple(
-            m for m in models[1:] if m), max_tokens=max_tokens, temperature=temperature).checked()
-    except OptionError as e:
-        bad(FLAGS[f"{e.parameter}="], f"{e.problem}")
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-        bad("--timeout", f"{timeout} is not a wait: give seconds above 0.")
-    if poll is not None and not (math.isfinite(poll) and poll > 0):
-        bad("--poll", f"{poll} is not a wait: give seconds above 0.")
-    if retries is not None and not 0 <= retries <= MAX_RETRIES:
-        bad("--retries", f"{retries} is not in 0 to {MAX_RETRIES}.")
-    if max_cost is not None and not (math.isfinite(max_cost) and max_cost >= 0):
-        bad("--max-cost", f"{max_cost} is not an amount: give dollars, 0 or more.")
-    try:
-        if price_file:
-            cost.load_prices(price_file)
-        if fields:
-            schemas.from_fields(fields)
-        if schema_file:
-            schemas.from_file(schema_file)
-    except PixelproofError as e:
-        raise click.UsageError(flags(str(e))) from None
-    for option, path in (outputs or {}).items():
-        if path:
-            check_output(option, path)
-
-
-def check_output(option: str, path: str) -> None:
-    """An output file's folder exists and is writable (checked before any work, so nothing
-    done is lost at the end)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise click.BadParameter(f"the folder {os.path.dirname(path) or folder} does not exist; "
-                                 "create it first (nothing was sent).", param_hint=f"'{option}'")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"cannot write in the folder {folder} (permission denied).",
-                                 param_hint=f"'{option}'")
-
-
-def usage_line(response: Response) -> str:
-    cached = " (cached)" if response.cached else ""
-    cost = f", ${response.cost:.6f}" if response.cost is not None else ""
-    return f"{response.model}: {response.usage.summary()} tokens{cost}, " \
-           f"{response.seconds:.1f} s{cached}"
 
 
 def model_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -241,18 +121,6 @@ def ray_options(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     return add
 
 
-def ray_executor(use_ray: bool, address: str) -> Any:
-    """``--ray``'s executor (None without it); ray is imported only here."""
-    if not use_ray:
-        return None
-    try:
-        from .ray import Executor
-    except ImportError as e:
-        raise click.UsageError(f"--ray needs Ray ({e}): pip install 'pixelproof[ray]'.") \
-            from None
-    return Executor(address, ocr_workers=click.get_current_context().meta.get("ocr_workers"))
-
-
 def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         ocr_workers_option,
@@ -293,23 +161,6 @@ def cost_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@contextlib.contextmanager
-def kept_reads() -> Iterator[None]:
-    """Pages read in the block are looked up in the default store first and kept there (not
-    kept when the store cannot be opened)."""
-    from . import ocr as engine
-    try:
-        store: Store | None = Store()
-    except PixelproofError:
-        store = None
-    try:
-        with engine.remember_in(store):
-            yield
-    finally:
-        if store is not None:
-            store.close()
-
-
 def extract_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``extract``'s own options (``review`` takes them too, to extract before reviewing)."""
     for option in reversed([
@@ -346,44 +197,6 @@ def extract_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def open_store(no_cache: bool, cache_dir: str | None) -> Store:
-    return Store(Store.default_path(cache_dir), cache=not no_cache)
-
-
-def batch_budget(todo: list[Item], model: str | None, prompt: str, detail: str,
-                 max_tokens: int | None, dry_run: bool, max_cost: float | None,
-                 price_file: str | None) -> cost.Budget | None:
-    """``budget_for`` over the items a batch still has to ask, one request each (loaded only
-    when needed; unreadable ones are left out, they fail without a request)."""
-    cost.use_price_file(price_file)
-    if not (dry_run or max_cost is not None):
-        return None
-    loaded = []
-    for item in todo:
-        try:
-            loaded.append(item.outline())  # a PDF page is not rendered for it
-        except PixelproofError:
-            pass
-    return budget_for(loaded, model, prompt, detail, max_tokens, len(loaded), dry_run,
-                      max_cost, price_file)
-
-
-def budget_for(images: list[Image], model: str | None, prompt: str, detail: str,
-               max_tokens: int | None, requests: int, dry_run: bool, max_cost: float | None,
-               price_file: str | None) -> cost.Budget | None:
-    """--price-file, --dry-run (print the estimate and exit) and --max-cost (a Budget)."""
-    cost.use_price_file(price_file)
-    if not (dry_run or max_cost is not None):
-        return None
-    model = model or providers.default_model()
-    if dry_run:  # what would be sent, under the budget's answer cap when there is one
-        capped = max_tokens or (cost.BUDGET_MAX_TOKENS if max_cost is not None else None)
-        click.echo(cost.render_estimate(cost.preflight(images, model, prompt, detail, capped,
-                                                       requests, None)[0]))
-        sys.exit(0)
-    return cost.preflight(images, model, prompt, detail, max_tokens, requests, max_cost)[1]
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pixelproof")
 def main() -> None:
@@ -414,14 +227,7 @@ def main() -> None:
               help="Skip checking the answer's figures, dates and quotations against the pixels.")
 @click.option("--show", is_flag=True, help="List every claim of the answer that is flagged.")
 @handle_errors
-def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
-             concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
-             from_file: str | None, model: str | None, base_url: str | None,
-             detail: str, system: str | None, max_tokens: int | None,
-             temperature: float | None, timeout: float, retries: int, dry_run: bool,
-             max_cost: float | None, price_file: str | None, no_cache: bool,
-             cache_dir: str | None, as_json: bool, use_ray: bool, ray_address: str,
-             no_verify: bool, show: bool) -> None:
+def describe(**options: Any) -> None:
     """Ask a question about IMAGES (paths, globs, folders, URLs, PDFs, - for stdin).
 
     Several images go in one request, so you can compare them or ask about a multi-page scan;
@@ -429,51 +235,7 @@ def describe(images: tuple[str, ...], prompt: str, each: bool, out: str | None,
     figures, dates and quotations the answer states are checked against the pages (a summary
     on stderr; --show lists the flagged ones; --no-verify skips it).
     """
-    check_options(models=(model,), temperature=temperature, max_tokens=max_tokens,
-                  timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
-                  outputs={"--output": out})
-    if use_ray and not (each or from_file or run):
-        raise click.UsageError("--ray spreads a batch over a cluster: use it with --each.")
-    if each or from_file or run:
-        items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
-        budget = batch_budget(pending(items, store, run), model, prompt, detail, max_tokens,
-                              dry_run, max_cost, price_file)
-        run_batch(items, out, None if out else "jsonl", run=run, concurrency=concurrency,
-                  rpm=rpm, tpm=tpm, timeout=timeout, retries=retries, budget=budget,
-                  store=store, task="describe", prompt=prompt,
-                  executor=ray_executor(use_ray, ray_address),
-                  model=model, base_url=base_url, detail=detail, system=system,
-                  max_tokens=max_tokens, temperature=temperature)
-        return
-    loaded, failed = load_inputs(tuple(inputs_of(images, None)))
-    if not loaded:
-        sys.exit(1)
-    budget = budget_for(loaded, model, prompt, detail, max_tokens, 1, dry_run, max_cost,
-                        price_file)
-    request, saved = prepare(build_request(loaded, prompt, model=model,
-                                           detail=cast(Detail, detail), system=system,
-                                           max_tokens=max_tokens, temperature=temperature))
-    http = Http(timeout=timeout, retries=retries)
-    store = open_store(no_cache, cache_dir)
-    response = asyncio.run(closing(http, _describe(request, base_url, http, budget, store,
-                                                   live=not as_json and budget is None)))
-    if not no_verify:
-        response = asyncio.run(checked_claims(response, loaded))
-    report = response.verification.to_dict() if response.verification else None
-    if as_json:
-        shown = asdict(replace(response, verification=None))
-        shown.pop("raw")
-        shown["verification"] = report
-        click.echo(json.dumps(shown, default=str, indent=2))
-    if report is not None:
-        click.echo(summary.report_text("claims", report, show), err=True)
-    click.echo(usage_line(response) + (f"; --detail auto saved {saved} image tokens"
-                                       if saved else ""), err=True)
-    if response.finish_reason == "length":
-        fail("the answer was cut off at the token limit; raise --max-tokens.")
-        sys.exit(1)
-    if failed:
-        sys.exit(1)
+    describe_images(**options)
 
 
 @main.command()
@@ -494,158 +256,6 @@ def extract(**options: Any) -> None:
     Without --schema/--fields the model is asked for every table and labelled value.
     """
     extract_images(**options)
-
-
-def extract_images(images: tuple[str, ...], fmt: str | None, schema_file: str | None,
-            fields: str | None, prompt: str | None, out: str | None, attempts: int,
-            no_verify: bool, show: bool, strict: bool, overlay: str | None, votes: int,
-            batch_api: bool, poll: float,
-            concurrency: int, rpm: int | None, tpm: int | None, run: str | None,
-            from_file: str | None, models: tuple[str, ...], base_url: str | None,
-            detail: str, system: str | None, max_tokens: int | None,
-            temperature: float | None, timeout: float, retries: int, dry_run: bool,
-            max_cost: float | None, price_file: str | None, no_cache: bool,
-            cache_dir: str | None, use_ray: bool = False, ray_address: str = "auto",
-            date_order: str | None = None, write: bool = True) -> list[Extraction]:
-    """``extract``'s work: its Extractions; ``write=False`` keeps them in the run store only
-    (``review``), printing no records, report or summary."""
-    if schema_file and fields:
-        raise click.UsageError("use --schema or --fields, not both.")
-    if use_ray and batch_api:
-        raise click.UsageError("use --ray or --batch-api, not both.")
-    check_options(models=models, temperature=temperature, max_tokens=max_tokens,
-                  timeout=timeout, retries=retries, max_cost=max_cost, price_file=price_file,
-                  fields=fields, schema_file=schema_file, poll=poll,
-                  outputs={"--output": out, "--overlay": overlay})
-    model = models[0] if models else None
-    items, store = plan(inputs_of(images, from_file)), open_store(no_cache, cache_dir)
-    budget = batch_budget(pending(items, store, run), model, prompt or TABLES_PROMPT, detail,
-                          max_tokens, dry_run, max_cost, price_file)
-    return run_batch(
-              items, out, fmt, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm,
-              timeout=timeout, retries=retries, budget=budget, write=write,
-              checks=Checks(show, strict, overlay), verify=not no_verify, votes=votes,
-              vote_models=models[1:], batch_api=batch_api, poll_seconds=poll, store=store,
-              executor=ray_executor(use_ray, ray_address),
-              task="extract", schema=schema_file,
-              fields=fields, prompt=prompt, attempts=attempts, model=model, base_url=base_url,
-              detail=detail, system=system, max_tokens=max_tokens, temperature=temperature,
-              **({"date_order": date_order} if date_order else {}))
-
-
-def inputs_of(images: tuple[str, ...], from_file: str | None) -> list[str]:
-    """The command-line inputs, then one input per line of --from (``-`` for stdin)."""
-    specs = list(images)
-    if from_file:
-        lines = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")
-        with lines:
-            specs += [line.strip() for line in lines if line.strip()]
-    if not specs:
-        raise click.UsageError("no inputs: give IMAGES or --from FILE.")
-    return specs
-
-
-class Reporter:
-    """A rich progress bar on a terminal; one plain line per finished input otherwise."""
-
-    def __init__(self, total: int) -> None:
-        self.bar = None
-        self.progress: Progress | None = None
-        self.said: set[str] = set()  # an error shared by many items (a server gone) once
-        self.repeats = 0
-        if sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                TimeRemainingColumn(), transient=True)
-            self.task = self.bar.add_task("extracting", total=total, info="")
-            self.bar.start()
-
-    def item(self, e: Extraction, p: Progress) -> None:
-        self.progress = p
-        info = f"{p.failed} failed, {p.spend}, {p.rate:.1f}/s"
-        if not e.ok and e.error in self.said:
-            self.repeats += 1
-        elif not e.ok:
-            fail(e.error or "")
-            self.said.add(e.error or "")
-        earlier = p.done + p.failed == p.skipped  # done in an earlier attempt of the run
-        if self.bar is not None and earlier:  # counted, but left out of the rate and ETA
-            self.bar.reset(self.task, completed=p.skipped, info=info)
-        elif self.bar is not None:
-            self.bar.update(self.task, completed=p.done + p.failed, info=info)
-        elif not earlier:
-            state = "done" if e.ok else "failed"
-            click.echo(f"[{p.done + p.failed}/{p.total}] {e.label}: {state}; {info}", err=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-        if self.repeats:
-            fail(f"... and {self.repeats} more images failed with an error said above.")
-
-
-@dataclass(frozen=True)
-class Checks:
-    """What to do with verification reports: list flags, fail on them, draw them."""
-
-    show: bool = False
-    strict: bool = False
-    overlay: str | None = None
-
-    def report(self, items: list[Extraction], inputs: dict[str, Item] | None = None) -> bool:
-        """Print each report's summary (and flags with --show); True when --strict fails.
-        ``inputs`` (by label) give the images to draw on, stdin and URLs included."""
-        for e in items:
-            if (rep := summary.report_of(e)) is not None:
-                click.echo(summary.report_text(e.label, rep, self.show), err=True)
-        if self.overlay:
-            summary.draw_overlays(items, self.overlay, lambda label: inputs[label].load() if (
-                inputs and label in inputs) else images_mod.load(label)[0])
-        return self.strict and summary.strict_failed(items)
-
-
-def run_batch(plan_: list[Item], out: str | None, fmt: str | None, *, run: str | None,
-              concurrency: int, rpm: int | None, tpm: int | None, timeout: float,
-              retries: int, checks: Checks = Checks(), write: bool = True,
-              **options: Any) -> list[Extraction]:
-    """Run every image as an item. JSONL grows a line per record as items finish (a resumed
-    run's file is rebuilt from the store first); at the end every format is written atomically,
-    in input order (``write=False``: kept in the run store only). Exits 1 when any item
-    failed."""
-    fmt = fmt or (output.format_for(out) if out else "markdown")
-    reporter = Reporter(len(plan_))
-    jsonl = summary.Jsonl(out, tagged=len(plan_) > 1) if write and out and \
-        output.format_for(out) == "jsonl" else None
-    try:
-        items = asyncio.run(run_items(
-            plan_, run=run, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
-            retries=retries, on_item=reporter.item, on_done=jsonl.add if jsonl else None,
-            **options))
-    finally:
-        reporter.close()
-        if jsonl is not None:
-            jsonl.close()
-    if not write:
-        return items
-    if out:
-        output.write_atomic(out, summary.render_items(items, output.format_for(out)))
-    elif items:
-        click.echo(summary.render_items(items, fmt), nl=False)
-    strict_failed = checks.report(items, {i.label: i for i in plan_})
-    skipped = reporter.progress.skipped if reporter.progress else 0
-    click.echo(flags(summary.run_summary(items, skipped, out)), err=True)
-    if strict_failed:
-        fail(summary.STRICT_FAILED)
-    if strict_failed or any(not e.ok for e in items):
-        sys.exit(1)
-    return items
 
 
 @main.command()
@@ -675,41 +285,9 @@ def review(target: tuple[str, ...], port: int, host: str, token: str | None, no_
     """
     if not target:
         raise click.UsageError("give a run name (see `pixelproof runs list`) or IMAGES.")
-    store = Store(Store.default_path(options["cache_dir"]))
-    names = {r.name for r in store.runs()}
-    if len(target) == 1 and target[0] in names and not os.path.exists(target[0]):
-        run = target[0]
-    else:
-        run = options["run"] = options["run"] or datetime.now().strftime("review-%Y%m%d-%H%M%S")
-        done = extract_images(target, write=False, **options)  # the records: kept in the run
-        if not any(e.ok for e in done):
-            sys.exit(1)
+    store, run = review_run(target, options)
+    from .web.launch import serve_review
     serve_review(store, run, host=host, port=port, token=token, browser=not no_browser)
-
-
-def serve_review(store: Store, run: str, *, host: str, port: int, token: str | None,
-          browser: bool) -> None:
-    """Serve the review of ``run`` until Ctrl-C; a token is made for a host that is not
-    loopback."""
-    try:
-        import uvicorn
-
-        from .web.app import is_loopback, review_app
-    except ImportError:
-        raise ConfigError("review needs the web extra: pip install 'pixelproof[web]'.") from None
-    if token is None and not is_loopback(host):
-        token = secrets.token_urlsafe(18)
-    if port == 0:
-        with socket.socket() as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/runs/{quote(run, safe='')}" + (
-        f"?token={token}" if token else "")
-    click.echo(f"reviewing run '{run}' at {url} (Ctrl-C stops)", err=True)
-    if browser:
-        threading.Timer(1.0, webbrowser.open, [url]).start()
-    uvicorn.run(review_app(store, run, token=token), host=host, port=port, log_level="warning")
 
 
 @main.command("verify")
@@ -742,28 +320,7 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
     Exit status: 0 when done (flagged values included), 1 with --strict when anything is
     flagged, 2 when IMAGE or DATA cannot be used.
     """
-    from .verify import draw_overlay, is_clean, load_data, overlay_ready, verify
-
-    try:
-        if image == data == "-":
-            raise ConfigError("IMAGE and DATA cannot both be - (stdin); give one as a file.")
-        page = load_one(image)
-        values = load_data(data, page.label)
-        if overlay:
-            overlay_ready(overlay)
-    except PixelproofError as e:
-        fail(str(e))
-        sys.exit(2)
-    with kept_reads():
-        rep = verify(page, values).to_dict()
-    if fmt == "json":
-        click.echo(formats.to_json(rep), nl=False)
-    click.echo(summary.report_text(page.label, rep, show), err=fmt == "json")
-    if overlay:
-        draw_overlay(page, rep, overlay)
-    if strict and not is_clean(rep):
-        fail(summary.STRICT_FAILED)
-        sys.exit(1)
+    check_file(image, data, show=show, strict=strict, overlay=overlay, fmt=fmt)
 
 
 @main.command()
@@ -778,35 +335,8 @@ def verify_command(image: str, data: str, show: bool, strict: bool, overlay: str
 def ocr(images: tuple[str, ...], as_json: bool, show_tables: bool, use_ray: bool,
         ray_address: str) -> None:
     """Read the text in IMAGES with the offline engine (no API key, nothing sent)."""
-    from . import ocr as engine
-    from .providers.local import answer_tables
-
-    if use_ray:
-        engine.configure(pool=ray_executor(use_ray, ray_address).ocr_pool())
-
-    loaded, failed = load_inputs(images)
-    if not loaded:
-        sys.exit(1)
-    results = []
-    with kept_reads():
-        reading = [engine.submit(image) for image in loaded]  # all read at once, in the pool
-        pages = [p.result() for p in reading]
-    for image, page in zip(loaded, pages, strict=True):
-        if as_json:
-            results.append({"source": image.source, "page": image.page, "width": page.width,
-                            "height": page.height, "words": [
-                                {"text": w.text, "box": [round(v, 1) for v in w.box],
-                                 "confidence": round(w.confidence, 3), "line": w.line}
-                                for w in page.words]})
-            continue
-        if len(loaded) > 1:
-            click.echo(f"== {image.label} ==")
-        click.echo(answer_tables(page) if show_tables else page.text)
-    if as_json:
-        click.echo(json.dumps(results if len(images) > 1 or len(loaded) > 1 else results[0],
-                              indent=1))
-    if failed:
-        sys.exit(1)
+    pool = ray_executor(use_ray, ray_address).ocr_pool() if use_ray else None
+    print_reads(images, as_json=as_json, tables=show_tables, pool=pool)
 
 
 @main.command("cost")
@@ -829,13 +359,7 @@ def cost_command(images: tuple[str, ...], model: str | None, detail: str, prompt
     table bundled with pixelproof (override with --price-file). Nothing is sent.
     """
     check_options(models=(model,), max_tokens=max_tokens, price_file=price_file)
-    loaded, failed = load_inputs(images)
-    prices = cost.load_prices(price_file)
-    est = cost.estimate(loaded, model or providers.default_model(), prompt, detail, max_tokens,
-                        prices=prices, requests=max(1, len(loaded)))
-    click.echo(cost.render_estimate(est))
-    if failed:
-        sys.exit(1)
+    print_estimate(images, model, detail, prompt, max_tokens, price_file)
 
 
 @main.group()
@@ -849,10 +373,7 @@ def runs() -> None:
 @handle_errors
 def runs_list(cache_dir: str | None) -> None:
     """Every run with its items by status."""
-    with Store(Store.default_path(cache_dir)) as store:
-        for r in store.runs():
-            states = ", ".join(f"{n} {status}" for status, n in sorted(r.counts.items()))
-            click.echo(f"{r.name}\t{r.created}\t{states or 'no items'}\t{cost.money(r.spend)}")
+    print_runs(cache_dir)
 
 
 @runs.command("export")
@@ -871,22 +392,7 @@ def runs_export(name: str, out: str | None, fmt: str | None, golden: str | None,
                 cache_dir: str | None) -> None:
     """Rebuild run NAME's output from the store (done items, in input order), with the
     corrections made in `pixelproof review`; a reviewed run's records say `reviewed`."""
-    with Store(Store.default_path(cache_dir)) as store:
-        items = store.items(name)
-        if not items:
-            fail(f"no run named '{name}'. See `pixelproof runs list`.")
-            sys.exit(1)
-        if golden:
-            n = write_golden(Review(store, name), golden)
-            click.echo(f"wrote {n} reviewed items to {golden}" + (
-                "" if n else "; review some with `pixelproof review NAME` first"), err=True)
-            sys.exit(0 if n else 1)
-        done = Review(store, name).exported()
-    if out:
-        output.write_atomic(out, summary.render_items(done, output.format_for(out)))
-    else:
-        click.echo(summary.render_items(done, fmt or "markdown"), nl=False)
-    click.echo(f"{sum(i.status == 'done' for i in items)} of {len(items)} inputs done", err=True)
+    export_run(name, out, fmt, golden, cache_dir)
 
 
 @main.command("eval")
@@ -958,12 +464,7 @@ def eval_command(folder: str, schema_file: str | None, models: tuple[str, ...],
 @click.option("--retries", type=click.IntRange(0, MAX_RETRIES), default=3, show_default=True,
               help="Retries on 429, 5xx and timeouts.")
 @handle_errors
-def serve(host: str, port: int, tokens: tuple[str, ...], model: str | None,
-          base_url: str | None, allow_private_urls: bool, max_cost: float | None,
-          token_max_cost: float | None, token_rpm: int | None, rpm: int | None,
-          tpm: int | None, concurrency: int, max_upload_mb: float, max_request_mb: float,
-          max_pixels: int, max_pages: int, max_files: int, price_file: str | None,
-          no_cache: bool, cache_dir: str | None, timeout: float, retries: int) -> None:
+def serve(**options: Any) -> None:
     """Serve the library over HTTP: a REST API (/v1/extract, /v1/describe, /v1/jobs) and an
     OpenAI-compatible endpoint (/v1/chat/completions, /v1/models); docs at /docs.
 
@@ -971,32 +472,8 @@ def serve(host: str, port: int, tokens: tuple[str, ...], model: str | None,
     Example:
       pixelproof serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
     """
-    try:
-        import uvicorn
-
-        from .web.app import create_app
-        from .web.service import MB, Settings
-    except ImportError:
-        raise ConfigError("serve needs the web extra: pip install 'pixelproof[web]'.") \
-            from None
-    tokens = tuple(t for given in tokens for t in given.split())
-    if not tokens and host not in ("127.0.0.1", "localhost", "::1"):
-        raise click.UsageError(f"--host {host} is reachable from other machines: give --token "
-                               "(clients send it as 'Authorization: Bearer TOKEN').")
-    check_options(models=(model,), timeout=timeout, max_cost=max_cost, price_file=price_file)
-    check_options(max_cost=token_max_cost)
-    cost.use_price_file(price_file)
-    settings = Settings(
-        tokens=tokens, model=model, base_url=base_url, allow_private_urls=allow_private_urls,
-        max_bytes=int(max_upload_mb * MB), max_body=int(max_request_mb * MB),
-        max_pixels=max_pixels, max_pages=max_pages, max_files=max_files, token_rpm=token_rpm,
-        token_max_cost=None if token_max_cost is None else Decimal(str(token_max_cost)),
-        max_cost=None if max_cost is None else Decimal(str(max_cost)), rpm=rpm, tpm=tpm,
-        concurrency=concurrency, cache_dir=cache_dir, no_cache=no_cache, timeout=timeout,
-        retries=retries)
-    click.echo(f"pixelproof: serving on http://{host}:{port} (docs at /docs); "
-               f"{len(tokens) or 'no'} token{'s' if len(tokens) != 1 else ''}", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    from .web.launch import serve_api
+    serve_api(**options)
 
 
 @main.command("usage")
@@ -1009,42 +486,6 @@ def serve(host: str, port: int, tokens: tuple[str, ...], model: str | None,
 def usage_command(since: Any, cache_dir: str | None, as_json: bool) -> None:
     """Spend by day and model: requests sent, answers from the cache, tokens and dollars (from
     the usage each answer reported; a price we do not know is shown as unknown)."""
-    with Store(Store.default_path(cache_dir)) as store:
-        rows = store.usage_report(since.date() if since else None)
-    if as_json:
-        click.echo(json.dumps([asdict(r) for r in rows], default=str, indent=1))
-        return
-    if not rows:
-        click.echo("no usage recorded" + (f" since {since.date()}" if since else "") + ".")
-        return
-    click.echo(f"{'day':10}  {'model':32} {'requests':>8} {'cached':>6} {'in':>10} {'out':>9}"
-               f" {'cost':>11}")
-    for r in rows:
-        click.echo(f"{r.day:10}  {r.model[:32]:32} {r.requests:>8} {r.cached:>6} "
-                   f"{r.input_tokens:>10} {r.output_tokens:>9} {cost.money(r.cost):>11}")
-    total = cost.total(r.cost for r in rows)
-    click.echo(f"total: {sum(r.requests for r in rows)} requests, "
-               f"{sum(r.cached for r in rows)} cached, {sum(r.input_tokens for r in rows)} in, "
-               f"{sum(r.output_tokens for r in rows)} out, {cost.money(total)}")
+    print_usage(cache_dir, since.date() if since else None, as_json)
 
 
-async def closing(http: Http, work: Awaitable[T]) -> T:
-    """Await ``work``, then close the HTTP client it uses."""
-    async with http:
-        return await work
-
-
-async def _describe(request: Any, base_url: str | None, http: Http,
-                    budget: cost.Budget | None, store: Store, live: bool) -> Response:
-    if not live:
-        return await send(request, http, base_url=base_url, budget=budget, store=store)
-    response = None
-    async for piece in stream(request, http, base_url=base_url, store=store):
-        if isinstance(piece, str):
-            click.echo(piece, nl=False)
-            sys.stdout.flush()
-        else:
-            response = piece
-    click.echo()
-    assert response is not None
-    return response

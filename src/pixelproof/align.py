@@ -122,7 +122,8 @@ def _judge(tokens: list[str], a: str, b: str, owner: list[int],
            pairs: list[tuple[int | None, int | None]], printed: list[str],
            cells: list[int], lines: list[int], clear: list[bool]) -> Match:
     word_of = [n for n, t in enumerate(tokens) for _ in t]
-    numeric = [2 * sum(c.isdigit() for c in t) >= len(t) for t in tokens]
+    in_figure = [not any(a[k].isalpha() and word_of[k] == word_of[i] for k in (i - 1, i + 1)
+                         if 0 <= k < len(a)) for i in range(len(a))]  # no letter beside it
     edits, hits = [0] * len(tokens), [0] * len(tokens)
     digit_wrong = [False] * len(tokens)
     read: list[list[int]] = [[] for _ in tokens]
@@ -151,9 +152,8 @@ def _judge(tokens: list[str], a: str, b: str, owner: list[int],
             edits[w] += 1
             digit_wrong[w] |= a[i].isdigit()
         elif a[i] == b[j] or a[i].translate(_LOOKALIKE) == b[j].translate(_LOOKALIKE) and (
-                not a[i].isdigit() or a[i] in "01" and numeric[w]):  # a digit printed as a
+                not a[i].isdigit() or a[i] in "01" and in_figure[i]):  # a digit printed as a
             hits[w] += 1  # letter: 0 or 1 in a figure ("1O.5O"), never in a word of letters
-
             read[w].append(j)
         else:
             edits[w] += 1

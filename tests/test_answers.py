@@ -192,3 +192,31 @@ def test_a_row_whose_description_ocr_garbled_is_placed_by_its_amount():
     assert "its text is not read there" in flagged["items[1].item"].note
     invented = [*rows, {"item": "Cheese", "price": 7.1}]
     assert status(shop, {"items": invented}, "items[3].price") == "unverified"
+
+
+@pytest.mark.parametrize(("lines", "data", "expected"), [
+    ([["TOTAL", "9.02"], ["ROUNDING", "0.02"], ["TOTAL", "9.00"]], {"total": 9.02},
+     "contradicted"),  # a rounding down printed without its sign
+    ([["TOTAL", "65.00"], ["DISCOUNT", "5.00"], ["NET TOTAL", "60.00"], ["CASH", "100.00"]],
+     {"total": 65.0}, "contradicted"),  # a net total after a discount is the amount payable
+    ([["SUBTOTAL", "8.99"], ["ROUNDING", "0.01"], ["TOTAL AFTER ADJ", "9.00"]],
+     {"grandTotal": 8.99}, "contradicted"),  # camelCase names the total too
+    ([["TOTAL", "8.98"], ["CASH", "9.00"]], {"total": 9.0}, "contradicted"),  # no rounding
+])
+def test_the_amount_payable_on_harder_pages(lines, data, expected):
+    (check,) = verify(None, data, ocr=page("SHOP", *lines)).checks
+    assert check.status == expected, check
+
+
+def test_an_invented_row_is_not_placed_on_the_tax_line():
+    shop = page("SHOP", ["Tea", "3.00"], ["Milk", "2.25"], ["TAX", "0.53"], ["TOTAL", "5.78"])
+    rows = [{"item": "Tea", "price": 3.0}, {"item": "Milk", "price": 2.25},
+            {"item": "Cheese", "price": 0.53}]
+    assert status(shop, {"items": rows}, "items[2].price") == "unverified"
+
+
+def test_claims_at_a_sentences_end_and_empty_quotes():
+    from pixelproof.verify.claims import check_claims, claims
+
+    assert claims('The total is 9.00. It reads "  " at the foot.') == [("number", "9.00")]
+    assert check_claims("Nothing here to check", [(None, MY)]).checks == ()

@@ -12,8 +12,10 @@ the box and text that support it), ``unverified`` (nothing supports it) or ``con
 (its place on the page reads differently). Line totals, sums, subtotal + tax, running balances
 (opening to closing) and total rows are checked as well; ``vote`` compares several answers.
 
-Modules: ``page`` (reading the page), ``ground`` (values against it), ``sums`` (arithmetic),
-``votes``, ``report`` (the result types), ``files`` (data from a file), ``overlay``.
+Modules: ``page`` (reading the page), ``ground`` (values against it), ``totals`` (the amount
+payable), ``look`` (the second look), ``sums`` (arithmetic), ``claims`` (free-text answers),
+``votes``, ``report`` (the result types), ``walk`` (data by path), ``files`` (data from a
+file), ``overlay``.
 """
 
 from .files import load_data

@@ -11,6 +11,7 @@ from typing import Any
 from .. import tables
 from .page import cell_number, mostly_negative, num, text_key
 from .report import Arithmetic, Box
+from .totals import TAX
 from .walk import leaves, plain, row_lists
 
 QUANTITY = r"^(q(ty|uantity)|count|units?|pcs|no of items)$"  # the line-item keys models use
@@ -214,7 +215,7 @@ def _subsets(extras: list[tuple[str, Decimal]], scalars: dict[str, tuple[str, An
     """The choices of extras (of at most eight) a total may be made of, biggest first: each
     that the answer gives, except a tax (prices that include it), and any the page prints."""
     def optional(path: str) -> bool:
-        return path.startswith("page: ") or bool(_TAX.search(text_key(scalars[path][0])))
+        return path.startswith("page: ") or bool(TAX.search(text_key(scalars[path][0])))
 
     extras = extras[:8]
     choices = [[e for k, e in enumerate(extras) if mask >> k & 1]
@@ -227,7 +228,6 @@ _SUBTOTAL = r"sub ?total"
 _TOTAL = (r"^(grand |net |final |rounded )?total( amount| due| payable| paid| price)?$|"
           r"amount (due|payable|paid)|balance due|total amt payable|^total printed$|"
           r"^(rounded|adjusted) total$|^total after \w+$")
-_TAX = re.compile(r"tax|vat|gst|sst|hst|pst|btw|mwst|ust|iva|tva")
 _LESS = re.compile(r"discount|coupon|promo|saving|less\b|off\b|rebate|voucher", re.I)
 EXTRA = re.compile(r"tax|vat|gst|sst|hst|service|tip|gratuity|rounding|round|discount|coupon|"
                    r"saving|voucher|rebate|deposit|adj")

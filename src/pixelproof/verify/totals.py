@@ -21,7 +21,7 @@ _NOT_TOTAL = re.compile(r"cash|change|chg|tender|paid by|(sub|sous) ?-? ?total|z
                         r"excl|exclusive|excluding|before|\bpre\b|w/o|without|deposit|card|visa|"
                         r"master|credit|debit|\bqty\b|quantity|items?\b|discount|saving|"
                         r"includ(es|ed)|points|voucher|refund")
-_TAX = re.compile(r"\b(tax|gst|vat|sst|hst|btw|mwst|tva|iva)\b")
+TAX = re.compile(r"\b(tax|gst|vat|sst|hst|pst|btw|mwst|ust|tva|iva)\b")  # taxes by name
 _WITH_TAX = re.compile(r"incl|\binc\b|inclusive|\bwith\b|\bw\b|after")
 _TOTALISH = re.compile(r"total|\bttl\b|payable|\bdue\b|(amount|amt) (due|payable)|nett? amount")
 _CARD = re.compile(r"card|visa|master|amex|credit|debit|eftpos")
@@ -60,7 +60,7 @@ def places(labels: list[tuple[str, str, Box]]) -> tuple[list[Place], list[Place]
             continue
         key = _key(label)
         place = Place(label, text, box, figure)
-        if _NOT_TOTAL.search(key) or _TAX.search(key) and not _WITH_TAX.search(key):
+        if _NOT_TOTAL.search(key) or TAX.search(key) and not _WITH_TAX.search(key):
             others.append(place)
         elif _TOTALISH.search(key) and not re.fullmatch(r"(total )?round(ing)?( adj\w*)?", key):
             totals.append(place)
@@ -73,7 +73,7 @@ def payable(totals: list[Place], labels: list[tuple[str, str, Box]]) -> Place | 
     """The amount payable, where the page tells it: a figure that a printed rounding
     adjustment takes a total to (printed at the total or at the rounding label: "Rounding RM
     13.60"), else the last total labelled as final. None when every printed total may be it."""
-    rounded = [p for p in places_at(labels, _ROUNDING)]
+    rounded = places_at(labels, _ROUNDING)
     steps = [p.figure for p in rounded if abs(p.figure) < 1]
     for before in totals:
         for after in totals + rounded:
@@ -93,7 +93,7 @@ def net_of_tax(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
     if not re.search(r"\bnett?\b", _key(place.label)):
         return False
     figures = [(_key(label), cell_number(text)) for label, text, _ in labels]
-    taxes = [x for key, x in figures if x and _TAX.search(key) and not _WITH_TAX.search(key)]
+    taxes = [x for key, x in figures if x and TAX.search(key) and not _WITH_TAX.search(key)]
     return any(x == place.figure + tax for _, x in figures for tax in taxes)
 
 
@@ -108,7 +108,7 @@ def charged_after(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
     not said to be included in it."""
     for label, text, box in labels:
         key, figure = _key(label), cell_number(text)
-        if box[1] > place.box[1] and figure and (_TAX.search(key) or re.search(
+        if box[1] > place.box[1] and figure and (TAX.search(key) or re.search(
                 r"serv|charge|disc|tip", key)) and not re.search(r"incl|\binc\b|includ", key):
             return True
     return False

@@ -217,7 +217,8 @@ async def checked_claims(response: Response, images: list[Image]) -> Response:
     if not claims(response.text):
         return response  # nothing to check: no page is read
     try:
-        pages = [(im, await ocr.aread(im)) for im in images]
+        reads = await asyncio.gather(*(ocr.aread(im) for im in images))  # in the pool at once
+        pages = list(zip(images, reads, strict=True))
     except PixelproofError as e:  # an unreadable page does not lose an answer paid for
         logging.getLogger("pixelproof").warning("the answer's claims are not checked: %s", e)
         return response

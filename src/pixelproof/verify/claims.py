@@ -41,30 +41,37 @@ def claims(text: str) -> list[tuple[str, str]]:
 
 def check_claims(text: str, pages: list[tuple[Image | Any, OcrResult]]) -> Report:
     """A Check per claim of ``text``: verified where a page prints it, unverified (with the
-    reason) where none does; a quotation whose words read otherwise is contradicted."""
+    reason) where none does; a quotation whose words read otherwise is contradicted. Each
+    page is checked once, for all the claims."""
     from .ground import check
 
-    found: list[Check] = []
-    for n, (kind, claim) in enumerate(claims(text)):
-        value: Any = claim
-        if kind == "date":
-            parsed = formats.parse_date(claim, formats.day_first([claim]))
-            value = parsed.isoformat() if parsed and not formats.ambiguous(claim) else claim
-        elif kind == "number":
-            value = formats.parse_number(claim)
-            value = claim if value is None else float(value) if "." in claim else int(value)
-        best = None
-        for image, ocr in pages:
-            (c,) = check(image, {"claim": value}, ocr=ocr).checks
-            if best is None or _rank(c) < _rank(best):
-                best = c
-            if c.status == "verified":
-                break
-        if best is not None:
-            found.append(Check(f"claims[{n}]", claim, best.status, best.box, best.ocr_text,
-                               best.note or f"a {kind} the answer states"))
-    return Report(tuple(found), image=pages[0][0] if len(pages) == 1 and isinstance(
+    stated = claims(text)
+    if not stated:
+        return Report(())
+    values = [_value(kind, claim) for kind, claim in stated]
+    best: list[Check | None] = [None] * len(stated)
+    for image, ocr in pages:
+        for n, c in enumerate(check(image, {"claims": values}, ocr=ocr).checks):
+            held = best[n]
+            if held is None or _rank(c) < _rank(held):
+                best[n] = c
+    found = tuple(Check(f"claims[{n}]", claim, c.status, c.box, c.ocr_text,
+                        c.note or f"a {kind} the answer states")
+                  for n, ((kind, claim), c) in enumerate(zip(stated, best, strict=True)) if c)
+    return Report(found, image=pages[0][0] if len(pages) == 1 and isinstance(
         pages[0][0], Image) else None)
+
+
+def _value(kind: str, claim: str) -> Any:
+    """A claim as the value to look for: a date as ISO (when its order is not in doubt), a
+    figure as a number, a quotation as its text."""
+    if kind == "date":
+        parsed = formats.parse_date(claim, formats.day_first([claim]))
+        return parsed.isoformat() if parsed and not formats.ambiguous(claim) else claim
+    if kind == "number":
+        number = formats.parse_number(claim)
+        return claim if number is None else float(number) if "." in claim else int(number)
+    return claim
 
 
 def _rank(c: Check) -> int:

@@ -7,6 +7,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -59,6 +60,7 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
     page = Page(spans(ocr), ocr.lines, formats.day_first(  # the dates, the country's ways
         [" ".join(w.text for w in line) for line in ocr.lines]))
     labels = tables.labels(ocr)
+    amounts, extras = totals.Amounts.of(labels), printed_extras(labels)
     data = plain(data)
     checks: dict[str, Check] = {}
     for rows_path, rows in row_lists(data):
@@ -70,11 +72,11 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
             continue
         key_value = path.endswith(".value") and isinstance(parent(data, path), dict)
         label = str(parent(data, path).get("key", "")) if key_value else name
-        checks[path] = _check_field(path, label, value, page, labels)
+        checks[path] = _check_field(path, label, value, page, labels, (amounts, extras))
     ordered = second_look([checks[p] for p, _, _ in leaves(data) if p in checks],
                           image if isinstance(image, Image | PILImage.Image) else None,
                           page.dayfirst)
-    found, notes = sums(data, printed_extras(labels), totals.printed(labels))
+    found, notes = sums(data, extras, amounts.printed())
     return Report(tuple(ordered), tuple(column_total_explained(a, labels) for a in found),
                   notes=tuple(notes),
                   image=image if isinstance(image, Image) else None)
@@ -266,13 +268,14 @@ def _implied(key: str, value: Any, row: _Row, page: Page) -> Check | None:
 
 
 def _check_field(path: str, name: str, value: Any, page: Page,
-                 labels: list[tuple[str, str, Box]]) -> Check:
+                 labels: list[tuple[str, str, Box]],
+                 read: tuple[totals.Amounts, list[tuple[str, Decimal]]]) -> Check:
     """A labelled value: ``verified`` when a place that fits it supports it (a label that names
     the field, printing a value of the same kind), ``contradicted`` when every such place reads
     differently; with no such place, looked for anywhere on the page."""
     kind = kind_of(value)
     if kind == "number" and totals.is_total(name) and (
-            found := _check_total(path, value, labels)) is not None:
+            found := _check_total(path, value, labels, *read)) is not None:
         return found
     near = [(text, box) for label, text, box in labels
             if tables.fits(name, label) and kind_of_printed(text, kind)]
@@ -292,12 +295,13 @@ def _check_field(path: str, name: str, value: Any, page: Page,
     return Check(path, value, "unverified", None, None, "not found in the image")
 
 
-def _check_total(path: str, value: Any, labels: list[tuple[str, str, Box]]) -> Check | None:
+def _check_total(path: str, value: Any, labels: list[tuple[str, str, Box]],
+                 amounts: totals.Amounts, extras: list[tuple[str, Decimal]]) -> Check | None:
     """The amount payable: verified where the page prints it; contradicted when the value is
     printed only as another amount (a total before rounding, the cash tendered, the change,
-    the subtotal), naming it and what the total reads. None when the page does not tell."""
-    printed, others = totals.places(labels)
-    final = totals.payable(printed, labels)
+    the subtotal), naming it and what the total reads. None when the page does not tell.
+    ``extras``: the page's printed taxes and charges."""
+    printed, others, final = amounts.totals, amounts.others, amounts.final
     number = as_number(value)
     if final is not None and final.figure == number:
         return Check(path, value, "verified", final.box, final.text)
@@ -311,7 +315,7 @@ def _check_total(path: str, value: Any, labels: list[tuple[str, str, Box]]) -> C
         return None
     rounds = any(re.search(r"round", label, re.I) for label, _, _ in labels)
     if final is None and number is not None and (why := totals.payable_explained(
-            number, printed, others, printed_extras(labels), rounds)):
+            number, printed, others, extras, rounds)):
         return Check(path, value, "verified", where.box, where.text, why)
     if not printed:  # no total read: the subtotal may be the amount, the cash may be more
         if re.search(r"sub|sous", where.label, re.I) and not totals.charged_after(where, labels):

@@ -141,11 +141,24 @@ def payable_explained(number: Decimal, totals: list[Place], others: list[Place],
     return None
 
 
-def printed(labels: list[tuple[str, str, Box]]
-            ) -> tuple[tuple[str, Decimal] | None, tuple[str, Decimal] | None]:
-    """The page's subtotal and amount payable (label, figure), where it prints them."""
-    totals, others = places(labels)
-    sub = next((p for p in others if re.search(r"(sub|sous) ?-? ?total", _key(p.label))), None)
-    total = payable(totals, labels) or (totals[-1] if totals else None)
-    return ((sub.label, sub.figure) if sub else None,
-            (total.label, total.figure) if total else None)
+@dataclass(frozen=True)
+class Amounts:
+    """A page's printed amounts, read once: its totals (top to bottom), the amounts at labels
+    that name something else, and the amount payable where the page tells it."""
+
+    totals: list[Place]
+    others: list[Place]
+    final: Place | None
+
+    @classmethod
+    def of(cls, labels: list[tuple[str, str, Box]]) -> Amounts:
+        totals, others = places(labels)
+        return cls(totals, others, payable(totals, labels))
+
+    def printed(self) -> tuple[tuple[str, Decimal] | None, tuple[str, Decimal] | None]:
+        """The page's subtotal and amount payable (label, figure), where it prints them."""
+        sub = next((p for p in self.others if re.search(r"(sub|sous) ?-? ?total", _key(
+            p.label))), None)
+        total = self.final or (self.totals[-1] if self.totals else None)
+        return ((sub.label, sub.figure) if sub else None,
+                (total.label, total.figure) if total else None)

@@ -4,6 +4,7 @@ total, subtotal + taxes and charges = total, running balances and total rows."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -30,12 +31,12 @@ def _field(row: dict[str, Any], *patterns: str) -> str | None:
 PageTotals = tuple[tuple[str, Decimal] | None, tuple[str, Decimal] | None]
 
 
-def arithmetic(data: Any, printed: list[tuple[str, Decimal]] | None = None) -> list[Arithmetic]:
+def arithmetic(data: Any) -> list[Arithmetic]:
     """The document's own sums (see ``sums``)."""
-    return sums(data, printed)[0]
+    return sums(data)[0]
 
 
-def sums(data: Any, printed: list[tuple[str, Decimal]] | None = None,
+def sums(data: Any, printed: Sequence[tuple[str, Decimal]] = (),
          page_totals: PageTotals = (None, None)
          ) -> tuple[list[Arithmetic], list[str]]:
     """The document's own sums: quantity x price = amount per line, the lines against the
@@ -61,12 +62,12 @@ def sums(data: Any, printed: list[tuple[str, Decimal]] | None = None,
                 tables.append((path, members))
     notes: list[str] = []
     out = [check for path, members in tables
-           for check in _row_checks(path, members, scalars, printed or [], page_totals, notes)]
-    return out + _totals(scalars, printed or []), notes
+           for check in _row_checks(path, members, scalars, printed, page_totals, notes)]
+    return out + _totals(scalars, printed), notes
 
 
 def _row_checks(path: str, indexed: list[tuple[int, dict[str, Any]]],
-                scalars: dict[str, tuple[str, Any]], printed: list[tuple[str, Decimal]],
+                scalars: dict[str, tuple[str, Any]], printed: Sequence[tuple[str, Decimal]],
                 page_totals: PageTotals, notes: list[str]) -> list[Arithmetic]:
     out: list[Arithmetic] = []
     rows = [r for _, r in indexed]
@@ -142,7 +143,7 @@ def _with_page(scalars: dict[str, tuple[str, Any]], page_totals: PageTotals
 
 def _lines_sum(path: str, body: list[dict[str, Any]], at: list[str],
                columns: tuple[str | None, str | None, str | None],
-               scalars: dict[str, tuple[str, Any]], printed: list[tuple[str, Decimal]],
+               scalars: dict[str, tuple[str, Any]], printed: Sequence[tuple[str, Decimal]],
                notes: list[str]) -> list[Arithmetic]:
     """The line amounts against the subtotal, else against the total with the taxes, charges,
     discounts and rounding that the answer or the page gives (prices that include the tax add
@@ -255,7 +256,7 @@ def extra(label: str) -> bool:
                                       ) and not re.search(r"incl|after|with|grand|net", key)
 
 
-def _totals(scalars: dict[str, tuple[str, Any]], printed: list[tuple[str, Decimal]]
+def _totals(scalars: dict[str, tuple[str, Any]], printed: Sequence[tuple[str, Decimal]]
             ) -> list[Arithmetic]:
     """subtotal + taxes and charges - discounts (+ rounding) = total, from labelled figures
     (those the page prints as well, when the answer leaves them out)."""

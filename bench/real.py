@@ -8,9 +8,10 @@ kind (seeded): a digit of the total changed, the total x10, the day moved, one w
 company replaced, dropped or added, one word of the address replaced, a digit of an item's
 price changed, an invented item row, an invented field.
 
-Items are rows of a price and the item labelled on its line (or the line above), with the
-quantity on its line: the set's item labels carry typos and some prices lack their item, so
-the item figures are indicative only.
+Items are rows of an item label and the rightmost price labelled on its line (or on the line
+below, where receipts print long names above their figures), lines measured along the slant
+that levels most labels (photos are askew), with the quantity on its line: the set's item
+labels carry typos and some prices lack their item, so the item figures are indicative only.
 
 The labels hold text with its spaces removed ("KOREANRESTAURANT"): a text value's characters
 are the label's, its spaces those the engine printed at the same place. Text is compared with
@@ -131,32 +132,64 @@ def truth(record: dict, page: ocr.OcrResult) -> dict:
 
 
 def _items(regions: dict[str, list[dict]], page: ocr.OcrResult) -> list[dict]:
-    """A row per labelled price: its item on the same line (or the nearest line above, where
-    receipts print long names), its quantity on the same line."""
-    def line_of(r: dict, others: list[dict], above: bool) -> dict | None:
-        y0, y1 = _box(r["points"])[1], _box(r["points"])[3]
-        same = [o for o in others if min(y1, _box(o["points"])[3]) - max(
-            y0, _box(o["points"])[1]) > 0.4 * (y1 - y0)]
-        if same or not above:
-            return same[0] if same else None
-        up = [o for o in others if _box(o["points"])[3] <= y0 + 2 and y0 - _box(
-            o["points"])[3] < 1.5 * (y1 - y0)]
-        return max(up, key=lambda o: _box(o["points"])[3]) if up else None
-
-    rows = []
-    for price in regions["Prod_price_value"]:
-        text = re.sub(r"^[^\d(.-]+|[^\d)]+$", "", price["transcription"])
-        number = formats.parse_number(re.sub(r"^\.", "0.", text))
-        item = line_of(price, regions["Prod_item_value"], True)
-        if number is None or item is None:
+    """A row per labelled item: the rightmost labelled price on its printed line (measured
+    along the line's slant, for photos) is the line's amount, its quantity on that line; an
+    item with no price on its line takes the unclaimed price on the line below (receipts that
+    print long names above their figures)."""
+    prices = [p for p in regions["Prod_price_value"] if _price(p) is not None]
+    slant = _slant(regions["Prod_item_value"], prices)
+    mine: dict[int, list[dict]] = defaultdict(list)
+    items = regions["Prod_item_value"]
+    for price in prices:
+        same = [(abs(off), n) for n, item in enumerate(items)
+                if (off := _offset(price, item, slant)) is not None and abs(off) < 0.6]
+        if same:
+            mine[min(same)[1]].append(price)
+    claimed = {id(p) for ps in mine.values() for p in ps}
+    for n, item in enumerate(items):
+        below = [(off, id(p), p) for p in prices if id(p) not in claimed and (
+            off := _offset(p, item, slant, left=False)) is not None and -2.0 < off < -0.6]
+        if not mine[n] and below:
+            price = max(below, key=lambda b: b[:2])[2]
+            mine[n].append(price)
+            claimed.add(id(price))
+    rows: list[tuple[float, dict]] = []
+    for n, item in enumerate(items):
+        if not mine[n]:
             continue
+        price = max(mine[n], key=lambda p: _box(p["points"])[2])
         row: dict[str, object] = {"item": spaced(item["transcription"], _box(item["points"]),
-                                                 page), "price": float(number)}
-        qty = line_of(price, regions["Prod_quantity_value"], False)
-        if qty and re.fullmatch(r"\d+", qty["transcription"]):
-            row = {"qty": int(qty["transcription"]), **row}
-        rows.append(row)
-    return rows
+                                                 page), "price": _price(price)}
+        qty = [(abs(off), q["transcription"]) for q in regions["Prod_quantity_value"]
+               if (off := _offset(price, q, slant)) is not None and abs(off) < 0.6]
+        if qty and re.fullmatch(r"\d+", min(qty)[1]):
+            row = {"qty": int(min(qty)[1]), **row}
+        rows.append((_box(price["points"])[1], row))
+    return [row for _, row in sorted(rows, key=lambda r: r[0])]
+
+
+def _price(region: dict) -> float | None:
+    text = re.sub(r"^[^\d(.-]+|[^\d)]+$", "", region["transcription"])
+    number = formats.parse_number(re.sub(r"^\.", "0.", text))
+    return float(number) if number is not None else None
+
+
+def _slant(items: list[dict], prices: list[dict]) -> float:
+    """How much the printed lines climb per pixel across (photos are taken askew): the slant
+    that puts most labelled items level with a labelled price."""
+    def level(slant: float) -> int:
+        return sum(any(abs(_offset(p, i, slant) or 9) < 0.35 for p in prices) for i in items)
+    return max((n / 200 for n in range(-30, 31)), key=lambda s: (level(s), -abs(s)))
+
+
+def _offset(price: dict, other: dict, slant: float, left: bool = True) -> float | None:
+    """How far ``other`` lies from ``price``'s printed line, in line heights (negative: above),
+    along the page's slant; None when ``left`` and it is not to the left of the price."""
+    (x0, y0, x1, y1), (a0, b0, a1, b1) = _box(price["points"]), _box(other["points"])
+    vx, vy = (a0 + a1 - x0 - x1) / 2, (b0 + b1 - y0 - y1) / 2
+    if left and vx >= 0:
+        return None
+    return (vy - slant * vx) / max(1.0, y1 - y0)
 
 
 def read_all(limit: int) -> list[tuple[str, dict, ocr.OcrResult]]:

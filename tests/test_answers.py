@@ -183,7 +183,7 @@ def test_an_empty_cell_is_told_apart_from_one_the_engine_cannot_read():
 
 
 def test_a_row_whose_description_ocr_garbled_is_placed_by_its_amount():
-    shop = page("SHOP", ["Tea", "3.00"], ["S0@p|", "4.50"], ["Milk", "2.25"], ["TOTAL", "9.75"])
+    shop = page("SHOP", ["Tea", "3.00"], ["S@#q|", "4.50"], ["Milk", "2.25"], ["TOTAL", "9.75"])
     rows = [{"item": "Tea", "price": 3.0}, {"item": "Soap", "price": 4.5},
             {"item": "Milk", "price": 2.25}]
     report = verify(None, {"items": rows, "total": 9.75}, ocr=shop)
@@ -220,3 +220,34 @@ def test_claims_at_a_sentences_end_and_empty_quotes():
 
     assert claims('The total is 9.00. It reads "  " at the foot.') == [("number", "9.00")]
     assert check_claims("Nothing here to check", [(None, MY)]).checks == ()
+
+
+def test_ocr_zeros_for_letters_in_a_product_code_description():
+    costco = page("COSTCO", ["55317 CHEVR0N 5W30", "34.49 A"], ["427381 KS 0RG EGGS", "6.99"],
+                  ["SUBTOTAL", "41.48"])
+    rows = [{"description": "55317 CHEVRON 5W30", "price": 34.49},
+            {"description": "427381 KS ORG EGGS", "price": 6.99}]
+    assert verify(None, {"items": rows}, ocr=costco).flagged == []
+    wrong = [{**rows[0], "description": "55817 CHEVRON 5W30"}, rows[1]]
+    assert status(costco, {"items": wrong}, "items[0].description") != "verified"
+    assert status(page("Jalan 1poh"), {"address": "Jalan Ipoh"}, "address") == "verified"
+    assert status(page("Jalan Ipoh"), {"address": "Jalan 1poh"}, "address") != "verified"
+
+
+def test_a_rand_price_glued_to_its_currency():
+    rand = page("MIMMOS", ["1 KOLA + LEMONADE", "R26.90"], ["2 AL Forno", "@R19.90", "R39.80"],
+                ["Total:", "R66.70"])
+    rows = [{"description": "KOLA + LEMONADE", "quantity": 1, "price": 26.9},
+            {"description": "AL Forno", "quantity": 2, "unit_price": 19.9, "amount": 39.8}]
+    report = verify(None, {"items": rows, "total": 66.7}, ocr=rand)
+    assert report.flagged == [] and all(a.ok for a in report.arithmetic), report
+
+
+def test_equal_rows_are_told_apart_by_their_description():
+    koho = page("KOHO", ["1 Deluxe Hamburger", "13.95"], ["1 $ Add Cheddar", "1.99"],
+                ["1 $ Add Mushrooms", "1.99"], ["$ Add Bacon", "1.99"], ["Subtotal", "19.92"])
+    rows = [{"description": d, "quantity": 1, "price": p} for d, p in (
+        ("Deluxe Hamburger", 13.95), ("$ Add Cheddar", 1.99), ("$ Add Mushrooms", 1.99),
+        ("$ Add Bacon", 1.99))]
+    report = verify(None, {"items": rows, "subtotal": 19.92}, ocr=koho)
+    assert report.flagged == [], report.flagged  # its quantity of one: the line prints none

@@ -189,8 +189,8 @@ def csv_rows(text: str) -> list[dict[str, str | None]]:
 # --- numbers and dates ---------------------------------------------------------------------
 
 _CODES = (r"USD|EUR|GBP|CHF|JPY|CAD|AUD|NZD|SGD|HKD|MYR|RM|INR|Rs\.?|IDR|Rp\.?|PHP|THB|CNY|RMB|"
-          r"KRW|VND|ZAR|AED|SAR|MXN|BRL|SEK|NOK|DKK|PLN|CZK|HUF|TRY")
-_CURRENCY = re.compile(rf"^(?:(?:[A-Z]{{1,2}})?[$€£¥₹₱₩฿₫]|{_CODES})\s*|"
+          r"KRW|VND|ZAR|AED|SAR|MXN|BRL|SEK|NOK|DKK|PLN|CZK|HUF|TRY|kr\.?|Fr\.|zł|Kč|Ft")
+_CURRENCY = re.compile(rf"^(?:(?:[A-Z]{{1,2}})?[$€£¥₹₱₩฿₫]|{_CODES}|R(?=\s?\d[\d,.]*[.,]\d\d$))\s*|"
                        rf"\s*(?:[$€£¥₹₱₩฿₫]|{_CODES})$", re.I)
 
 

@@ -144,17 +144,28 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
         cells = {k: v for k, v in row.items() if v not in (None, "")
                  and not isinstance(v, bool) and k not in ("table", "source", "page")}
         hits = {k: page.find(v) for k, v in cells.items()}
-        seen.append((cells, hits, Counter(line for k, spans in hits.items() for line in {
-            s.line + up for s in spans for up in ((0, 1, -1) if kind_of(cells[k]) == "text" else (
-                0,))})))  # a description may be printed on the line above or below its figures
+        votes: Counter[int] = Counter()  # the row's values each line prints
+        score: Counter[int] = Counter()  # the same, weighed by how well they tell the row
+        for key, spans in hits.items():
+            lines = {s.line for s in spans}
+            if kind_of(cells[key]) != "text":
+                score.update({line: 1 / len(lines) for line in lines})
+            else:  # a description may be printed on the line above or below its figures
+                near = {line + up for line in lines for up in (-1, 1)} - lines
+                score.update({**{line: 0.5 for line in near}, **{line: 1.0 for line in lines}})
+                lines |= near
+            votes.update(lines)
+        seen.append((cells, hits, votes, score))
     found = [_Row({}, {}, None, 0)] * len(seen)
     taken: dict[int, int] = {}  # each printed line stands for one row: best supported first
     for n in sorted(range(len(seen)), key=lambda n: -max(seen[n][2].values(), default=0)):
-        cells, hits, votes = seen[n]
-        support = max(votes.values(), default=0)
-        lines = sorted(line for line, v in votes.items() if v == support)
+        cells, hits, votes, score = seen[n]
+        most = max(votes.values(), default=0)
+        lines = sorted((line for line, v in votes.items() if v >= min(2, most)),
+                       key=lambda line: (-score[line], line))
         free = [line for line in lines if line not in taken]
         line = (free or lines)[0] if lines else None
+        support = votes[line] if line is not None else 0
         if line is not None and free and support >= 2:
             taken[line] = n
         repeats = taken[line] if line is not None and not free and support >= 2 else None

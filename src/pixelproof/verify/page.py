@@ -139,10 +139,18 @@ def _same_text(value: str, printed: str) -> bool:
     if a == b:
         return bool(a)
     if not a or abs(len(a) - len(b)) > max(2, len(a) // 4) or re.findall(
-            r"\d", a) != re.findall(r"\d", b):
+            r"\d", a) != _figure_digits(printed):
         return False
     match = align.locate(value, printed.split())
     return match is not None and match.ok and match.score >= 0.75
+
+
+def _figure_digits(printed: str) -> list[str]:
+    """The digits of printed text, but those OCR reads for letters: a 0 or 1 between two
+    letters of a word ("CHEVR0N", "Mi1k"), a 0 starting a word of letters ("0RG")."""
+    words = (re.sub(r"(?<=[^\W\d_])[01](?=[^\W\d_])|^0(?=[^\W\d_]{2,}$)", "o", align.fold(w))
+             for w in printed.split())
+    return [c for w in words for c in w if c.isdigit()]
 
 
 def says(value: Any, span: Span, dayfirst: bool | None) -> bool:

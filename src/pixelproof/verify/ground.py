@@ -146,8 +146,8 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
         hits = {k: page.find(v) for k, v in cells.items()}
         votes: Counter[int] = Counter()  # the row's values each line prints
         score: Counter[int] = Counter()  # the same, weighed by how well they tell the row
-        for key, spans in hits.items():
-            lines = {s.line for s in spans}
+        for key, found_at in hits.items():
+            lines = {s.line for s in found_at}
             if kind_of(cells[key]) != "text":
                 score.update({line: 1 / len(lines) for line in lines})
             else:  # a description may be printed on the line above or below its figures
@@ -161,10 +161,10 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
     for n in sorted(range(len(seen)), key=lambda n: -max(seen[n][2].values(), default=0)):
         cells, hits, votes, score = seen[n]
         most = max(votes.values(), default=0)
-        lines = sorted((line for line, v in votes.items() if v >= min(2, most)),
-                       key=lambda line: (-score[line], line))
-        free = [line for line in lines if line not in taken]
-        line = (free or lines)[0] if lines else None
+        options = sorted((line for line, v in votes.items() if v >= min(2, most)),
+                         key=lambda line: (-score[line], line))
+        free = [line for line in options if line not in taken]
+        line = (free or options)[0] if options else None
         support = votes[line] if line is not None else 0
         if line is not None and free and support >= 2:
             taken[line] = n

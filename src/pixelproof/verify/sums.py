@@ -182,6 +182,9 @@ def _lines_sum(path: str, body: list[dict[str, Any]], at: list[str],
         if subtotal:
             tries.append(_sum_check(f"{name} = {scalars[subtotal[0]][0]}", lines, subtotal[1],
                                     [p for p in (subtotal[0], *paths) if p[:6] != "page: "]))
+            if less_printed := [e for e in extras if e[1] < 0 and e[0].startswith("page: ")]:
+                tries.append(_adds_up(name, lines, paths, less_printed, subtotal, scalars))
+                # coupons and discounts printed among the lines, which the answer leaves out
         if total:
             tries.append(_adds_up(name, lines, paths, extras, total, scalars))
     return [next((a for a in tries if a.ok), tries[0])]
@@ -229,7 +232,7 @@ _SUBTOTAL = r"sub ?total"
 _TOTAL = (r"^(grand |net |final |rounded )?total( amount| due| payable| paid| price)?$|"
           r"amount (due|payable|paid)|balance due|total amt payable|^total printed$|"
           r"^(rounded|adjusted) total$|^total after \w+$")
-_LESS = re.compile(r"discount|coupon|promo|saving|less\b|off\b|rebate|voucher", re.I)
+_LESS = re.compile(r"discount|coupon|\bcpn\b|promo|saving|less\b|off\b|rebate|voucher", re.I)
 EXTRA = re.compile(r"tax|vat|gst|sst|hst|service|tip|gratuity|rounding|round|discount|coupon|"
                    r"saving|voucher|rebate|deposit|adj")
 
@@ -285,12 +288,13 @@ def _sum_check(name: str, expected: Decimal, found: Decimal, paths: list[str]) -
 
 def printed_extras(labels: list[tuple[str, str, Box]]) -> list[tuple[str, Decimal]]:
     """The taxes, charges, discounts and rounding the page prints as money, once each, with
-    the sign they add with."""
+    the sign they add with; and any other amount printed negative ("CPN/CHEVRON 9.00-")."""
     out: dict[tuple[str, Decimal], None] = {}
     for label, text, _ in labels:
         figure = cell_number(text)
-        if figure is not None and figure != 0 and extra(
-                re.sub(r"\d+(\.\d+)? ?%", "", label)) and re.search(
+        if figure is not None and figure != 0 and (extra(re.sub(
+                r"\d+(\.\d+)? ?%", "", label)) or figure < 0 and not re.search(
+                r"total|change|balance|cash|tender|paid|due", label, re.I)) and re.search(
                 r"\d[.,]\d\d(?!\d)", text) and not tables.fits("subtotal", label):
             out[(label, -abs(figure) if _LESS.search(label) else figure)] = None
     return list(out)

@@ -105,11 +105,12 @@ def places_at(labels: list[tuple[str, str, Box]], pattern: re.Pattern[str]) -> l
 
 def charged_after(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
     """Whether the page prints a tax, charge or discount below ``place`` (a subtotal) that is
-    not said to be included in it."""
+    not said to be included in it (nor a number such as "TAX INVOICE NO. 223894")."""
     for label, text, box in labels:
         key, figure = _key(label), cell_number(text)
-        if box[1] > place.box[1] and figure and (TAX.search(key) or re.search(
-                r"serv|charge|disc|tip", key)) and not re.search(r"incl|\binc\b|includ", key):
+        if box[1] > place.box[1] and figure and re.search(r"\d[.,]\d\d", text) and (
+                TAX.search(key) or re.search(r"serv|charge|disc|tip", key)) and not re.search(
+                r"incl|\binc\b|includ|invoice|\bno\b|number|\bid\b", key):
             return True
     return False
 

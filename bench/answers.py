@@ -76,7 +76,7 @@ def sroie_truth(name: str, key: dict) -> dict:
         pages.SHARED / "sroie" / "box" / f"{name}.csv").read_text(errors="replace").splitlines()
         if ln.count(",") >= 8]
     out: dict = {"company": key["company"], "address": key["address"], "printed_date":
-                 key["date"], "total": _number(key["total"])}
+                 key["date"], "total": _number(key["total"]), "items": sroie_items(name)}
     parsed = formats.parse_date(key["date"], True)
     if parsed is None and re.fullmatch(r"\d{8}", key["date"]):
         parsed = formats.parse_date(f"{key['date'][:4]}-{key['date'][4:6]}-{key['date'][6:]}")
@@ -90,6 +90,72 @@ def sroie_truth(name: str, key: dict) -> dict:
                 out[label] = figure
                 break
     return out
+
+
+def sroie_items(name: str) -> list[dict]:
+    """The line items the set's transcription prints (their description, quantity where the
+    line prints one that its unit price makes its amount, and the line's amount): the lines
+    with an amount between the table's header (or the first amount) and the payment."""
+    boxes = []
+    for row in (pages.SHARED / "sroie" / "box" / f"{name}.csv").read_text(
+            errors="replace").splitlines():
+        if row.count(",") >= 8:
+            *corners, text = row.split(",", 8)
+            xs, ys = [int(v) for v in corners[::2]], [int(v) for v in corners[1::2]]
+            boxes.append((min(ys), max(ys), min(xs), text.strip()))
+    lines: list[list[tuple]] = []
+    for box in sorted(boxes, key=lambda b: b[0] + b[1]):
+        middle = (box[0] + box[1]) / 2
+        if lines and abs(middle - sum(lines[-1][0][:2]) / 2) < (box[1] - box[0]) / 2:
+            lines[-1].append(box)
+        else:
+            lines.append([box])
+    texts = [[b[3] for b in sorted(line, key=lambda b: b[2])] for line in lines]
+    head = next((n for n, t in enumerate(texts) if len(re.findall(
+        r"\b(item|desc\w*|qty|quantity|price|amount|amt)", " ".join(t), re.I)) >= 2
+        and not re.search(r"\d\.\d\d", " ".join(t))), None)
+    rows = []
+    for n, words in enumerate(texts):
+        line = " ".join(words)
+        if head is not None and n <= head or re.search(r"tel|fax|gst id|gst reg|date|time",
+                                                        line, re.I) and head is None:
+            continue
+        if re.search(r"cash|change|payment|tender|rounding|grand|nett? total|payable|total "
+                     r"sales|total amount|inclusive|total\s*(rm)?\s*:?\s*$|^total\b", line,
+                     re.I) and rows:
+            break
+        if re.search(r"total|gst|tax|disc|promo|qty:|saving|service", line, re.I):
+            continue
+        money = [_number(re.sub(r"(SR|ZR|ZRL|S|Z)$", "", w)) for w in words
+                 if re.fullmatch(r"(RM)?-?[\d,]*\d\.\d\d(SR|ZR|ZRL|S|Z)?", w)]
+        if not money:
+            continue
+        row = {"price": money[-1]}
+        counts = [m for w in words if (m := re.fullmatch(
+            r"(\d{1,3})(\.0+)?\s*[xX]?|(\d{1,3})\s*[xX]\s.*|[\d.]+\*(\d{1,3})", w))
+            and (m[1] or m[4])]
+        units = money[:-1] + [float(m[0].split("*")[0]) for m in counts if m[4]]
+        for count in [float(m[1] or m[4]) for m in counts]:
+            if count >= 1 and any(abs(count * u - money[-1]) < 0.005 for u in units):
+                row["qty"] = count
+        said = [w for w in words if len(re.findall(r"[A-Za-z]", w)) >= max(3, len(
+            re.findall(r"\d", w))) and not re.fullmatch(r"(RM)?[\d.,]+\w{0,3}|ZRL", w)]
+        row["item"] = " ".join(said)
+        rows.append((n, row))
+    taken = {n for n, _ in rows}
+
+    def told(step: int) -> list[int]:  # the free text lines under (or over) the bare figures
+        return [m for n, r in rows if not r["item"] for m in [n + step]
+                if m not in taken and 0 <= m < len(texts) and (head is None or m > head)
+                and re.search(r"[A-Za-z]{3}", " ".join(texts[m])) and not re.search(
+                    r"total|gst|tax|disc|cash|round|item:", " ".join(texts[m]), re.I)]
+    step = max((1, -1), key=lambda step: len(told(step)))
+    free = told(step)
+    if len(free) * 2 >= sum(not r["item"] for _, r in rows):
+        for n, r in rows:
+            if not r["item"] and n + step in free:
+                r["item"] = " ".join(texts[n + step])
+    return [r for _, r in rows if r["item"]]
 
 
 def _number(text: str) -> float | None:
@@ -133,7 +199,8 @@ def answer(truth: dict, rng: random.Random, style: tuple, unit: bool) -> dict:
         if amount:
             made[price], made[amount[0]] = round(line / n, 2), line
         else:
-            made[price] = round(line / n, 2) if unit and n > 1 else line
+            made[price] = round(line / n, 2) if unit and n > 1 and not re.search(
+                "total|amount", price) else line
         rows.append(made)
     if rows:
         out[items] = rows

@@ -251,3 +251,46 @@ def test_equal_rows_are_told_apart_by_their_description():
         ("$ Add Bacon", 1.99))]
     report = verify(None, {"items": rows, "subtotal": 19.92}, ocr=koho)
     assert report.flagged == [], report.flagged  # its quantity of one: the line prints none
+
+
+def test_rows_are_placed_in_the_order_given_when_their_figures_are_alike():
+    bowls = page("SUSHI BAR", ["FG-Y00133", "16.80", "16.80 SR"], "OTM SPICY YAKINIKU BOWL R",
+                 ["FG-Y00226", "1", "16.80", "16.80 SR"], "OTM SPICY TERI CHICKEN BOWL R",
+                 ["SUBTOTAL", "33.60"])
+    rows = [{"description": d, "quantity": 1, "price": 16.8}
+            for d in ("OTM SPICY YAKINIKU BOWL R", "OTM SPICY TERI CHICKEN BOWL R")]
+    report = verify(None, {"items": rows, "subtotal": 33.6}, ocr=bowls)
+    assert report.flagged == [], report.flagged  # not "a row given twice" for the second
+
+
+def test_a_price_printed_as_both_unit_price_and_amount_is_in_the_amount_column():
+    shop = page("KEDAI", ["FG-A00019", "2", "1.50", "3.00 SR"], "GREEN TEA",
+                ["FG-H00027", "1", "3.80", "3.80 SR"], "CHIKUWA TEMPURA",
+                ["FG-H00030", "1", "3.80", "3.80 SR"], "KARAAGE", ["SUBTOTAL", "10.60"])
+    rows = [{"item": d, "count": n, "line_total": p} for d, n, p in (
+        ("GREEN TEA", 2, 3.0), ("CHIKUWA TEMPURA", 1, 3.8), ("KARAAGE", 1, 3.8))]
+    report = verify(None, {"items": rows, "subtotal": 10.6}, ocr=shop)
+    assert report.flagged == [], report.flagged
+    rows[0]["line_total"] = 1.5  # the unit price given as the line's amount: printed there,
+    report = verify(None, {"items": rows, "subtotal": 10.6}, ocr=shop)  # but it adds up wrong
+    assert [a.ok for a in report.arithmetic if "lines" in a.name] == [False]
+
+
+def test_item_discounts_printed_among_the_lines_are_added_up_with_them():
+    aeon = page("AEON CO. (M) BHD", ["1X 000008204363", "14.99SR"], "KIT KAT SHARE B",
+                ["ITEM PROMO @9.99", "-5.00"], ["1X 000001057437", "18.29SR"], "VH BOX 180G SE",
+                ["ITEM PROMO @12.89", "-5.40"], ["1X 000001057436", "18.29SR"],
+                "VH BOX 180G RA", ["ITEM PROMO @12.89", "-5.40"], ["SUB-TOTAL", "35.77"])
+    rows = [{"description": d, "price": p} for d, p in (
+        ("KIT KAT SHARE B", 14.99), ("VH BOX 180G SE", 18.29), ("VH BOX 180G RA", 18.29))]
+    report = verify(None, {"items": rows, "subtotal": 35.77}, ocr=aeon)
+    lines = [a for a in report.arithmetic if "lines" in a.name]
+    assert [a.ok for a in lines] == [True] and "discounts" in lines[0].name, lines
+    rows[1]["price"] = 18.92
+    assert not verify(None, {"items": rows, "subtotal": 35.77}, ocr=aeon).arithmetic[0].ok
+
+
+def test_a_figure_inside_the_description_is_not_a_quantity():
+    hermes = page("HERMES", ["BIRKIN 35 RASP CROC", "$28,250.00"], ["SUB TOTAL", "$28,250.00"])
+    data = {"items": [{"description": "BIRKIN 35 RASP CROC", "quantity": 1, "price": 28250.0}]}
+    assert status(hermes, data, "items[0].quantity") == "verified"

@@ -95,15 +95,20 @@ class _Row:
     def hit(self, key: str, column: _Column | None = None) -> Span | None:
         """The value's shortest match on the row's line, or a text's on the line above or below
         (in its column, when the column is known), when the row was found."""
+        on_line = self.hits(key, column)
+        return min(on_line, key=lambda s: len(s.text)) if on_line else None
+
+    def hits(self, key: str, column: _Column | None = None) -> list[Span]:
+        """Every match ``hit`` chooses from."""
         lines = (self.line, (self.line or 0) - 1, (self.line or 0) + 1) if kind_of(
             self.cells[key]) == "text" else (self.line,)
         on_line = [s for s in self.found[key] if s.line in lines and (
             column is None or _overlap(s.box, column) > 0) and not (s.line == (
                 self.line or 0) + 1 and any(inside(s.box, b) or inside(b, s.box)
                                           for b in self.claimed))]
-        if on_line and self.repeats is None and (len(self.cells) == 1 or self.support >= 2):
-            return min(on_line, key=lambda s: len(s.text))
-        return None
+        if self.repeats is None and (len(self.cells) == 1 or self.support >= 2):
+            return on_line
+        return []
 
 
 _Column = tuple[float, float]  # x0, x1
@@ -157,29 +162,27 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
             votes.update(lines)
         seen.append((cells, hits, votes, score))
     found = [_Row({}, {}, None, 0)] * len(seen)
-    taken: dict[int, int] = {}  # each printed line stands for one row: best supported first
+    taken = _claims([(votes, score) for _, _, votes, score in seen])
+    rows_at = {n: line for line, n in taken.items()}
     for n in sorted(range(len(seen)), key=lambda n: -max(seen[n][2].values(), default=0)):
         cells, hits, votes, score = seen[n]
         most = max(votes.values(), default=0)
         options = sorted((line for line, v in votes.items() if v >= min(2, most)),
                          key=lambda line: (-score[line], line))
         free = [line for line in options if line not in taken]
-        line = (free or options)[0] if options else None
+        line = rows_at[n] if n in rows_at else (free or options or [None])[0]
         support = votes[line] if line is not None else 0
-        if line is not None and free and support >= 2:
+        if line is not None and n not in rows_at and free and support >= 2:
             taken[line] = n
-        repeats = taken[line] if line is not None and not free and support >= 2 else None
+        repeats = taken[line] if line is not None and taken.get(line, n) != n and \
+            support >= 2 else None
         found[n] = _Row(cells, hits, line, support, repeats)
     found = _placed_by_figure(found, taken, page)
     texts = {n: [s.box for k, spans in r.found.items() if kind_of(r.cells[k]) == "text"
                  for s in spans if s.line == r.line] for n, r in enumerate(found)}
     found = [replace(r, claimed=tuple(b for m, boxes in texts.items() if m != n for b in boxes))
              for n, r in enumerate(found)]
-    boxes: dict[str, list[Box]] = {}
-    for placed in found:
-        for key in placed.cells:
-            if (hit := placed.hit(key)) is not None:
-                boxes.setdefault(key, []).append(hit.box)
+    boxes = {key: _in_line(key, found) for key in {k for r in found for k in r.cells}}
     top = min((r.line for r in found if r.line is not None), default=0)
     columns = {k: _column(b, _header(k, top, page)) for k, b in boxes.items()}
     negative = {k for r in found for k in r.cells if mostly_negative([x.get(k) for x in rows])}
@@ -189,6 +192,43 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
             out[f"{path}[{n}].{key}"] = _check_cell(f"{path}[{n}].{key}", key, value, placed,
                                                     columns.get(key), key in negative, page)
     return out
+
+
+def _claims(seen: list[tuple[Counter[int], Counter[int]]]) -> dict[int, int]:
+    """The printed line each row stands for (line -> row), for rows that two or more of their
+    values place: the rows in the order they are given, down the page, as well supported as
+    they can be together (a row is left out rather than take a line that fits another better);
+    each row on its best line instead where that is supported better (rows given out of order)."""
+    def lines(n: int) -> list[int]:
+        return [line for line, v in seen[n][0].items() if v >= 2]
+
+    greedy: dict[int, int] = {}
+    for n in sorted(range(len(seen)), key=lambda n: -max(seen[n][0].values(), default=0)):
+        best = sorted(lines(n), key=lambda line: (-seen[n][1][line], line))
+        if free := [line for line in best if line not in greedy]:
+            greedy[free[0]] = n
+    paths: dict[int, tuple[float, dict[int, int]]] = {-1: (0.0, {})}  # last line -> best
+    for n in range(len(seen)):
+        now = dict(paths)
+        for line in lines(n):
+            before = max((p for last, p in paths.items() if last < line), key=lambda p: p[0])
+            if before[0] + seen[n][1][line] > now.get(line, (-1.0, {}))[0]:
+                now[line] = (before[0] + seen[n][1][line], {**before[1], line: n})
+        paths = now
+    total, ordered = max(paths.values(), key=lambda p: p[0])
+    kept = sum(seen[n][1][line] for line, n in greedy.items())
+    return ordered if total >= kept - 1e-9 else greedy
+
+
+def _in_line(key: str, found: list[_Row]) -> list[Box]:
+    """Each row's match of ``key`` that lines up with the most other rows' (a price of one
+    printed both as the unit price and as the amount is in the column the others are in)."""
+    every = [r.hits(key) for r in found if key in r.cells]
+
+    def agree(span: Span) -> int:
+        return sum(any(_overlap(span.box, (o.box[0], o.box[2])) > 0 for o in spans)
+                   for spans in every)
+    return [max(spans, key=lambda s: (agree(s), -len(s.text))).box for spans in every if spans]
 
 
 _SUMMARY = re.compile(r"total|tax|gst|vat|cash|change|round|disc|service|tip|due|balance", re.I)
@@ -263,7 +303,10 @@ def _implied(key: str, value: Any, row: _Row, page: Page) -> Check | None:
     where the line prints no quantity, a unit price whose product with the quantity is the
     line's printed amount."""
     name, number = text_key(key), as_number(value)
-    line = [s for s in page.spans if s.line == row.line]
+    texts = [hit.box for k in row.cells if kind_of(row.cells[k]) == "text"
+             and (hit := row.hit(k)) is not None]  # "BIRKIN 35": a figure of the description
+    line = [s for s in page.spans if s.line == row.line
+            and not any(inside(s.box, box) for box in texts)]
     if _QUANTITY.search(name) and number == 1 and not any(
             re.fullmatch(r"(\d{1,3}([.,]000)?\s*[x×@]?|[x×]\s*\d{1,3})", s.text.strip(), re.I)
             for s in line):

@@ -182,9 +182,10 @@ def _lines_sum(path: str, body: list[dict[str, Any]], at: list[str],
         if subtotal:
             tries.append(_sum_check(f"{name} = {scalars[subtotal[0]][0]}", lines, subtotal[1],
                                     [p for p in (subtotal[0], *paths) if p[:6] != "page: "]))
-            if less_printed := [e for e in extras if e[1] < 0 and e[0].startswith("page: ")]:
-                tries.append(_adds_up(name, lines, paths, less_printed, subtotal, scalars))
-                # coupons and discounts printed among the lines, which the answer leaves out
+            if discounts := [x for p, x in extras if x < 0 and p.startswith("page: ")]:
+                tries.append(_sum_check(  # discounts printed among the lines, left out
+                    f"{name} + discounts (printed) = {scalars[subtotal[0]][0]}",
+                    lines + sum(discounts, Decimal(0)), subtotal[1], [subtotal[0], *paths]))
         if total:
             tries.append(_adds_up(name, lines, paths, extras, total, scalars))
     return [next((a for a in tries if a.ok), tries[0])]
@@ -289,15 +290,18 @@ def _sum_check(name: str, expected: Decimal, found: Decimal, paths: list[str]) -
 def printed_extras(labels: list[tuple[str, str, Box]]) -> list[tuple[str, Decimal]]:
     """The taxes, charges, discounts and rounding the page prints as money, once each, with
     the sign they add with; and any other amount printed negative ("CPN/CHEVRON 9.00-")."""
-    out: dict[tuple[str, Decimal], None] = {}
-    for label, text, _ in labels:
+    out: dict[tuple[str, Decimal, Box | None], None] = {}
+    for label, text, box in labels:
         figure = cell_number(text)
-        if figure is not None and figure != 0 and (extra(re.sub(
-                r"\d+(\.\d+)? ?%", "", label)) or figure < 0 and not re.search(
-                r"total|change|balance|cash|tender|paid|due", label, re.I)) and re.search(
-                r"\d[.,]\d\d(?!\d)", text) and not tables.fits("subtotal", label):
-            out[(label, -abs(figure) if _LESS.search(label) else figure)] = None
-    return list(out)
+        if figure is None or figure == 0 or not re.search(r"\d[.,]\d\d(?!\d)", text) or \
+                tables.fits("subtotal", label):
+            continue
+        if extra(re.sub(r"\d+(\.\d+)? ?%", "", label)):
+            out[(label, -abs(figure) if _LESS.search(label) else figure, None)] = None
+        elif figure < 0 and not re.search(r"total|change|balance|cash|tender|paid|due", label,
+                                          re.I):  # each printed, as "ITEM PROMO -5.40" twice
+            out[(label, figure, box)] = None
+    return [(label, figure) for label, figure, _ in out]
 
 
 def column_total_explained(sum_: Arithmetic, labels: list[tuple[str, str, Box]]) -> Arithmetic:

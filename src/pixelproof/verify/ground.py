@@ -170,7 +170,7 @@ def _check_table(path: str, rows: list[dict[str, Any]], page: Page) -> dict[str,
         options = sorted((line for line, v in votes.items() if v >= min(2, most)),
                          key=lambda line: (-score[line], line))
         free = [line for line in options if line not in taken]
-        line = rows_at[n] if n in rows_at else (free or options or [None])[0]
+        line = rows_at[n] if n in rows_at else (free or options)[0] if options else None
         support = votes[line] if line is not None else 0
         if line is not None and n not in rows_at and free and support >= 2:
             taken[line] = n

@@ -294,3 +294,17 @@ def test_a_figure_inside_the_description_is_not_a_quantity():
     hermes = page("HERMES", ["BIRKIN 35 RASP CROC", "$28,250.00"], ["SUB TOTAL", "$28,250.00"])
     data = {"items": [{"description": "BIRKIN 35 RASP CROC", "quantity": 1, "price": 28250.0}]}
     assert status(hermes, data, "items[0].quantity") == "verified"
+
+
+def test_a_net_total_under_a_vat_rate_line_is_before_tax():
+    nero = page("CAFFE NERO", ["1 Cappuccino Small", "2.30"], ["1 Cappuccino Small", "2.30"],
+                ["1 Pain Au Raisin", "1.80"], ["Cash GBP", "6.40"], ["1.07 VAT 20", "6.40"],
+                ["Net Total: GBP", "5.33"], ["Change Due GBP", "0.00"])
+    assert status(nero, {"total": 6.4}, "total") != "contradicted"
+    assert status(nero, {"total": 5.33}, "total") != "verified"
+
+
+def test_a_rate_after_the_subtotal_is_a_charge_on_it():
+    bulk = page("GROCER", ["0.44 lb @ 14.96", "6.58"], ["Sub Total:", "6.58"],
+                ["Food - Bulk 6.625%", "0.44"], ["Cash", "7.02"])
+    assert status(bulk, {"total": 6.58}, "total") != "verified"

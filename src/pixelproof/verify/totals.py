@@ -82,19 +82,24 @@ def payable(totals: list[Place], labels: list[tuple[str, str, Box]]) -> Place | 
                     after.figure in (before.figure + r, before.figure - abs(r)) != before.figure
                     for r in steps):  # a rounding down printed without its sign too
                 return after
-    final = [p for p in totals if _FINAL.search(_key(p.label)) and not net_of_tax(p, labels)]
+    final = [p for p in totals if _FINAL.search(_key(p.label))]
     return final[-1] if final else None
 
 
 def net_of_tax(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
     """Whether a "net" total is the amount before tax (as in Europe: "Net Total 5.33" under a
     subtotal of 6.40) rather than the net amount to pay (as in Malaysia: "NET TOTAL 60.30"
-    after a rounding): a printed tax takes it to another printed amount."""
+    after a rounding): a printed tax takes it to another printed amount, or a tax rate printed
+    with the gross amount does ("VAT 20%  6.40")."""
     if not re.search(r"\bnett?\b", _key(place.label)):
         return False
     figures = [(_key(label), cell_number(text)) for label, text, _ in labels]
     taxes = [x for key, x in figures if x and TAX.search(key) and not _WITH_TAX.search(key)]
-    return any(x == place.figure + tax for _, x in figures for tax in taxes)
+    rated = [(Decimal(rate), x) for key, x in figures if x and TAX.search(key)
+             for rate in re.findall(r"\b(\d{1,2}(?:\.\d+)?) ?%?$", key)]  # "VAT 20   6.40"
+    return any(x == place.figure + tax for _, x in figures for tax in taxes) or any(
+        0 < rate <= 30 and abs(place.figure * (1 + rate / 100) - x) <= Decimal("0.01")
+        for rate, x in rated)
 
 
 def places_at(labels: list[tuple[str, str, Box]], pattern: re.Pattern[str]) -> list[Place]:
@@ -105,11 +110,13 @@ def places_at(labels: list[tuple[str, str, Box]], pattern: re.Pattern[str]) -> l
 
 def charged_after(place: Place, labels: list[tuple[str, str, Box]]) -> bool:
     """Whether the page prints a tax, charge or discount below ``place`` (a subtotal) that is
-    not said to be included in it (nor a number such as "TAX INVOICE NO. 223894")."""
+    not said to be included in it (nor a number such as "TAX INVOICE NO. 223894"); a rate
+    with an amount ("Food - Bulk 6.625%  0.44") is one."""
     for label, text, box in labels:
         key, figure = _key(label), cell_number(text)
         if box[1] > place.box[1] and figure and re.search(r"\d[.,]\d\d", text) and (
-                TAX.search(key) or re.search(r"serv|charge|disc|tip", key)) and not re.search(
+                TAX.search(key) or re.search(r"serv|charge|disc|tip", key) or re.search(
+                    r"\d%", label)) and not re.search(
                 r"incl|\binc\b|includ|invoice|\bno\b|number|\bid\b", key):
             return True
     return False
@@ -154,7 +161,9 @@ class Amounts:
     @classmethod
     def of(cls, labels: list[tuple[str, str, Box]]) -> Amounts:
         totals, others = places(labels)
-        return cls(totals, others, payable(totals, labels))
+        net = [p for p in totals if net_of_tax(p, labels)]  # a total before tax, as a subtotal
+        totals = [p for p in totals if p not in net]
+        return cls(totals, others + net, payable(totals, labels))
 
     def printed(self) -> tuple[tuple[str, Decimal] | None, tuple[str, Decimal] | None]:
         """The page's subtotal and amount payable (label, figure), where it prints them."""

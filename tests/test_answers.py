@@ -308,3 +308,10 @@ def test_a_rate_after_the_subtotal_is_a_charge_on_it():
     bulk = page("GROCER", ["0.44 lb @ 14.96", "6.58"], ["Sub Total:", "6.58"],
                 ["Food - Bulk 6.625%", "0.44"], ["Cash", "7.02"])
     assert status(bulk, {"total": 6.58}, "total") != "verified"
+
+
+def test_a_registration_number_beside_the_name_is_not_left_out():
+    bakery = page("THE ROTI MAN BAKERY 000965911.P", "99 SPEED MARTS/B(519537-X)")
+    assert status(bakery, {"company": "THE ROTI MAN BAKERY"}, "company") == "verified"
+    assert status(bakery, {"company": "99 SPEED MART S/B"}, "company") == "verified"
+    assert status(bakery, {"company": "THE ROTI MAN"}, "company") != "verified"

@@ -198,8 +198,9 @@ def _left_out(used: list[int], owner: list[int], printed: list[str], cells: list
     for j in used:
         taken[owner[j]] = taken.get(owner[j], 0) + 1
     left = [p for p, word in enumerate(printed) if cells[p] in touched and (
-        len(fold(word)) - taken.get(p, 0) >= (3 if p in taken else 2) or p in taken and any(
-            c.isdigit() for c in fold(word)) and len(fold(word)) > taken[p])]
+        len(fold(bare := _REGISTRATION.sub("", word) if p in taken else word)) - taken.get(
+            p, 0) >= (3 if p in taken else 2) or p in taken and any(
+            c.isdigit() for c in fold(bare)) and len(fold(bare)) > taken[p])]
     last = {cells[p]: p for p in sorted(taken)}
     tail = {p for p in left if p not in taken and p > last[cells[p]]}
     tails: dict[int, list[int]] = {}
@@ -209,6 +210,10 @@ def _left_out(used: list[int], owner: list[int], printed: list[str], cells: list
     return tuple(printed[p] for p in left if p not in spared) + tuple(skipped)
 
 
+# A company's registration number glued to the name ("MARTS/B(519537-X)").
+_REGISTRATION = re.compile(r"\(\d{4,}[-.·]?[A-Za-z]?\)$")
+
+
 def _contact(words: list[str]) -> bool:
     """A phone or fax number or a company's registration number, with its label: "Tel: (919)
     220-9638", "(770)979-5667", "(81109-A)", "Co. No. 123456-K"."""
@@ -216,7 +221,7 @@ def _contact(words: list[str]) -> bool:
     if re.fullmatch(r"\(\s*[\dA-Z][\dA-Z-]*\d[\dA-Z-]*\s*\)", text):
         return True
     return sum(c.isdigit() for c in text) >= 5 and all(re.fullmatch(
-        r"[\d()+\-./]+|[\d-]+-?[A-Z]|(te[l1]|tel\.|phone|ph|fax|hp|mobile|co|reg|no)[:.]?",
+        r"[\d()+\-./]+|[\d-]+[-.·]?[A-Z]|(te[l1]|tel\.|phone|ph|fax|hp|mobile|co|reg|no)[:.]?",
         w, re.I) for w in words)
 
 

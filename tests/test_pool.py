@@ -18,6 +18,7 @@ from pixelproof import images, ocr
 from pixelproof.batch import abatch
 from pixelproof.cli import main
 from pixelproof.http import Http
+from pixelproof.ocr.pool import Worker
 from pixelproof.store import Store
 from pixelproof.verify import verify
 
@@ -116,18 +117,18 @@ def _local(paths):
 
 def test_a_page_that_kills_its_worker_twice_fails_alone(fresh, monkeypatch):
     pool = ocr.Pool(1)
-    worker_start = ocr._Worker._start
+    worker_start = Worker._start
 
     def dying(self):
         proc = worker_start(self)
         proc.kill()  # dies before it answers
         return proc
 
-    monkeypatch.setattr(ocr._Worker, "_start", dying)
+    monkeypatch.setattr(Worker, "_start", dying)
     page = render.receipt(seed=3).image
     with pytest.raises(ocr.OcrError, match="died"):
         pool.submit(page).result(timeout=60)
-    monkeypatch.setattr(ocr._Worker, "_start", worker_start)
+    monkeypatch.setattr(Worker, "_start", worker_start)
     assert pool.submit(page).result(timeout=120).words  # the next page gets a new worker
     pool.shutdown()
 
@@ -152,7 +153,7 @@ def test_a_worker_that_hangs_is_replaced_and_its_page_retried_once(fresh, tmp_pa
     """A worker stopped (SIGSTOP) with a page on its way gives no answer: after the time limit
     it is killed and the page read by a new one; a page that hangs twice fails alone, named."""
     pool = ocr.Pool(1, seconds=3.0)
-    ready = ocr._Worker._ready
+    ready = Worker._ready
     hang = []  # how many of the next pages find their worker stopped
 
     def stopped(self):
@@ -161,7 +162,7 @@ def test_a_worker_that_hangs_is_replaced_and_its_page_retried_once(fresh, tmp_pa
             hang.pop()
             os.kill(self.proc.pid, signal.SIGSTOP)
 
-    monkeypatch.setattr(ocr._Worker, "_ready", stopped)
+    monkeypatch.setattr(Worker, "_ready", stopped)
     receipts = []
     for seed in (5, 6, 7):
         render.receipt(seed=seed).image.save(path := tmp_path / f"r{seed}.png")

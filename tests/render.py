@@ -344,3 +344,30 @@ def typed(data: dict) -> dict:
         return value
     return {k: [{c: one(c, x) for c, x in r.items()} for r in v] if k == "rows" else one(k, v)
             for k, v in data.items()}
+
+
+def text_pdf(pages: list[list[tuple[float, float, str]]], size: tuple[int, int] = (612, 792),
+             font_size: float = 10) -> bytes:
+    """A born-digital PDF: each page's ``(x, y, text)`` drawn in Helvetica (points from the top
+    left), so the page has a text layer."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as c
+
+    pdf = pdfium.PdfDocument.new()
+    font = c.FPDFText_LoadStandardFont(pdf.raw, b"Helvetica")
+    for lines in pages:
+        page = pdf.new_page(*size)
+        for x, y, text in lines:
+            obj = c.FPDFPageObj_CreateTextObj(pdf.raw, font, font_size)
+            wide = ctypes.create_string_buffer(text.encode("utf-16-le") + b"\0\0")
+            c.FPDFText_SetText(obj, ctypes.cast(wide, c.FPDF_WIDESTRING))
+            c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, x, size[1] - y)
+            c.FPDFPage_InsertObject(page.raw, obj)
+        c.FPDFPage_GenerateContent(page.raw)
+        page.close()
+    out = io.BytesIO()
+    pdf.save(out)
+    pdf.close()
+    return out.getvalue()

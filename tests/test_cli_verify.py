@@ -132,14 +132,17 @@ def test_rows_as_markdown_csv_or_json_lines(files, tmp_path, fmt):
     assert report["unverified"] == report["contradicted"] == 0
 
 
-def test_one_page_of_a_pdf(files, tmp_path):
+def test_a_scanned_pdf_is_verified_on_every_page_or_on_one(files, tmp_path):
     png, good, data = files
     pdf = tmp_path / "scan.pdf"
     page = Image.open(png).convert("RGB")
     Image.new("RGB", page.size, "white").save(pdf, save_all=True, append_images=[page],
                                               resolution=200)
-    r = run("verify", pdf, good)
-    assert r.exit_code == 2 and "a PDF of 2 pages" in r.stderr and "#page=N" in r.stderr
+    r = run("verify", pdf, good, "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["read"] == ["ocr", "ocr"] and report["verified"] == len(report["checks"])
+    assert {c["page"] for c in report["checks"] if c["box"]} == {2}  # the values are on page 2
     r = run("verify", f"{pdf}#page=2", good)
     assert r.exit_code == 0, r.output
     assert r.stdout == f"{pdf}#page=2: {summary_of(data)}\n"

@@ -206,6 +206,19 @@ def load_one(spec: str) -> Image:
     return items[0].load()
 
 
+def load_document(spec: str) -> list[Image]:
+    """The pages ``spec`` names: one image, or every page of one PDF or TIFF (one page with
+    ``#page=N``); raises InputError when it names several images."""
+    items = plan([spec])
+    if not all(i.page for i in items) and len(items) > 1:
+        raise InputError(spec, f"is {len(items)} images", "Give one image, or one document "
+                         "(a PDF or a TIFF).")
+    for item in items:
+        if item.error:
+            raise PixelproofError(item.error)
+    return [item.load() for item in items]
+
+
 def _items_of(spec: str) -> list[Item]:
     if _is_url(spec) and not spec.split("?")[0].lower().endswith(".pdf"):
         return [Item(spec, spec)]  # known by its address; downloaded at its turn

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from .errors import ImageTooLarge, InputError, UnsupportedImage
+from .textlayer import page_words
 from .types import Image
 
 MAX_PIXELS = 50_000_000  # about 8660 x 5770: larger is refused before decoding
@@ -376,8 +378,9 @@ def _pdf_pages(source: str, data: bytes, page: int | None, max_pixels: int) -> l
                 bitmap = pdf_page.render(scale=_pdf_scale(width, height, max_pixels))
                 im = bitmap.to_pil().copy()  # its own pixels: the bitmap is freed now
                 bitmap.close()
+                words = page_words(pdf_page, im.width, im.height)
                 pdf_page.close()
-            out.append(encode(im, source, page=p, mime="image/png"))
+            out.append(replace(encode(im, source, page=p, mime="image/png"), words=words))
         return out
     finally:
         with _PDFIUM:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from . import formats, summary
-from .batch import load_one
+from .batch import load_document
 from .console import fail, load_inputs
 from .errors import ConfigError, PixelproofError
 from .store import Store
@@ -79,28 +79,29 @@ def print_reads(images: tuple[str, ...], *, as_json: bool, tables: bool,
 
 def check_file(image: str, data: str, *, show: bool, strict: bool, overlay: str | None,
                fmt: str) -> None:
-    """Check DATA against IMAGE with no model; the report on stdout as JSON (``fmt="json"``)
-    or its summary line; exits 2 when IMAGE or DATA cannot be used, 1 when ``strict`` and
-    anything is flagged."""
+    """Check DATA against IMAGE (every page of a document) with no model; the report on stdout
+    as JSON (``fmt="json"``) or its summary line; exits 2 when IMAGE or DATA cannot be used,
+    1 when ``strict`` and anything is flagged."""
     from .verify import draw_overlay, is_clean, load_data, overlay_ready, verify
 
     try:
         if image == data == "-":
             raise ConfigError("IMAGE and DATA cannot both be - (stdin); give one as a file.")
-        page = load_one(image)
-        values = load_data(data, page.label)
+        pages = load_document(image)
+        values = load_data(data, pages[0].label if len(pages) == 1 else image)
         if overlay:
             overlay_ready(overlay)
     except PixelproofError as e:
         fail(str(e))
         sys.exit(2)
     with kept_reads():
-        rep = verify(page, values).to_dict()
+        rep = verify(pages, values).to_dict()
     if fmt == "json":
         click.echo(formats.to_json(rep), nl=False)
-    click.echo(summary.report_text(page.label, rep, show), err=fmt == "json")
+    click.echo(summary.report_text(pages[0].label if len(pages) == 1 else image, rep, show),
+               err=fmt == "json")
     if overlay:
-        draw_overlay(page, rep, overlay)
+        draw_overlay(pages if len(pages) > 1 else pages[0], rep, overlay)
     if strict and not is_clean(rep):
         fail(summary.STRICT_FAILED)
         sys.exit(1)

@@ -26,6 +26,10 @@ class Image:
     sha256: str
     page: int | None = None
     url: str | None = None
+    # A PDF page's text layer (textlayer.py): its words and their boxes in these pixels, read
+    # instead of OCR; None for scans and other images.
+    words: tuple[tuple[str, tuple[float, float, float, float]], ...] | None = field(
+        default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -123,6 +127,7 @@ class OcrResult:
     words: tuple[Word, ...]
     width: int
     height: int
+    read: Literal["ocr", "text layer"] = "ocr"  # how: the engine, or a PDF page's text layer
 
     @property
     def lines(self) -> list[list[Word]]:

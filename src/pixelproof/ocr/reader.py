@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -59,6 +60,9 @@ class Reader:
             self._kept[key] = out
             while len(self._kept) > KEEP:
                 self._kept.popitem(last=False)
+        if isinstance(image, Image) and image.words is not None:
+            out.set_result(text_layer(image))
+            return out
         stored = self._stored(key)
         if stored is not None:
             out.set_result(layout(stored))
@@ -109,6 +113,15 @@ class Reader:
         """Drop the reads kept in memory (stores keep theirs)."""
         with self._lock:
             self._kept.clear()
+
+
+def text_layer(image: Image) -> OcrResult:
+    """A PDF page's text layer as the page's read: its words, laid out as OCR words are."""
+    assert image.words is not None
+    quads = [[[x0, y0], [x1, y0], [x1, y1], [x0, y1]] for _, (x0, y0, x1, y1) in image.words]
+    raw = Raw(image.width, image.height, quads,
+              [(text, 1.0, quad) for (text, _), quad in zip(image.words, quads, strict=True)])
+    return replace(layout(raw), read="text layer")
 
 
 def pixels_sha(image: PILImage.Image) -> str:

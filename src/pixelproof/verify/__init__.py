@@ -12,18 +12,20 @@ the box and text that support it), ``unverified`` (nothing supports it) or ``con
 (its place on the page reads differently). Line totals, sums, subtotal + tax, running balances
 (opening to closing) and total rows are checked as well; ``vote`` compares several answers.
 
-Modules: ``page`` (reading the page), ``ground`` (values against it), ``totals`` (the amount
-payable), ``look`` (the second look), ``sums`` (arithmetic), ``claims`` (free-text answers),
-``votes``, ``report`` (the result types), ``walk`` (data by path), ``files`` (data from a
-file), ``overlay``.
+Modules: ``page`` (reading the page), ``ground`` (values against it), ``document`` (all of
+a document's pages), ``totals`` (the amount payable), ``look`` (the second look), ``sums``
+(arithmetic), ``claims`` (free-text answers), ``votes``, ``report`` (the result types),
+``walk`` (data by path), ``files`` (data from a file), ``overlay``.
 """
 
+from .document import check_document, verify
 from .files import load_data
-from .ground import check, verify
+from .ground import check
 from .overlay import draw_overlay, overlay_ready
 from .report import Arithmetic, Check, Report, Status, Vote, is_clean
 from .sums import arithmetic
 from .votes import vote
 
 __all__ = ["Arithmetic", "Check", "Report", "Status", "Vote", "arithmetic", "check",
-           "draw_overlay", "is_clean", "load_data", "overlay_ready", "verify", "vote"]
+           "check_document", "draw_overlay", "is_clean", "load_data", "overlay_ready", "verify",
+           "vote"]

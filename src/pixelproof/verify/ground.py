@@ -3,7 +3,6 @@ printed line and column, a labelled value next to a label that names it, text wo
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -38,21 +37,8 @@ from .sums import PRICE, QUANTITY, column_total_explained, printed_extras, sums
 from .walk import leaves, parent, plain, row_lists
 
 
-def verify(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Report:
-    """Check ``data`` (rows, nested JSON or Pydantic objects, from any source) against what the
-    local engine reads in ``image`` (a path, bytes, an Image or a PIL image); returns a Report
-    with a Check per value."""
-    if ocr is None:
-        from ..images import load
-        from ..ocr import read
-        if isinstance(image, str | bytes) or hasattr(image, "__fspath__"):
-            image = load(image if isinstance(image, bytes) else os.fspath(image))[0]
-        ocr = read(image)
-    return check(image, data, ocr=ocr)
-
-
 def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Report:
-    """``verify`` for an already loaded image."""
+    """``verify`` for one loaded image (None: no second look)."""
     if ocr is None:
         from ..ocr import read
         ocr = read(image)
@@ -74,11 +60,12 @@ def check(image: Image | Any, data: Any, *, ocr: OcrResult | None = None) -> Rep
         label = str(parent(data, path).get("key", "")) if key_value else name
         checks[path] = _check_field(path, label, value, page, labels, (amounts, extras))
     ordered = second_look([checks[p] for p, _, _ in leaves(data) if p in checks],
-                          image if isinstance(image, Image | PILImage.Image) else None,
+                          image if isinstance(image, Image | PILImage.Image) and
+                          ocr.read == "ocr" else None,  # a text layer is exact: no closer look
                           page.dayfirst)
     found, notes = sums(data, extras, amounts.printed())
     return Report(tuple(ordered), tuple(column_total_explained(a, labels) for a in found),
-                  notes=tuple(notes),
+                  notes=tuple(notes), reads=(ocr.read,),
                   image=image if isinstance(image, Image) else None)
 
 

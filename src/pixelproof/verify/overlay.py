@@ -38,13 +38,28 @@ def overlay_ready(path: str) -> None:
 def draw_overlay(image: Image | Any, report: Report | dict[str, Any], path: str) -> None:
     """The image with a box per value: green verified, red flagged, each labelled with its
     path; flagged values without a place on the page and failed sums are listed in red under
-    it. ``report`` may be a Report or its ``to_dict()`` (as stored for a run)."""
+    it. ``report`` may be a Report or its ``to_dict()`` (as stored for a run). For the pages
+    of a document (a list), one file per page, named ``path`` with ``-pageN`` before its
+    extension; the unplaced values and the sums are listed under the first."""
+    rep = report.to_dict() if isinstance(report, Report) else report
+    if not isinstance(image, list | tuple):
+        _draw(image, rep, path)
+        return
+    target = Path(path)
+    for n, page in enumerate(image, 1):
+        number = page.page or n if isinstance(page, Image) else n
+        mine = {**rep, "checks": [c for c in rep["checks"] if c.get("page", 1) == number or
+                                  (n == 1 and c["box"] is None)],
+                "arithmetic": rep["arithmetic"] if n == 1 else []}
+        _draw(page, mine, str(target.with_name(f"{target.stem}-page{number}{target.suffix}")))
+
+
+def _draw(image: Image | Any, rep: dict[str, Any], path: str) -> None:
     from PIL import Image as PILImage
     from PIL import ImageDraw, ImageFont
 
     from ..images import to_pil
     page = (to_pil(image) if isinstance(image, Image) else image).convert("RGB")
-    rep = report.to_dict() if isinstance(report, Report) else report
     size = max(11, page.height // 90)
     font = ImageFont.load_default(size)
     notes = [f"{c['status']}: {c['path']} = {c['value']!r} ({c['note']})"

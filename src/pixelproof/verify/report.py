@@ -19,6 +19,7 @@ class Check:
     box: Box | None = None
     ocr_text: str | None = None
     note: str = ""
+    page: int | None = None  # the document's page that holds ``box`` (None: a single image)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Report:
     arithmetic: tuple[Arithmetic, ...] = ()
     votes: tuple[Vote, ...] = field(default=())
     notes: tuple[str, ...] = ()  # sums that could not be set up, and why
+    reads: tuple[str, ...] = ()  # how each page was read: "ocr" or "text layer"
     image: Image | None = field(default=None, repr=False, compare=False)  # what was checked
 
     def _repr_html_(self) -> str:
@@ -81,9 +83,11 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": self.summary(), **self.counts,
-                "checks": [asdict(c) for c in self.checks],
+                "checks": [{k: v for k, v in asdict(c).items() if k != "page" or v}
+                           for c in self.checks],
                 "arithmetic": [asdict(a) for a in self.arithmetic],
-                "votes": [asdict(v) for v in self.votes], "notes": list(self.notes)}
+                "votes": [asdict(v) for v in self.votes], "notes": list(self.notes),
+                "read": list(self.reads)}
 
 
 def is_clean(report: dict[str, Any]) -> bool:

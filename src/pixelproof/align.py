@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -38,6 +39,7 @@ class Match:
         return not (self.wrong or self.extra or self.missing)
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case letters and digits only, full-width forms and accents folded."""
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text)).casefold()

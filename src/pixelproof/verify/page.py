@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from .. import align, formats, tables
@@ -95,8 +95,12 @@ def as_number(value: Any) -> Decimal | None:
         number = Decimal(str(value))
         return number if number.is_finite() else None  # NaN and infinity are no figures
     if isinstance(value, str) and re.search(r"\d", value) and not re.search(r"\d[/]\d", value):
-        return formats.parse_number(value)
+        return _text_number(value)
     return None
+
+
+_text_number = lru_cache(maxsize=65536)(formats.parse_number)  # a page asks of each span
+_date = lru_cache(maxsize=65536)(formats.parse_date)
 
 
 def num(value: Any) -> Decimal | None:
@@ -107,7 +111,7 @@ def _same_date(value: str, printed: str, dayfirst: bool | None) -> bool | None:
     """Whether two dates agree, each read the same way round (day first, or month first when
     the page does not say), so that a swapped day and month never passes. None when ``value``
     is not a date."""
-    if formats.parse_date(value, True) is None:
+    if _date(value, True) is None:
         return None
     found = formats.find_dates(printed)
     if len(found) != 1 or len(printed) > len(found[0]) + 12:
@@ -183,7 +187,10 @@ class Page:
     dayfirst: bool | None  # how the page writes its slash dates, when one tells
 
     def find(self, value: Any) -> list[Span]:
-        return [s for s in self.spans if says(value, s, self.dayfirst)]
+        number = as_number(value)  # as ``says``, the value's number found once
+        if number is not None:
+            return [s for s in self.spans if s.number == number]
+        return [s for s in self.spans if matches(value, s.text, self.dayfirst)]
 
     @cached_property
     def words(self) -> tuple[list[Word], list[int]]:

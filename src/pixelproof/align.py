@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-_LOOKALIKE = str.maketrans("oilszb", "011528")
+LOOKALIKE = str.maketrans("oilszb", "011528")  # letters OCR reads as digits, and back
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def fold(text: str) -> str:
 
 def _codes(text: str) -> tuple[np.ndarray, np.ndarray]:
     return (np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32),
-            np.frombuffer(text.translate(_LOOKALIKE).encode("utf-32-le"), dtype=np.uint32))
+            np.frombuffer(text.translate(LOOKALIKE).encode("utf-32-le"), dtype=np.uint32))
 
 
 def locate(value: str, printed: list[str], cells: list[int] | None = None,
@@ -153,7 +153,7 @@ def _judge(tokens: list[str], a: str, b: str, owner: list[int],
         if j is None:
             edits[w] += 1
             digit_wrong[w] |= a[i].isdigit()
-        elif a[i] == b[j] or a[i].translate(_LOOKALIKE) == b[j].translate(_LOOKALIKE) and (
+        elif a[i] == b[j] or a[i].translate(LOOKALIKE) == b[j].translate(LOOKALIKE) and (
                 not a[i].isdigit() or a[i] in "01" and in_figure[i]):  # a digit printed as a
             hits[w] += 1  # letter: 0 or 1 in a figure ("1O.5O"), never in a word of letters
             read[w].append(j)

@@ -5,6 +5,7 @@ text word for word with OCR's letter noise)."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property, lru_cache
@@ -145,8 +146,15 @@ def _same_text(value: str, printed: str) -> bool:
     if not a or abs(len(a) - len(b)) > max(2, len(a) // 4) or re.findall(
             r"\d", a) != _figure_digits(printed):
         return False
+    if sum((_letters(a) & _letters(b)).values()) < 0.75 * len(a):
+        return False  # too few letters in common for the match below to reach 0.75
     match = align.locate(value, printed.split())
     return match is not None and match.ok and match.score >= 0.75
+
+
+@lru_cache(maxsize=65536)
+def _letters(folded: str) -> Counter[str]:
+    return Counter(folded.translate(align.LOOKALIKE))
 
 
 def _figure_digits(printed: str) -> list[str]:
